@@ -1,0 +1,221 @@
+// The one source for the configuration: validation (ajv), TypeScript types (Static) and the docs
+// (`navigator config-schema` prints it as JSON Schema). Defaults live here and nowhere else.
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { DURATION_PATTERN } from './duration.js';
+
+const Duration = (def: string, description: string) =>
+  Type.String({ pattern: DURATION_PATTERN, default: def, description });
+const Obj = <T extends Record<string, TSchema>>(props: T, description?: string) =>
+  Type.Object(props, { additionalProperties: false, default: {}, ...(description ? { description } : {}) });
+
+export const Matchers = Type.Record(Type.String({ pattern: '^[a-zA-Z_][a-zA-Z0-9_]*$' }), Type.String(), {
+  default: {},
+  description: 'label -> regular expression, anchored, as in PromQL =~',
+});
+
+export const Selector = Type.Object(
+  {
+    metric: Type.String({ pattern: '^[a-zA-Z_:][a-zA-Z0-9_:]*$', description: 'a Prometheus counter' }),
+    matchers: Matchers,
+  },
+  { additionalProperties: false },
+);
+
+const SignalCommon = {
+  bad: Type.Union([Type.Literal('drop'), Type.Literal('rise')], { description: 'which direction is a regression' }),
+  watch: Type.Union([Type.Literal('deploys'), Type.Literal('always')], {
+    default: 'deploys',
+    description: 'deploys: judged while a deploy of the service is watched; always: also all the time against history',
+  }),
+  minEffect: Type.Optional(
+    Type.Number({
+      exclusiveMinimum: 0,
+      maximum: 0.9,
+      description: 'smallest relative change worth failing a deploy for (default evaluation.minEffect)',
+    }),
+  ),
+};
+
+export const CountSignal = Type.Object(
+  {
+    kind: Type.Literal('count', { description: 'events per tick (orders, sign-ups, payments)' }),
+    metric: Selector.properties.metric,
+    matchers: Matchers,
+    ...SignalCommon,
+  },
+  { additionalProperties: false },
+);
+
+export const RatioSignal = Type.Object(
+  {
+    kind: Type.Literal('ratio', { description: 'numerator events / denominator events (5xx / requests)' }),
+    numerator: Selector,
+    denominator: Selector,
+    ...SignalCommon,
+  },
+  { additionalProperties: false },
+);
+
+export const Signal = Type.Union([CountSignal, RatioSignal]);
+
+export const HttpHook = Type.Object(
+  {
+    url: Type.String({ format: 'uri' }),
+    method: Type.Union([Type.Literal('POST'), Type.Literal('PUT')], { default: 'POST' }),
+    headers: Type.Record(Type.String(), Type.String(), { default: {} }),
+    body: Type.Optional(Type.Unknown({ description: 'JSON body template; {{deploy.id}}-style placeholders' })),
+    secret: Type.Optional(Type.String({ description: 'HMAC-SHA256 key for the X-Navigator-Signature header' })),
+  },
+  { additionalProperties: false },
+);
+export const CommandHook = Type.Object(
+  {
+    command: Type.Array(Type.String(), { minItems: 1, description: 'argv; the deploy is in NAVIGATOR_* env vars' }),
+  },
+  { additionalProperties: false },
+);
+export const Hook = Type.Union([HttpHook, CommandHook]);
+
+export const Service = Type.Object(
+  {
+    tier: Type.Union([Type.Literal('standard'), Type.Literal('critical')], { default: 'standard' }),
+    page: Type.Array(Type.String(), { default: [], description: 'paging routes for this service' }),
+    cohortLabel: Type.String({ default: 'version', description: "the label telling the new version's series" }),
+    watchFor: Duration('30m', 'how long a deploy is watched before it may pass'),
+    rollback: Type.Union([Type.Literal('automatic'), Type.Literal('on-approval'), Type.Literal('never')], {
+      default: 'on-approval',
+    }),
+    maxFirstWeight: Type.Number({ minimum: 0, maximum: 1, default: 0.5, description: 'largest first canary stage' }),
+    dependsOn: Type.Array(Type.String(), { default: [], description: 'services whose changes can break this one' }),
+    hooks: Obj({ halt: Type.Optional(Hook), rollback: Type.Optional(Hook) }),
+    dryRun: Type.Boolean({ default: false, description: 'record what would be done, do nothing' }),
+    signals: Type.Record(Type.String({ pattern: '^[a-zA-Z_][a-zA-Z0-9_-]*$' }), Signal, { default: {} }),
+  },
+  { additionalProperties: false },
+);
+
+const Route = Type.Object(
+  {
+    webhook: Type.Optional(
+      Type.Object(
+        { url: Type.String({ format: 'uri' }), secret: Type.Optional(Type.String()) },
+        { additionalProperties: false },
+      ),
+    ),
+    alertmanager: Type.Optional(
+      Type.Object({ url: Type.String({ format: 'uri' }) }, { additionalProperties: false }),
+    ),
+    pagerduty: Type.Optional(
+      Type.Object(
+        {
+          routingKey: Type.String({ minLength: 1 }),
+          url: Type.String({ format: 'uri', default: 'https://events.pagerduty.com/v2/enqueue' }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    opsgenie: Type.Optional(
+      Type.Object(
+        { apiKey: Type.String({ minLength: 1 }), url: Type.String({ format: 'uri', default: 'https://api.opsgenie.com' }) },
+        { additionalProperties: false },
+      ),
+    ),
+    slack: Type.Optional(
+      Type.Object({ webhookUrl: Type.String({ format: 'uri' }) }, { additionalProperties: false }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const Freeze = Type.Object(
+  {
+    cron: Type.String({ description: 'when a freeze starts (five-field cron, UTC)' }),
+    duration: Duration('1h', 'how long each freeze lasts'),
+    services: Type.Optional(Type.Array(Type.String(), { description: 'services frozen (default: all)' })),
+    reason: Type.String({ default: 'change freeze' }),
+  },
+  { additionalProperties: false },
+);
+
+export const ConfigSchema = Type.Object(
+  {
+    server: Obj({
+      listen: Type.String({ default: '127.0.0.1:8080', description: 'host:port' }),
+      publicUrl: Type.Optional(Type.String({ format: 'uri', description: 'base URL used in links in pages' })),
+    }),
+    metrics: Obj({
+      source: Type.Union([Type.Literal('scrape'), Type.Literal('prometheus')], { default: 'scrape' }),
+      scrape: Obj({
+        targets: Type.Array(Type.String({ format: 'uri' }), { default: [] }),
+        timeout: Duration('5s', 'per scrape'),
+        retention: Duration('8d', 'how much scraped history the embedded store keeps (forecasts need a week)'),
+      }),
+      prometheus: Obj({
+        url: Type.String({ format: 'uri', default: 'http://127.0.0.1:9090' }),
+        timeout: Duration('10s', 'per query'),
+        retries: Type.Integer({ minimum: 0, maximum: 10, default: 2 }),
+      }),
+    }),
+    store: Obj({ path: Type.String({ default: 'data/navigator.db' }) }),
+    auth: Obj({
+      tokens: Type.Array(
+        Type.Object(
+          {
+            name: Type.String({ minLength: 1 }),
+            role: Type.Union([Type.Literal('pipeline'), Type.Literal('approver'), Type.Literal('admin')]),
+            token: Type.Optional(Type.String({ minLength: 1, description: 'the token itself' })),
+            sha256: Type.Optional(Type.String({ pattern: '^[0-9a-f]{64}$', description: 'or its SHA-256, hex' })),
+          },
+          { additionalProperties: false },
+        ),
+        { default: [] },
+      ),
+    }),
+    evaluation: Obj({
+      interval: Duration('15s', 'one tick: how often every watch is judged; the step of a backtest'),
+      falseAlarmRate: Type.Number({
+        exclusiveMinimum: 0,
+        maximum: 0.5,
+        default: 0.001,
+        description: 'probability that a good deploy is ever failed, per deploy and signal',
+      }),
+      minEffect: Type.Number({
+        exclusiveMinimum: 0,
+        maximum: 0.9,
+        default: 0.02,
+        description: 'relative change below which a canary is not failed (tolerance for an imprecise traffic split)',
+      }),
+      absentAfter: Type.Integer({
+        minimum: 2,
+        default: 2,
+        description: 'ticks without samples after which a series counts as stopped (one missed scrape is a gap)',
+      }),
+      alwaysMeanTimeBetweenFalsePages: Duration('90d', 'for watch: always signals, per signal'),
+    }),
+    paging: Obj({
+      routes: Type.Record(Type.String(), Route, { default: {} }),
+      blindAfter: Duration('5m', 'page when a watch has been blind this long'),
+      dashboardUrl: Type.Optional(Type.String({ format: 'uri' })),
+    }),
+    grafana: Type.Optional(
+      Type.Object(
+        {
+          url: Type.String({ format: 'uri' }),
+          token: Type.String(),
+          dashboardUid: Type.String({ default: 'navigator-deploy' }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    freezes: Type.Array(Freeze, { default: [] }),
+    services: Type.Record(Type.String({ pattern: '^[a-zA-Z0-9_.-]+$' }), Service, { minProperties: 1 }),
+  },
+  { additionalProperties: false },
+);
+
+export type Config = Static<typeof ConfigSchema>;
+export type ServiceConfig = Static<typeof Service>;
+export type SignalConfig = Static<typeof Signal>;
+export type SelectorConfig = Static<typeof Selector>;
+export type HookConfig = Static<typeof Hook>;
+export type RouteConfig = Static<typeof Route>;
