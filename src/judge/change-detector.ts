@@ -1,0 +1,40 @@
+// Change detection when the change time is unknown (watch: always): a Shiryaev-Roberts e-detector per
+// effect on the grid, R_k <- (1 + R_k) * LR_k, averaged over the grid. Under no change, mean R - n is a
+// martingale, so alarming at mean R >= A gives an average run length to a false alarm of at least A ticks
+// (statistics.md). Kept in logs for range.
+import { effectGrid, logMeanExp, type Direction } from './effect-grid.js';
+import { tickLlr } from './forecast-test.js';
+
+export interface DetectorState {
+  direction: Direction;
+  r0: number;
+  alternatives: number[];
+  logR: number[];
+}
+
+export function newDetector(direction: Direction, margin: number): DetectorState {
+  const { r0, alternatives } = effectGrid(direction, margin);
+  return { direction, r0, alternatives, logR: alternatives.map(() => -Infinity) };
+}
+
+/** ln(1 + e^a) without overflow. */
+const log1pExp = (a: number) => (a > 30 ? a : Math.log1p(Math.exp(a)));
+
+export function updateDetector(s: DetectorState, x: number, f: number, dispersion: number): void {
+  const l = tickLlr(s.alternatives, s.r0, x, f, dispersion);
+  for (let k = 0; k < l.length; k++) s.logR[k] = log1pExp(s.logR[k] as number) + (l[k] as number);
+}
+
+/** ln of the grid-averaged statistic. */
+export function detectorStatistic(s: DetectorState): number {
+  return logMeanExp(s.logR);
+}
+
+export function resetDetector(s: DetectorState, margin?: number): void {
+  if (margin !== undefined) {
+    const g = effectGrid(s.direction, margin);
+    s.r0 = g.r0;
+    s.alternatives = g.alternatives;
+  }
+  s.logR = s.alternatives.map(() => -Infinity);
+}

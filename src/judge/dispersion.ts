@@ -1,0 +1,33 @@
+// Over-dispersion: real counts vary more than Poisson (bursts, bulk buyers, retries). With variance D times
+// the binomial/Poisson variance, log-likelihood ratios grow D times too fast; dividing them by an estimate
+// of D (quasi-likelihood) keeps the promised false-alarm rate. D is estimated online from Pearson residuals
+// around the fitted effect (not around the null, so a real regression does not inflate it), shrunk towards
+// a prior while few ticks are in, and never below 1.
+
+export interface DispersionState {
+  /** sum of Pearson chi-square terms */
+  chi2: number;
+  /** number of terms */
+  n: number;
+}
+
+/** Pseudo-ticks of prior belief at `prior`: strong enough that 2-3 noisy ticks cannot swing D much. */
+const PRIOR_WEIGHT = 8;
+
+export function newDispersion(): DispersionState {
+  return { chi2: 0, n: 0 };
+}
+
+/** Adds one tick's Pearson term (observed - expected)^2 / variance; ignores ticks with no variance. */
+export function addPearson(state: DispersionState, observed: number, expected: number, variance: number): void {
+  if (!(variance > 1e-9) || !Number.isFinite(observed)) return;
+  // Cap one tick's term so a single outlier tick cannot blind the test for the rest of the watch.
+  const term = Math.min(((observed - expected) * (observed - expected)) / variance, 25);
+  state.chi2 += term;
+  state.n += 1;
+}
+
+export function dispersion(state: DispersionState, prior: number): number {
+  const d = (PRIOR_WEIGHT * prior + state.chi2) / (PRIOR_WEIGHT + state.n);
+  return Math.max(1, d);
+}

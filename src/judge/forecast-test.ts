@@ -1,0 +1,77 @@
+// One process against a forecast (all-at-once deploys: no live control arm). Per tick, observed count x
+// against forecast f: the Poisson log-likelihood ratio of rate multiplier r against the null boundary r0,
+// x ln(r / r0) - (r - r0) f, divided by that tick's dispersion D_t = d0 + sigma2 * f (forecast error grows
+// with the count, Poisson noise with its square root: on real series the forecast error dominates).
+// r0 = 1 - margin for drops: a good deploy on a day that runs `margin` below its forecast does not fail.
+import { argMax, effectGrid, logMeanExp, type Direction } from './effect-grid.js';
+
+export interface ForecastTestState {
+  kind: 'forecast';
+  direction: Direction;
+  r0: number;
+  alternatives: number[];
+  /** log-likelihood ratio per alternative, already divided by each tick's dispersion */
+  llr: number[];
+  observed: number;
+  expected: number;
+  ticks: number;
+  /** Poisson-scale dispersion floor and relative forecast variance per tick, measured on history */
+  d0: number;
+  sigma2: number;
+  margin: number;
+}
+
+export function newForecastTest(direction: Direction, margin: number, d0: number, sigma2: number): ForecastTestState {
+  const { r0, alternatives } = effectGrid(direction, margin);
+  return {
+    kind: 'forecast',
+    direction,
+    r0,
+    alternatives,
+    llr: alternatives.map(() => 0),
+    observed: 0,
+    expected: 0,
+    ticks: 0,
+    d0: Math.max(1, d0),
+    sigma2: Math.max(0, sigma2),
+    margin,
+  };
+}
+
+/** Log-likelihood ratio of each alternative for one tick, dispersion-scaled. */
+export function tickLlr(alternatives: readonly number[], r0: number, x: number, f: number, d: number): number[] {
+  return alternatives.map((r) => (x * Math.log(r / r0) - (r - r0) * f) / d);
+}
+
+export function tickDispersion(s: { d0: number; sigma2: number }, f: number): number {
+  return s.d0 + s.sigma2 * f;
+}
+
+export function updateForecastTest(s: ForecastTestState, x: number, f: number): void {
+  if (!Number.isFinite(x) || !(f > 0)) return;
+  const l = tickLlr(s.alternatives, s.r0, x, f, tickDispersion(s, f));
+  for (let k = 0; k < l.length; k++) s.llr[k] = (s.llr[k] as number) + (l[k] as number);
+  s.observed += x;
+  s.expected += f;
+  s.ticks += 1;
+}
+
+export interface ForecastSummary {
+  logE: number;
+  effect: { estimate: number; low: number; high: number };
+  favoured: number;
+}
+
+export function summarizeForecastTest(s: ForecastTestState): ForecastSummary {
+  const r = s.expected > 0 ? s.observed / s.expected : 1;
+  const meanF = s.ticks > 0 ? s.expected / s.ticks : 0;
+  // Interval from the dispersion-scaled Poisson variance of the total, plus the forecast's own level error.
+  const d = tickDispersion(s, meanF);
+  const se = Math.sqrt(d / Math.max(s.expected, 1e-9) + (s.margin / 2) ** 2);
+  const lr = Math.log(Math.max(r, 1e-6));
+  return {
+    logE: logMeanExp(s.llr),
+    effect: { estimate: r - 1, low: Math.exp(lr - 1.96 * se) - 1, high: Math.exp(lr + 1.96 * se) - 1 },
+    favoured: (s.alternatives[argMax(s.llr)] as number) - 1,
+  };
+}

@@ -1,0 +1,179 @@
+// Seasonal forecasts for judging without a control arm (design §3.2, statistics.md): the same time on
+// earlier days and weeks, each copy scaled by the level just before the origin (frozen there, so the
+// forecast does not follow a regression down), combined by their median. How wrong such forecasts are is
+// measured on the history itself by replaying the forecaster from many earlier origins: the level error
+// sets the margin (a drop smaller than what the forecaster routinely misses is not a finding), the
+// per-tick scatter sets the dispersion.
+import { median, quantile } from 'simple-statistics';
+
+const DAY = 86400;
+/** Lags tried, in seconds: yesterday and the same weekday of the last four weeks. */
+export const SEASONAL_LAGS = [1, 7, 14, 21, 28].map((d) => d * DAY);
+
+/** A per-tick count history: values[i] counts events in the tick ending at start + i * step (NaN: missing). */
+export interface History {
+  start: number;
+  step: number;
+  values: ArrayLike<number>;
+}
+
+export interface ForecastSettings {
+  /** ticks of level window before the origin */
+  levelTicks: number;
+  /** half-width of the moving average over each lagged copy, in ticks */
+  smoothHalf: number;
+  lagTicks: number[];
+}
+
+export function forecastSettings(step: number): ForecastSettings {
+  return {
+    levelTicks: Math.max(8, Math.round(7200 / step)),
+    smoothHalf: Math.floor(150 / step),
+    lagTicks: SEASONAL_LAGS.map((l) => Math.round(l / step)),
+  };
+}
+
+/** Mean of the finite values in [i - half, i + half], NaN when none or out of range. */
+export function smoothedAt(values: ArrayLike<number>, i: number, half: number): number {
+  let sum = 0;
+  let n = 0;
+  const lo = Math.max(0, i - half);
+  const hi = Math.min(values.length - 1, i + half);
+  for (let j = lo; j <= hi; j++) {
+    const v = values[j] as number;
+    if (Number.isFinite(v)) {
+      sum += v;
+      n++;
+    }
+  }
+  return n > 0 ? sum / n : NaN;
+}
+
+/** A forecaster frozen at an origin: which lags it uses, each lag's level scale, or a flat level. */
+export interface FrozenModel {
+  lags: number[];
+  scales: number[];
+  /** used when no seasonal lag has history: the mean count per tick in the level window */
+  flat: number;
+}
+
+/** Fits the level scales on the window [from, to) of ticks. */
+export function fitModel(values: ArrayLike<number>, from: number, to: number, s: ForecastSettings): FrozenModel {
+  const lags: number[] = [];
+  const scales: number[] = [];
+  let flatSum = 0;
+  let flatN = 0;
+  for (let i = Math.max(0, from); i < to; i++) {
+    const x = values[i] as number;
+    if (Number.isFinite(x)) {
+      flatSum += x;
+      flatN++;
+    }
+  }
+  for (const lag of s.lagTicks) {
+    if (from - lag - s.smoothHalf < 0) continue;
+    let sx = 0;
+    let sc = 0;
+    let n = 0;
+    for (let i = from; i < to; i++) {
+      const x = values[i] as number;
+      const c = smoothedAt(values, i - lag, s.smoothHalf);
+      if (Number.isFinite(x) && Number.isFinite(c)) {
+        sx += x;
+        sc += c;
+        n++;
+      }
+    }
+    if (sc > 0 && n >= (to - from) / 2) {
+      lags.push(lag);
+      scales.push(sx / sc);
+    }
+  }
+  return { lags, scales, flat: flatN > 0 ? flatSum / flatN : NaN };
+}
+
+/** The forecast for tick i (any i after the model's origin whose lagged copies are in `values`). */
+export function forecastAt(values: ArrayLike<number>, i: number, m: FrozenModel, s: ForecastSettings): number {
+  const copies: number[] = [];
+  for (let k = 0; k < m.lags.length; k++) {
+    const c = smoothedAt(values, i - (m.lags[k] as number), s.smoothHalf);
+    if (Number.isFinite(c)) copies.push(c * (m.scales[k] as number));
+  }
+  if (copies.length === 0) return m.flat;
+  return copies.length === 1 ? (copies[0] as number) : median(copies);
+}
+
+export interface ForecastError {
+  origins: number;
+  /** upper quantile of how far the truth fell below (drop) / rose above (rise) the forecast over a horizon */
+  dropMargin: number;
+  riseMargin: number;
+  /** excess relative variance per tick beyond Poisson, after the level error is taken out */
+  sigma2: number;
+  /** Poisson-scale dispersion of small counts */
+  d0: number;
+}
+
+/**
+ * Replays the forecaster from earlier origins (every `stride` ticks going back from `end - horizon`), each
+ * with only the data before it, and measures its errors over `horizon` ticks.
+ */
+export function measureForecastError(
+  values: ArrayLike<number>,
+  end: number,
+  horizon: number,
+  s: ForecastSettings,
+  stride: number,
+  maxOrigins = 200,
+): ForecastError {
+  const levelErrors: number[] = [];
+  // Per-tick variance model r^2 ~ d0 f + sigma2 f^2, fitted as r^2 / f ~ d0 + sigma2 f by least squares.
+  let n = 0;
+  let sy = 0;
+  let sf1 = 0;
+  let sff = 0;
+  let syf = 0;
+  for (let o = end - horizon; o - s.levelTicks >= 0 && levelErrors.length < maxOrigins; o -= stride) {
+    const model = fitModel(values, o - s.levelTicks, o, s);
+    const xs: number[] = [];
+    const fs: number[] = [];
+    for (let i = o; i < o + horizon; i++) {
+      const x = values[i] as number;
+      const f = forecastAt(values, i, model, s);
+      if (Number.isFinite(x) && f > 0) {
+        xs.push(x);
+        fs.push(f);
+      }
+    }
+    const sx = xs.reduce((a, b) => a + b, 0);
+    const sf = fs.reduce((a, b) => a + b, 0);
+    if (xs.length < horizon / 2 || !(sf > 0)) continue;
+    const level = sx / sf;
+    levelErrors.push(level - 1);
+    for (let j = 0; j < xs.length; j++) {
+      const fl = (fs[j] as number) * level;
+      const r = (xs[j] as number) - fl;
+      const y = (r * r) / fl;
+      n++;
+      sy += y;
+      sf1 += fl;
+      sff += fl * fl;
+      syf += y * fl;
+    }
+  }
+  if (levelErrors.length < 5) {
+    // Too little history to know the forecaster's error: assume a wide one rather than a promise we cannot keep.
+    return { origins: levelErrors.length, dropMargin: 0.25, riseMargin: 0.25, sigma2: 0.01, d0: 2 };
+  }
+  const varF = n * sff - sf1 * sf1;
+  let sigma2 = varF > 1e-9 ? (n * syf - sf1 * sy) / varF : 0;
+  sigma2 = Math.max(0, sigma2);
+  const d0 = Math.max(1, (sy - sigma2 * sf1) / Math.max(n, 1));
+  return {
+    origins: levelErrors.length,
+    dropMargin: Math.max(0, -quantile(levelErrors, 0.02)),
+    riseMargin: Math.max(0, quantile(levelErrors, 0.98)),
+    sigma2,
+    d0,
+  };
+}

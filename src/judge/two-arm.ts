@@ -1,0 +1,98 @@
+// Canary against baseline, conditioned on the total (Lindon & Malek 2022): given that an event happened in
+// a tick, it fell in the canary with probability theta = w r / (w r + 1 - w), w the canary's share under "no
+// regression" (its traffic weight for counts, its share of requests for a ratio's bad events) and r the
+// canary's rate multiplier. Shared seasonality and traffic swings cancel. The tick's share w may change from
+// tick to tick (stages), which a mixture of per-effect likelihood ratios handles exactly: each grid point's
+// log-LR is a sum over ticks. The null is composite, r on the good side of r0 = 1 -/+ tolerance; the
+// likelihood ratio against the boundary r0 is a valid e-process for every such r (monotone likelihood ratio).
+import { addPearson, dispersion, newDispersion, type DispersionState } from './dispersion.js';
+import { argMax, effectGrid, logMeanExp, type Direction } from './effect-grid.js';
+
+export interface TwoArmState {
+  kind: 'two-arm';
+  direction: Direction;
+  r0: number;
+  alternatives: number[];
+  /** raw (undivided) log-likelihood ratio per alternative */
+  llr: number[];
+  canary: number;
+  baseline: number;
+  /** sum over ticks of baseline * w / (1 - w): the canary events expected under r = 1 */
+  expectedCanary: number;
+  ticks: number;
+  dispersion: DispersionState;
+  dispersionPrior: number;
+}
+
+export function newTwoArm(direction: Direction, tolerance: number, dispersionPrior = 1.5): TwoArmState {
+  const { r0, alternatives } = effectGrid(direction, tolerance);
+  return {
+    kind: 'two-arm',
+    direction,
+    r0,
+    alternatives,
+    llr: alternatives.map(() => 0),
+    canary: 0,
+    baseline: 0,
+    expectedCanary: 0,
+    ticks: 0,
+    dispersion: newDispersion(),
+    dispersionPrior,
+  };
+}
+
+const share = (w: number, r: number) => (w * r) / (w * r + 1 - w);
+
+/** Ratio estimate of r from the running totals (what the canary did per unit of expected canary events). */
+export function rateRatio(s: TwoArmState): number {
+  return s.expectedCanary > 0 ? s.canary / s.expectedCanary : 1;
+}
+
+/**
+ * One tick: `canary` and `baseline` events, `w` the canary's share of events under no regression.
+ * Ticks with no events or a share of 0 or 1 carry no information and are skipped.
+ */
+export function updateTwoArm(s: TwoArmState, canary: number, baseline: number, w: number): void {
+  const n = canary + baseline;
+  if (!(n > 0) || !(w > 0 && w < 1) || !Number.isFinite(n)) return;
+  const t0 = share(w, s.r0);
+  const l0c = Math.log(t0);
+  const l0b = Math.log(1 - t0);
+  for (let k = 0; k < s.alternatives.length; k++) {
+    const t = share(w, s.alternatives[k] as number);
+    s.llr[k] = (s.llr[k] as number) + canary * (Math.log(t) - l0c) + baseline * (Math.log(1 - t) - l0b);
+  }
+  // Dispersion from the spread around the fitted effect; the fit uses the totals before this tick so a
+  // tick cannot explain itself away.
+  const fitted = share(w, Math.max(rateRatio(s), 1e-3));
+  if (s.ticks > 0) addPearson(s.dispersion, canary, n * fitted, n * fitted * (1 - fitted));
+  s.canary += canary;
+  s.baseline += baseline;
+  s.expectedCanary += (baseline * w) / (1 - w);
+  s.ticks += 1;
+}
+
+export interface TwoArmSummary {
+  /** ln of the mixture e-value, after dividing each log-LR by the dispersion */
+  logE: number;
+  dispersion: number;
+  /** relative effect r - 1 (e.g. -0.99 for a collapse) with an approximate 95% interval */
+  effect: { estimate: number; low: number; high: number };
+  /** the grid effect the evidence favours most */
+  favoured: number;
+}
+
+export function summarizeTwoArm(s: TwoArmState): TwoArmSummary {
+  const d = dispersion(s.dispersion, s.dispersionPrior);
+  const scaled = s.llr.map((x) => x / d);
+  const r = rateRatio(s);
+  // Wald interval on log r with the quasi-likelihood variance; +0.5 keeps zero counts finite.
+  const se = Math.sqrt(d * (1 / (s.canary + 0.5) + 1 / (s.baseline + 0.5)));
+  const lr = Math.log(Math.max(r, 1e-6));
+  return {
+    logE: logMeanExp(scaled),
+    dispersion: d,
+    effect: { estimate: r - 1, low: Math.exp(lr - 1.96 * se) - 1, high: Math.exp(lr + 1.96 * se) - 1 },
+    favoured: (s.alternatives[argMax(scaled)] as number) - 1,
+  };
+}

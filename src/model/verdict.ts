@@ -1,0 +1,42 @@
+// What a judgement says and why: every verdict carries its evidence (effect, statistic, threshold, data).
+
+export type Outcome = 'fail' | 'pass' | 'inconclusive';
+
+export type TestKind =
+  | 'canary-vs-baseline' // counts, two arms
+  | 'ratio-canary-vs-baseline' // bad / all events, two arms
+  | 'canary-traffic' // the canary's share of a ratio's denominator (catches a vanished canary)
+  | 'against-forecast' // counts against the service's own history
+  | 'ratio-against-history' // bad events against the pre-deploy ratio
+  | 'always-against-forecast'; // watch: always, change time unknown
+
+export interface Evidence {
+  test: TestKind;
+  direction: 'drop' | 'rise';
+  /** ln of the e-value (mixture likelihood ratio); the test fails when it reaches `threshold` */
+  statistic: number;
+  /** ln(1 / falseAlarmRate) for deploys; ln(mean ticks between false pages) for always-on signals */
+  threshold: number;
+  /** relative change of the new version (or of the signal) against the null, with an approximate 95% interval */
+  effect: { estimate: number; low: number; high: number };
+  /** the effect size on the grid the evidence favours most */
+  favouredEffect: number;
+  /** changes smaller than this are tolerated (traffic split tolerance or forecast margin) */
+  tolerance: number;
+  dispersion: number;
+  ticks: number;
+  counts: Record<string, number>;
+  forecast?: { expected: number; observed: number; margin: number; sigma2: number; lags: string[]; origins: number };
+  /** the new version's series reported nothing while events were due */
+  absent?: boolean;
+  sentence: string;
+}
+
+export interface SignalVerdict {
+  signal: string;
+  status: 'watching' | Outcome;
+  decidedAt: number | null;
+  /** ticks the source could not answer or the data were unknown */
+  blindTicks: number;
+  evidence: Evidence | null;
+}

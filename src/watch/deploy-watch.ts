@@ -1,0 +1,133 @@
+// One watched deploy: its signals' judgements and the deploy-level decision (fail at the first failing
+// signal; pass after `watchFor` with no regression and enough data; inconclusive otherwise).
+import { parseDuration } from '../config/duration.js';
+import type { Config, ServiceConfig } from '../config/schema.js';
+import type { Deploy } from '../model/deploy.js';
+import type { Outcome, SignalVerdict } from '../model/verdict.js';
+import { evidenceOf, hadEnoughData, newSignalJudge, type SignalJudgeState } from './signal-judge.js';
+
+export interface DeployWatch {
+  deploy: Deploy;
+  step: number;
+  /** end of the first judged tick: the first grid time after the start */
+  firstTick: number;
+  /** when the deploy has been watched long enough to pass */
+  endAt: number;
+  /** before this, a new version that reports nothing is starting up, not absent */
+  graceUntil: number;
+  lastTick: number | null;
+  status: 'watching' | Outcome;
+  decidedAt: number | null;
+  failedSignal: string | null;
+  reason: string;
+  /** history forecasts are built on the first tick (they need the source) */
+  prepared: boolean;
+  /** the source could not answer since this time (null: seeing) */
+  blindSince: number | null;
+  signals: SignalJudgeState[];
+}
+
+export interface EvaluationSettings {
+  step: number;
+  alpha: number;
+  minEffect: number;
+  absentAfter: number;
+}
+
+export function evaluationSettings(config: Config): EvaluationSettings {
+  return {
+    step: parseDuration(config.evaluation.interval),
+    alpha: config.evaluation.falseAlarmRate,
+    minEffect: config.evaluation.minEffect,
+    absentAfter: config.evaluation.absentAfter,
+  };
+}
+
+export function openDeployWatch(deploy: Deploy, service: ServiceConfig, ev: EvaluationSettings): DeployWatch {
+  const step = ev.step;
+  const firstTick = Math.floor(deploy.startedAt / step) * step + step;
+  const mode = deploy.strategy === 'canary' ? 'canary' : 'history';
+  const signals =
+    mode === 'canary'
+      ? Object.entries(service.signals).map(([name, sig]) =>
+          newSignalJudge({
+            name,
+            kind: sig.kind,
+            mode,
+            direction: sig.bad,
+            alpha: ev.alpha,
+            tolerance: sig.minEffect ?? ev.minEffect,
+            forecast: null,
+            trafficForecast: null,
+          }),
+        )
+      : [];
+  return {
+    deploy,
+    step,
+    firstTick,
+    endAt: deploy.startedAt + parseDuration(service.watchFor),
+    graceUntil: deploy.startedAt + Math.max((ev.absentAfter + 1) * step, 60),
+    lastTick: null,
+    status: 'watching',
+    decidedAt: null,
+    failedSignal: null,
+    reason: 'watching',
+    prepared: mode === 'canary',
+    blindSince: null,
+    signals,
+  };
+}
+
+/** Ticks the watch judges over its whole life. */
+export function horizonTicks(w: DeployWatch): number {
+  return Math.max(1, Math.ceil((w.endAt - w.firstTick) / w.step) + 1);
+}
+
+/** After a tick: fail if a signal failed, pass or give up once watched long enough. */
+export function decide(w: DeployWatch, t: number): void {
+  if (w.status !== 'watching') return;
+  const failed = w.signals.find((s) => s.failed);
+  if (failed) {
+    w.status = 'fail';
+    w.decidedAt = t;
+    w.failedSignal = failed.name;
+    w.reason = evidenceOf(failed, unitOf(failed)).sentence;
+    return;
+  }
+  if (t >= w.endAt) {
+    const thin = w.signals.filter((s) => !hadEnoughData(s));
+    w.decidedAt = t;
+    if (w.signals.length > 0 && thin.length === 0) {
+      w.status = 'pass';
+      w.reason = `watched for ${Math.round((t - w.deploy.startedAt) / 60)} min with no regression on ${w.signals.map((s) => s.name).join(', ')}`;
+    } else {
+      w.status = 'inconclusive';
+      w.reason = w.signals.length
+        ? `too little data to judge ${thin.map((s) => s.name).join(', ')}: a collapse would not have been detectable`
+        : 'no signals configured for this service';
+    }
+  }
+}
+
+/** Marks a watch whose data ended before it could be decided. */
+export function endOfData(w: DeployWatch): void {
+  if (w.status !== 'watching') return;
+  w.status = 'inconclusive';
+  w.decidedAt = null;
+  w.reason = 'the data ended before the deploy had been watched long enough';
+}
+
+export function signalVerdicts(w: DeployWatch): SignalVerdict[] {
+  return w.signals.map((s) => ({
+    signal: s.name,
+    status: s.failed ? 'fail' : w.status === 'watching' ? 'watching' : w.status === 'fail' ? 'pass' : w.status,
+    decidedAt: s.decidedAt ?? (w.status === 'watching' ? null : w.decidedAt),
+    blindTicks: s.blindTicks,
+    evidence: s.ticks > 0 ? evidenceOf(s, unitOf(s)) : null,
+  }));
+}
+
+function unitOf(s: SignalJudgeState): string {
+  return s.kind === 'ratio' ? 'bad events' : 'events';
+}

@@ -1,0 +1,109 @@
+// The watch loop's I/O: turns a signal declaration and a deploy into per-tick cohort counts from a source.
+import type { Deploy } from '../model/deploy.js';
+import type { SignalConfig } from '../config/schema.js';
+import { cohortCounts, selectCohort } from '../signals/increments.js';
+import type { MetricSource, SeriesGrid, SeriesSelector } from '../sources/types.js';
+import type { ArmCount, ArmPair, TickInput } from './signal-judge.js';
+
+export function selectorsOf(signal: SignalConfig): { num: SeriesSelector; den: SeriesSelector | null } {
+  if (signal.kind === 'count') return { num: { metric: signal.metric, matchers: signal.matchers }, den: null };
+  return { num: signal.numerator, den: signal.denominator };
+}
+
+/** Which cohorts a deploy compares: the new version against its baseline, or everything (history). */
+export interface CohortSplit {
+  label: string;
+  version: string;
+  baselineVersion: string | null;
+}
+
+function lastCount(series: SeriesGrid[], absentAfter: number): ArmCount {
+  const points = absentAfter + 1;
+  const c = cohortCounts(series, absentAfter, points);
+  return { value: c.values[points - 1] as number, live: c.live[points - 1] as number };
+}
+
+async function armPairs(
+  source: MetricSource,
+  signal: SignalConfig,
+  t: number,
+  step: number,
+  absentAfter: number,
+): Promise<{ num: SeriesGrid[]; den: SeriesGrid[] | null }> {
+  const { num, den } = selectorsOf(signal);
+  const from = t - absentAfter * step;
+  const [n, d] = await Promise.all([source.grid(num, from, t, step), den ? source.grid(den, from, t, step) : null]);
+  return { num: n, den: d };
+}
+
+/** The tick ending at t for one signal of a canary deploy: canary and baseline cohorts. */
+export async function canaryTick(
+  source: MetricSource,
+  signal: SignalConfig,
+  split: CohortSplit,
+  weight: number,
+  t: number,
+  step: number,
+  absentAfter: number,
+): Promise<TickInput> {
+  const g = await armPairs(source, signal, t, step, absentAfter);
+  const isCanary = (v: string) => v === split.version;
+  const isBaseline = (v: string) => (split.baselineVersion === null ? v !== split.version : v === split.baselineVersion);
+  const pair = (pick: (v: string) => boolean): ArmPair => ({
+    num: lastCount(selectCohort(g.num, split.label, pick), absentAfter),
+    den: g.den ? lastCount(selectCohort(g.den, split.label, pick), absentAfter) : null,
+  });
+  return { mode: 'canary', weight, canary: pair(isCanary), baseline: pair(isBaseline) };
+}
+
+/** The tick ending at t for one signal judged against history: all cohorts together. */
+export async function totalTick(
+  source: MetricSource,
+  signal: SignalConfig,
+  t: number,
+  step: number,
+  absentAfter: number,
+): Promise<TickInput> {
+  const g = await armPairs(source, signal, t, step, absentAfter);
+  return {
+    mode: 'history',
+    total: { num: lastCount(g.num, absentAfter), den: g.den ? lastCount(g.den, absentAfter) : null },
+  };
+}
+
+/**
+ * Per-tick totals over a long range, for forecasts: values[i] counts the tick ending at from + i * step.
+ * The first `absentAfter` points are unknown (no look-back), so the range starts that much earlier.
+ */
+export async function totalHistory(
+  source: MetricSource,
+  sel: SeriesSelector,
+  from: number,
+  to: number,
+  step: number,
+  absentAfter: number,
+): Promise<Float64Array> {
+  const grids = await source.grid(sel, from - absentAfter * step, to, step);
+  const points = Math.round((to - from) / step) + 1 + absentAfter;
+  return cohortCounts(grids, absentAfter, points).values.subarray(absentAfter);
+}
+
+/** Time-weighted canary weight over the tick (t - step, t]. */
+export function weightOver(deploy: Deploy, t: number, step: number): number {
+  if (deploy.strategy === 'all-at-once') return 1;
+  let w = 0;
+  let acc = 0;
+  let cursor = t - step;
+  for (const s of deploy.stages) {
+    if (s.at <= cursor) {
+      w = s.weight;
+      continue;
+    }
+    if (s.at >= t) break;
+    acc += w * (s.at - cursor);
+    cursor = s.at;
+    w = s.weight;
+  }
+  acc += w * (t - cursor);
+  return acc / step;
+}

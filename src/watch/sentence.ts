@@ -1,0 +1,31 @@
+// The one readable sentence each verdict carries, for a human at 3am.
+import type { Evidence } from '../model/verdict.js';
+
+const pct = (x: number) => `${(x * 100).toFixed(Math.abs(x) < 0.1 ? 1 : 0)}%`;
+const signed = (x: number) => (x >= 0 ? `+${pct(x)}` : pct(x));
+
+export function describeEvidence(signal: string, unit: string, ev: Evidence, failed: boolean): string {
+  const against =
+    ev.test === 'against-forecast' || ev.test === 'ratio-against-history' || ev.test === 'always-against-forecast'
+      ? 'its forecast from history'
+      : 'the baseline';
+  const what = ev.test === 'canary-traffic' ? `${signal} traffic of the new version` : signal;
+  const counts = ev.counts.expectedCanary !== undefined
+    ? `${ev.counts.canary} ${unit} in the new version where ${ev.counts.expectedCanary} were expected from the baseline's ${ev.counts.baseline}`
+    : `${ev.counts.observed} ${unit} where ${ev.counts.expected} were expected`;
+  const evalue = Math.exp(Math.min(ev.statistic, 700));
+  const verdict = failed
+    ? `e-value ${fmt(evalue)} reached the threshold ${fmt(Math.exp(ev.threshold))}: regression`
+    : `e-value ${fmt(evalue)} of the ${fmt(Math.exp(ev.threshold))} needed to fail`;
+  const absent = ev.absent ? ' The new version reported no samples for part of the time.' : '';
+  return (
+    `${what}: ${signed(ev.effect.estimate)} against ${against} (95% interval ${signed(ev.effect.low)} to ${signed(ev.effect.high)}, ` +
+    `changes within ${pct(ev.tolerance)} tolerated) after ${ev.ticks} ticks; ${counts}; ${verdict}.${absent}`
+  );
+}
+
+function fmt(x: number): string {
+  if (!Number.isFinite(x)) return 'inf';
+  if (x >= 1e4 || (x > 0 && x < 1e-2)) return x.toExponential(1);
+  return x.toFixed(x < 10 ? 2 : 0);
+}

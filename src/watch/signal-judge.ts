@@ -1,0 +1,237 @@
+// One signal of one deploy, judged tick by tick: which test applies (canary against baseline, or against
+// history), absence, blindness, the decision and its evidence. Plain JSON state, so a restart resumes it.
+import { newForecastTest, summarizeForecastTest, updateForecastTest, type ForecastTestState } from '../judge/forecast-test.js';
+import { newTwoArm, summarizeTwoArm, updateTwoArm, type TwoArmState } from '../judge/two-arm.js';
+import type { Direction } from '../judge/effect-grid.js';
+import type { Evidence, TestKind } from '../model/verdict.js';
+import { describeEvidence } from './sentence.js';
+
+/** Events of one cohort in one tick: NaN when unknown; live = series that contributed (0: absent). */
+export interface ArmCount {
+  value: number;
+  live: number;
+}
+/** A signal's numerator (a count signal's events) and, for ratios, denominator. */
+export interface ArmPair {
+  num: ArmCount;
+  den: ArmCount | null;
+}
+export type TickInput =
+  | { mode: 'canary'; weight: number; canary: ArmPair; baseline: ArmPair }
+  | { mode: 'history'; total: ArmPair };
+
+/** A frozen forecast for the watch: values[i] is expected for the tick at start + (i + 1) * step. */
+export interface FrozenForecast {
+  values: number[];
+  margin: number;
+  sigma2: number;
+  d0: number;
+  lags: string[];
+  origins: number;
+  /** for ratio signals: bad events expected per denominator event */
+  ratio?: number;
+}
+
+export interface SignalJudgeState {
+  name: string;
+  kind: 'count' | 'ratio';
+  mode: 'canary' | 'history';
+  direction: Direction;
+  /** share of the deploy's false-alarm budget (ln 1/alpha) for the main and the traffic test */
+  threshold: number;
+  trafficThreshold: number;
+  main: TwoArmState | ForecastTestState;
+  /** ratio signals: a collapse of the new version's traffic (its denominator), which the ratio cannot see */
+  traffic: TwoArmState | ForecastTestState | null;
+  forecast: FrozenForecast | null;
+  trafficForecast: FrozenForecast | null;
+  canarySeen: boolean;
+  absentTicks: number;
+  blindTicks: number;
+  ticks: number;
+  failed: 'main' | 'traffic' | null;
+  decidedAt: number | null;
+}
+
+/** The tolerance within which a canary's traffic share may deviate before a vanished canary is called. */
+const TRAFFIC_TOLERANCE = 0.5;
+/** The main test takes 90% of the false-alarm budget, the traffic test 10% (a union bound). */
+const MAIN_SHARE = 0.9;
+
+export interface SignalJudgeOptions {
+  name: string;
+  kind: 'count' | 'ratio';
+  mode: 'canary' | 'history';
+  direction: Direction;
+  alpha: number;
+  tolerance: number;
+  forecast: FrozenForecast | null;
+  trafficForecast: FrozenForecast | null;
+}
+
+export function newSignalJudge(o: SignalJudgeOptions): SignalJudgeState {
+  const ratio = o.kind === 'ratio';
+  let main: TwoArmState | ForecastTestState;
+  let traffic: TwoArmState | ForecastTestState | null = null;
+  if (o.mode === 'canary') {
+    main = newTwoArm(o.direction, o.tolerance);
+    if (ratio) traffic = newTwoArm('drop', TRAFFIC_TOLERANCE);
+  } else {
+    const f = o.forecast;
+    if (!f) throw new Error(`signal ${o.name}: a history judgement needs a forecast`);
+    main = newForecastTest(o.direction, Math.max(o.tolerance, f.margin), f.d0, f.sigma2);
+    if (ratio && o.trafficForecast) {
+      const tf = o.trafficForecast;
+      traffic = newForecastTest('drop', Math.max(TRAFFIC_TOLERANCE, tf.margin), tf.d0, tf.sigma2);
+    }
+  }
+  return {
+    name: o.name,
+    kind: o.kind,
+    mode: o.mode,
+    direction: o.direction,
+    threshold: Math.log(1 / (o.alpha * (ratio ? MAIN_SHARE : 1))),
+    trafficThreshold: Math.log(1 / (o.alpha * (1 - MAIN_SHARE))),
+    main,
+    traffic,
+    forecast: o.forecast,
+    trafficForecast: o.trafficForecast,
+    canarySeen: false,
+    absentTicks: 0,
+    blindTicks: 0,
+    ticks: 0,
+    failed: null,
+    decidedAt: null,
+  };
+}
+
+const known = (a: ArmCount | null): a is ArmCount => a !== null && Number.isFinite(a.value);
+
+/**
+ * Feeds one tick. `index` is the tick's position since the deploy started (0 = first tick), `graceOver`
+ * whether the new version has had time to start reporting (before that, its absence is not evidence).
+ * Returns true when this tick failed the signal.
+ */
+export function stepSignal(s: SignalJudgeState, input: TickInput, t: number, index: number, graceOver: boolean): boolean {
+  if (s.failed) return false;
+  s.ticks++;
+  if (input.mode === 'canary' && s.main.kind === 'two-arm') {
+    const { canary, baseline, weight } = input;
+    const parts = [canary.num, baseline.num, ...(s.kind === 'ratio' ? [canary.den, baseline.den] : [])];
+    if (!parts.every(known)) {
+      s.blindTicks++;
+      return false;
+    }
+    const canaryLive = s.kind === 'ratio' ? (canary.den as ArmCount).live : canary.num.live;
+    if (canaryLive > 0) s.canarySeen = true;
+    else if (!s.canarySeen && !graceOver) return false;
+    else s.absentTicks++;
+    if (s.kind === 'count') {
+      updateTwoArm(s.main, canary.num.value, baseline.num.value, weight);
+    } else {
+      const cd = (canary.den as ArmCount).value;
+      const bd = (baseline.den as ArmCount).value;
+      if (cd + bd > 0) updateTwoArm(s.main, canary.num.value, baseline.num.value, cd / (cd + bd));
+      if (s.traffic?.kind === 'two-arm') updateTwoArm(s.traffic, cd, bd, weight);
+    }
+  } else if (input.mode === 'history' && s.main.kind === 'forecast' && s.forecast) {
+    const { total } = input;
+    const parts = [total.num, ...(s.kind === 'ratio' ? [total.den] : [])];
+    if (!parts.every(known)) {
+      s.blindTicks++;
+      return false;
+    }
+    const f = s.forecast.values[index];
+    if (f === undefined) return false; // past the frozen horizon: nothing to compare with
+    if (total.num.live === 0 && (s.kind === 'count' || (total.den as ArmCount).live === 0)) s.absentTicks++;
+    if (s.kind === 'count') {
+      updateForecastTest(s.main, total.num.value, f);
+    } else {
+      const den = (total.den as ArmCount).value;
+      updateForecastTest(s.main, total.num.value, den * (s.forecast.ratio ?? 0));
+      const tf = s.trafficForecast?.values[index];
+      if (s.traffic?.kind === 'forecast' && tf !== undefined) updateForecastTest(s.traffic, den, tf);
+    }
+  } else {
+    throw new Error(`signal ${s.name}: a ${input.mode} tick does not fit a ${s.mode} judgement`);
+  }
+  if (statistic(s.main) >= s.threshold) s.failed = 'main';
+  else if (s.traffic && statistic(s.traffic) >= s.trafficThreshold) s.failed = 'traffic';
+  if (s.failed) s.decidedAt = t;
+  return s.failed !== null;
+}
+
+function statistic(test: TwoArmState | ForecastTestState): number {
+  return test.kind === 'two-arm' ? summarizeTwoArm(test).logE : summarizeForecastTest(test).logE;
+}
+
+/** Whether the watch saw enough to have caught a collapse: otherwise a pass would be a guess. */
+export function hadEnoughData(s: SignalJudgeState): boolean {
+  const test = s.kind === 'ratio' && s.traffic ? s.traffic : s.main;
+  const expected = test.kind === 'two-arm' ? test.expectedCanary : test.expected;
+  const threshold = test === s.main ? s.threshold : s.trafficThreshold;
+  const d = test.kind === 'two-arm' ? summarizeTwoArm(test).dispersion : test.d0;
+  return expected / d >= threshold + Math.log(test.alternatives.length);
+}
+
+/** The evidence for the signal as it stands: the failing test's if it failed, else the main test's. */
+export function evidenceOf(s: SignalJudgeState, unit: string): Evidence {
+  const useTraffic = s.failed === 'traffic' && s.traffic !== null;
+  const test = useTraffic ? (s.traffic as TwoArmState | ForecastTestState) : s.main;
+  const threshold = useTraffic ? s.trafficThreshold : s.threshold;
+  const kind: TestKind = useTraffic
+    ? 'canary-traffic'
+    : s.mode === 'canary'
+      ? s.kind === 'ratio'
+        ? 'ratio-canary-vs-baseline'
+        : 'canary-vs-baseline'
+      : s.kind === 'ratio'
+        ? 'ratio-against-history'
+        : 'against-forecast';
+  let ev: Evidence;
+  if (test.kind === 'two-arm') {
+    const sum = summarizeTwoArm(test);
+    ev = {
+      test: kind,
+      direction: test.direction,
+      statistic: sum.logE,
+      threshold,
+      effect: sum.effect,
+      favouredEffect: sum.favoured,
+      tolerance: Math.abs(test.r0 - 1),
+      dispersion: sum.dispersion,
+      ticks: test.ticks,
+      counts: { canary: test.canary, baseline: test.baseline, expectedCanary: round(test.expectedCanary) },
+      sentence: '',
+    };
+  } else {
+    const sum = summarizeForecastTest(test);
+    const f = (useTraffic ? s.trafficForecast : s.forecast) as FrozenForecast;
+    ev = {
+      test: kind,
+      direction: test.direction,
+      statistic: sum.logE,
+      threshold,
+      effect: sum.effect,
+      favouredEffect: sum.favoured,
+      tolerance: test.margin,
+      dispersion: test.d0,
+      ticks: test.ticks,
+      counts: { observed: test.observed, expected: round(test.expected) },
+      forecast: {
+        expected: round(test.expected),
+        observed: test.observed,
+        margin: test.margin,
+        sigma2: test.sigma2,
+        lags: f.lags,
+        origins: f.origins,
+      },
+      sentence: '',
+    };
+  }
+  if (s.absentTicks > 0) ev.absent = true;
+  ev.sentence = describeEvidence(s.name, useTraffic ? 'requests' : unit, ev, s.failed !== null);
+  return ev;
+}
+
+const round = (x: number) => Math.round(x * 100) / 100;

@@ -1,0 +1,147 @@
+// The tick loop shared by the live service and the backtest: every open watch judged once per tick, in
+// tick order, through the same judge. The clock is not read here: callers say which time it is, so a
+// backtest replays weeks in seconds and the live service passes the wall clock.
+import type { Config } from '../config/schema.js';
+import type { Deploy } from '../model/deploy.js';
+import { SourceError, type MetricSource } from '../sources/types.js';
+import {
+  decide,
+  evaluationSettings,
+  horizonTicks,
+  openDeployWatch,
+  type DeployWatch,
+  type EvaluationSettings,
+} from './deploy-watch.js';
+import { historyForecasts } from './history.js';
+import { canaryTick, totalTick, weightOver } from './inputs.js';
+import { newSignalJudge, stepSignal } from './signal-judge.js';
+
+export interface WatcherEvents {
+  /** a deploy was decided (fail, pass or inconclusive) */
+  decided?(w: DeployWatch): void;
+  /** a watch could not be judged this tick (its source failed): it stays watching, blind */
+  blind?(w: DeployWatch, error: Error): void;
+}
+
+export interface Logger {
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+/** Catch-up bound: after an outage, at most this many missed ticks are judged in one go. */
+const MAX_CATCH_UP = 240;
+
+export class Watcher {
+  readonly settings: EvaluationSettings;
+  private readonly open = new Map<string, DeployWatch>();
+
+  constructor(
+    private readonly deps: { config: Config; source: MetricSource; events?: WatcherEvents; log?: Logger },
+  ) {
+    this.settings = evaluationSettings(deps.config);
+  }
+
+  /** Starts watching a deploy, or resumes a persisted watch. */
+  watch(deploy: Deploy): DeployWatch {
+    const service = this.deps.config.services[deploy.service];
+    if (!service) throw new Error(`deploy ${deploy.id}: service "${deploy.service}" is not in the config`);
+    const w = openDeployWatch(deploy, service, this.settings);
+    this.open.set(deploy.id, w);
+    return w;
+  }
+
+  resume(w: DeployWatch): void {
+    if (w.status === 'watching') this.open.set(w.deploy.id, w);
+  }
+
+  watches(): DeployWatch[] {
+    return [...this.open.values()];
+  }
+
+  get(id: string): DeployWatch | undefined {
+    return this.open.get(id);
+  }
+
+  /** Stops watching (the pipeline ended the deploy, or it was decided). */
+  close(id: string): void {
+    this.open.delete(id);
+  }
+
+  /** Judges every open watch for each tick up to `now`. One failing watch never stops the others. */
+  async tick(now: number): Promise<void> {
+    await Promise.all(
+      [...this.open.values()].map(async (w) => {
+        try {
+          await this.advance(w, now);
+        } catch (e) {
+          const err = e instanceof Error ? e : new Error(String(e));
+          if (w.blindSince === null) w.blindSince = now;
+          if (!(err instanceof SourceError)) this.deps.log?.error({ deploy: w.deploy.id, err }, 'watch failed');
+          this.deps.events?.blind?.(w, err);
+        }
+        if (w.status !== 'watching') {
+          this.open.delete(w.deploy.id);
+          this.deps.events?.decided?.(w);
+        }
+      }),
+    );
+  }
+
+  private async advance(w: DeployWatch, now: number): Promise<void> {
+    const { step, absentAfter } = this.settings;
+    if (!w.prepared) await this.prepare(w);
+    let t = w.lastTick === null ? w.firstTick : w.lastTick + step;
+    for (let n = 0; t <= now && n < MAX_CATCH_UP && w.status === 'watching'; t += step, n++) {
+      const index = Math.round((t - w.firstTick) / step);
+      const service = this.deps.config.services[w.deploy.service];
+      if (!service) throw new Error(`service ${w.deploy.service} left the config`);
+      const inputs = await Promise.all(
+        w.signals.map((s) => {
+          const sig = service.signals[s.name];
+          if (!sig) throw new Error(`signal ${s.name} left the config`);
+          return s.mode === 'canary'
+            ? canaryTick(
+                this.deps.source,
+                sig,
+                { label: service.cohortLabel, version: w.deploy.version, baselineVersion: w.deploy.baselineVersion },
+                weightOver(w.deploy, t, step),
+                t,
+                step,
+                absentAfter,
+              )
+            : totalTick(this.deps.source, sig, t, step, absentAfter);
+        }),
+      );
+      w.signals.forEach((s, i) => stepSignal(s, inputs[i]!, t, index, t > w.graceUntil));
+      w.lastTick = t;
+      w.blindSince = null;
+      decide(w, t);
+    }
+  }
+
+  /** All-at-once deploys: freeze each signal's forecast from the history before the deploy. */
+  private async prepare(w: DeployWatch): Promise<void> {
+    const service = this.deps.config.services[w.deploy.service];
+    if (!service) throw new Error(`service ${w.deploy.service} is not in the config`);
+    const { step, absentAfter, alpha, minEffect } = this.settings;
+    const origin = w.firstTick - step;
+    const horizon = horizonTicks(w);
+    w.signals = [];
+    for (const [name, sig] of Object.entries(service.signals)) {
+      const f = await historyForecasts(this.deps.source, sig, origin, step, horizon, absentAfter);
+      w.signals.push(
+        newSignalJudge({
+          name,
+          kind: sig.kind,
+          mode: 'history',
+          direction: sig.bad,
+          alpha,
+          tolerance: sig.minEffect ?? minEffect,
+          forecast: f.main,
+          trafficForecast: f.traffic,
+        }),
+      );
+    }
+    w.prepared = true;
+  }
+}
