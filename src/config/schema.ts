@@ -182,8 +182,9 @@ export const ConfigSchema = Type.Object(
       minEffect: Type.Number({
         exclusiveMinimum: 0,
         maximum: 0.9,
-        default: 0.02,
-        description: 'relative change below which a canary is not failed (tolerance for an imprecise traffic split)',
+        default: 0.01,
+        description:
+          'relative change below which a canary is not failed: the tolerance for an imprecise traffic split (raise it for replica-count canaries)',
       }),
       absentAfter: Type.Integer({
         minimum: 2,

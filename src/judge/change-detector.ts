@@ -2,19 +2,20 @@
 // effect on the grid, R_k <- (1 + R_k) * LR_k, averaged over the grid. Under no change, mean R - n is a
 // martingale, so alarming at mean R >= A gives an average run length to a false alarm of at least A ticks
 // (statistics.md). Kept in logs for range.
-import { effectGrid, logMeanExp, type Direction } from './effect-grid.js';
+import { effectGrid, logMixture, type Direction } from './effect-grid.js';
 import { tickLlr } from './forecast-test.js';
 
 export interface DetectorState {
   direction: Direction;
   r0: number;
   alternatives: number[];
+  logWeights: number[];
   logR: number[];
 }
 
 export function newDetector(direction: Direction, margin: number): DetectorState {
-  const { r0, alternatives } = effectGrid(direction, margin);
-  return { direction, r0, alternatives, logR: alternatives.map(() => -Infinity) };
+  const { r0, alternatives, logWeights } = effectGrid(direction, margin);
+  return { direction, r0, alternatives, logWeights, logR: alternatives.map(() => -Infinity) };
 }
 
 /** ln(1 + e^a) without overflow. */
@@ -27,7 +28,7 @@ export function updateDetector(s: DetectorState, x: number, f: number, dispersio
 
 /** ln of the grid-averaged statistic. */
 export function detectorStatistic(s: DetectorState): number {
-  return logMeanExp(s.logR);
+  return logMixture(s.logR, s.logWeights);
 }
 
 export function resetDetector(s: DetectorState, margin?: number): void {
@@ -35,6 +36,7 @@ export function resetDetector(s: DetectorState, margin?: number): void {
     const g = effectGrid(s.direction, margin);
     s.r0 = g.r0;
     s.alternatives = g.alternatives;
+    s.logWeights = g.logWeights;
   }
   s.logR = s.alternatives.map(() => -Infinity);
 }

@@ -21,8 +21,10 @@ export function newDispersion(): DispersionState {
 /** Adds one tick's Pearson term (observed - expected)^2 / variance; ignores ticks with no variance. */
 export function addPearson(state: DispersionState, observed: number, expected: number, variance: number): void {
   if (!(variance > 1e-9) || !Number.isFinite(observed)) return;
-  // Cap one tick's term so a single outlier tick cannot blind the test for the rest of the watch.
-  const term = Math.min(((observed - expected) * (observed - expected)) / variance, 25);
+  // The variance is floored at 1: with a fitted mean near zero (a collapsed canary) one stray event
+  // would otherwise look like wild over-dispersion and blind the test. One tick's term is capped so a
+  // single outlier tick cannot blind it for the rest of the watch either.
+  const term = Math.min(((observed - expected) * (observed - expected)) / Math.max(variance, 1), 25);
   state.chi2 += term;
   state.n += 1;
 }

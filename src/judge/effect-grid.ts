@@ -6,14 +6,38 @@
 export type Direction = 'drop' | 'rise';
 
 /** Relative multipliers of the null boundary r0: a drop of 99% ... 2.5%, a rise of 2.5% ... 30x. */
+// Prior weights: the collapse gets the most (it must be decided at the first tick that shows it, where
+// every nat counts), small effects more than middling ones (they take longest; middling ones are fast
+// whatever their weight).
 const DROP_STEPS = [0.01, 0.1, 0.3, 0.5, 0.65, 0.75, 0.82, 0.87, 0.91, 0.94, 0.96, 0.975];
+const DROP_WEIGHTS = [3, 1, 1, 1, 1, 1, 1, 1, 1.5, 1.5, 1.5, 1.5];
 const RISE_STEPS = [1.025, 1.04, 1.06, 1.09, 1.13, 1.2, 1.35, 1.6, 2, 3, 5, 10, 30];
+const RISE_WEIGHTS = [1.5, 1.5, 1.5, 1.5, 1, 1, 1, 1, 1, 1, 1, 1, 3];
+
+export interface EffectGrid {
+  r0: number;
+  alternatives: number[];
+  /** ln of each alternative's prior weight; the weights sum to 1 */
+  logWeights: number[];
+}
 
 /** Alternatives on the bad side of the null boundary r0 = 1 -/+ tolerance. */
-export function effectGrid(direction: Direction, tolerance: number): { r0: number; alternatives: number[] } {
+export function effectGrid(direction: Direction, tolerance: number): EffectGrid {
   const r0 = direction === 'drop' ? 1 - tolerance : 1 + tolerance;
   const steps = direction === 'drop' ? DROP_STEPS : RISE_STEPS;
-  return { r0, alternatives: steps.map((q) => r0 * q) };
+  const weights = direction === 'drop' ? DROP_WEIGHTS : RISE_WEIGHTS;
+  const total = weights.reduce((a, b) => a + b, 0);
+  return { r0, alternatives: steps.map((q) => r0 * q), logWeights: weights.map((w) => Math.log(w / total)) };
+}
+
+/** ln(sum_k weight_k exp(x_k)): the log of the mixture e-value. */
+export function logMixture(xs: readonly number[], logWeights: readonly number[]): number {
+  let max = -Infinity;
+  for (let k = 0; k < xs.length; k++) max = Math.max(max, (xs[k] as number) + (logWeights[k] as number));
+  if (max === -Infinity) return -Infinity;
+  let sum = 0;
+  for (let k = 0; k < xs.length; k++) sum += Math.exp((xs[k] as number) + (logWeights[k] as number) - max);
+  return max + Math.log(sum);
 }
 
 /** ln(mean_k exp(x_k)), stable. */

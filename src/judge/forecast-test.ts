@@ -3,13 +3,14 @@
 // x ln(r / r0) - (r - r0) f, divided by that tick's dispersion D_t = d0 + sigma2 * f (forecast error grows
 // with the count, Poisson noise with its square root: on real series the forecast error dominates).
 // r0 = 1 - margin for drops: a good deploy on a day that runs `margin` below its forecast does not fail.
-import { argMax, effectGrid, logMeanExp, type Direction } from './effect-grid.js';
+import { argMax, effectGrid, logMixture, type Direction } from './effect-grid.js';
 
 export interface ForecastTestState {
   kind: 'forecast';
   direction: Direction;
   r0: number;
   alternatives: number[];
+  logWeights: number[];
   /** log-likelihood ratio per alternative, already divided by each tick's dispersion */
   llr: number[];
   observed: number;
@@ -22,12 +23,13 @@ export interface ForecastTestState {
 }
 
 export function newForecastTest(direction: Direction, margin: number, d0: number, sigma2: number): ForecastTestState {
-  const { r0, alternatives } = effectGrid(direction, margin);
+  const { r0, alternatives, logWeights } = effectGrid(direction, margin);
   return {
     kind: 'forecast',
     direction,
     r0,
     alternatives,
+    logWeights,
     llr: alternatives.map(() => 0),
     observed: 0,
     expected: 0,
@@ -70,7 +72,7 @@ export function summarizeForecastTest(s: ForecastTestState): ForecastSummary {
   const se = Math.sqrt(d / Math.max(s.expected, 1e-9) + (s.margin / 2) ** 2);
   const lr = Math.log(Math.max(r, 1e-6));
   return {
-    logE: logMeanExp(s.llr),
+    logE: logMixture(s.llr, s.logWeights),
     effect: { estimate: r - 1, low: Math.exp(lr - 1.96 * se) - 1, high: Math.exp(lr + 1.96 * se) - 1 },
     favoured: (s.alternatives[argMax(s.llr)] as number) - 1,
   };

@@ -125,6 +125,8 @@ export function measureForecastError(
   s: ForecastSettings,
   stride: number,
   maxOrigins = 200,
+  /** origins whose forecaster has fewer seasonal lags than this are not the forecaster being judged */
+  minLags = 0,
 ): ForecastError {
   const levelErrors: number[] = [];
   // Per-tick variance model r^2 ~ d0 f + sigma2 f^2, fitted as r^2 / f ~ d0 + sigma2 f by least squares.
@@ -135,6 +137,7 @@ export function measureForecastError(
   let syf = 0;
   for (let o = end - horizon; o - s.levelTicks >= 0 && levelErrors.length < maxOrigins; o -= stride) {
     const model = fitModel(values, o - s.levelTicks, o, s);
+    if (model.lags.length < minLags) continue;
     const xs: number[] = [];
     const fs: number[] = [];
     for (let i = o; i < o + horizon; i++) {

@@ -6,13 +6,14 @@
 // log-LR is a sum over ticks. The null is composite, r on the good side of r0 = 1 -/+ tolerance; the
 // likelihood ratio against the boundary r0 is a valid e-process for every such r (monotone likelihood ratio).
 import { addPearson, dispersion, newDispersion, type DispersionState } from './dispersion.js';
-import { argMax, effectGrid, logMeanExp, type Direction } from './effect-grid.js';
+import { argMax, effectGrid, logMixture, type Direction } from './effect-grid.js';
 
 export interface TwoArmState {
   kind: 'two-arm';
   direction: Direction;
   r0: number;
   alternatives: number[];
+  logWeights: number[];
   /** raw (undivided) log-likelihood ratio per alternative */
   llr: number[];
   canary: number;
@@ -24,13 +25,14 @@ export interface TwoArmState {
   dispersionPrior: number;
 }
 
-export function newTwoArm(direction: Direction, tolerance: number, dispersionPrior = 1.5): TwoArmState {
-  const { r0, alternatives } = effectGrid(direction, tolerance);
+export function newTwoArm(direction: Direction, tolerance: number, dispersionPrior = 1.25): TwoArmState {
+  const { r0, alternatives, logWeights } = effectGrid(direction, tolerance);
   return {
     kind: 'two-arm',
     direction,
     r0,
     alternatives,
+    logWeights,
     llr: alternatives.map(() => 0),
     canary: 0,
     baseline: 0,
@@ -90,7 +92,7 @@ export function summarizeTwoArm(s: TwoArmState): TwoArmSummary {
   const se = Math.sqrt(d * (1 / (s.canary + 0.5) + 1 / (s.baseline + 0.5)));
   const lr = Math.log(Math.max(r, 1e-6));
   return {
-    logE: logMeanExp(scaled),
+    logE: logMixture(scaled, s.logWeights),
     dispersion: d,
     effect: { estimate: r - 1, low: Math.exp(lr - 1.96 * se) - 1, high: Math.exp(lr + 1.96 * se) - 1 },
     favoured: (s.alternatives[argMax(scaled)] as number) - 1,

@@ -38,8 +38,8 @@ export function cohortCounts(series: readonly SeriesGrid[], absentAfter: number,
     for (let i = absentAfter; i < len; i++) {
       const cur = v[i] as number;
       const prev = v[i - 1] as number;
-      const seenRecently = i - lastSeen <= absentAfter;
       if (Number.isFinite(cur)) {
+        const seenRecently = i - lastSeen <= absentAfter;
         if (Number.isFinite(prev)) {
           values[i] = (values[i] as number) + increment(prev, cur);
           live[i] = (live[i] as number) + 1;
@@ -49,8 +49,8 @@ export function cohortCounts(series: readonly SeriesGrid[], absentAfter: number,
           born[i] = 1;
         }
         lastSeen = i;
-      } else if (seenRecently) {
-        values[i] = NaN; // a gap
+      } else if (i - lastSeen < absentAfter) {
+        values[i] = NaN; // a gap: missing for fewer than absentAfter ticks
       }
     }
   }

@@ -84,7 +84,7 @@ function settingsOf(w: AlwaysWatch): ForecastSettings {
 /** Re-measures the forecaster's error on the history so far (daily: cheap enough, tracks the season). */
 function remeasure(w: AlwaysWatch, s: ForecastSettings, i: number): void {
   const horizon = Math.max(8, Math.round(7200 / w.step));
-  const err = measureForecastError(w.history, i, horizon, s, Math.max(1, Math.round(3600 / w.step)), 24 * 28);
+  const err = measureForecastError(w.history, i, horizon, s, Math.max(1, Math.round(3600 / w.step)), 24 * 28, 1);
   const margin = Math.min(0.6, Math.max(w.minEffect, w.direction === 'drop' ? err.dropMargin : err.riseMargin));
   w.margin = margin;
   w.sigma2 = err.sigma2;

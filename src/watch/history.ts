@@ -25,7 +25,7 @@ export function frozenForecast(
   const values: number[] = [];
   for (let i = i0; i < i0 + horizon; i++) values.push(Math.max(0, forecastAt(history, i, model, s)));
   const stride = Math.max(1, Math.round(3600 / step));
-  const err = measureForecastError(history, i0, horizon, s, stride);
+  const err = measureForecastError(history, i0, horizon, s, stride, 200, Math.min(1, model.lags.length));
   const margin = Math.min(MAX_MARGIN, direction === 'drop' ? err.dropMargin : err.riseMargin);
   return {
     values,
