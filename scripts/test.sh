@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it (`npm test`): system packages the tests need, types, lint, unit and
+# cross-process tests, then every example recording in ../shared against its expected verdicts.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Real Prometheus and Alertmanager for the end-to-end tests (Debian packages). As root we install them;
+# otherwise we say what is missing and the tests that need them fail with the same message.
+need=()
+command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
+command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+command -v prometheus-alertmanager >/dev/null 2>&1 || command -v alertmanager >/dev/null 2>&1 || need+=(prometheus-alertmanager)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "test: installing ${need[*]} (Debian packages)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus prometheus-alertmanager >/dev/null
+  else
+    echo "test: missing ${need[*]}: install them with 'sudo apt-get install prometheus prometheus-alertmanager'" >&2
+  fi
+fi
+
+npm run --silent build
+npm run --silent typecheck
+npm run --silent lint
+npx vitest run
+# The shared example recordings: fail if one disagrees with its expect.json.
+for dir in ../shared/scenarios ../shared/datasets; do
+  if [ -d "$dir" ]; then node "$dir/../scenarios/check.mjs" "$dir"; fi
+done
