@@ -21,12 +21,16 @@ export const Selector = Type.Object(
   { additionalProperties: false },
 );
 
+// Members of a union (signals, hooks) get no ajv defaults (ajv skips defaults under anyOf), so their
+// defaulted keys are optional here and read with `?? default` where used.
 const SignalCommon = {
   bad: Type.Union([Type.Literal('drop'), Type.Literal('rise')], { description: 'which direction is a regression' }),
-  watch: Type.Union([Type.Literal('deploys'), Type.Literal('always')], {
-    default: 'deploys',
-    description: 'deploys: judged while a deploy of the service is watched; always: also all the time against history',
-  }),
+  watch: Type.Optional(
+    Type.Union([Type.Literal('deploys'), Type.Literal('always')], {
+      description:
+        'deploys (default): judged while a deploy of the service is watched; always: also all the time against history',
+    }),
+  ),
   minEffect: Type.Optional(
     Type.Number({
       exclusiveMinimum: 0,
@@ -61,8 +65,8 @@ export const Signal = Type.Union([CountSignal, RatioSignal]);
 export const HttpHook = Type.Object(
   {
     url: Type.String({ format: 'uri' }),
-    method: Type.Union([Type.Literal('POST'), Type.Literal('PUT')], { default: 'POST' }),
-    headers: Type.Record(Type.String(), Type.String(), { default: {} }),
+    method: Type.Optional(Type.Union([Type.Literal('POST'), Type.Literal('PUT')], { description: 'default POST' })),
+    headers: Type.Optional(Type.Record(Type.String(), Type.String())),
     body: Type.Optional(Type.Unknown({ description: 'JSON body template; {{deploy.id}}-style placeholders' })),
     secret: Type.Optional(Type.String({ description: 'HMAC-SHA256 key for the X-Navigator-Signature header' })),
   },

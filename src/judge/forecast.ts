@@ -4,7 +4,7 @@
 // measured on the history itself by replaying the forecaster from many earlier origins: the level error
 // sets the margin (a drop smaller than what the forecaster routinely misses is not a finding), the
 // per-tick scatter sets the dispersion.
-import { median, quantile } from 'simple-statistics';
+import { median, medianAbsoluteDeviation, probit, quantile } from 'simple-statistics';
 
 const DAY = 86400;
 /** Lags tried, in seconds: yesterday and the same weekday of the last four weeks. */
@@ -27,8 +27,8 @@ export interface ForecastSettings {
 
 export function forecastSettings(step: number): ForecastSettings {
   return {
-    levelTicks: Math.max(8, Math.round(7200 / step)),
-    smoothHalf: Math.floor(150 / step),
+    levelTicks: Math.max(8, Math.round(3600 / step)),
+    smoothHalf: Math.floor(300 / step),
     lagTicks: SEASONAL_LAGS.map((l) => Math.round(l / step)),
   };
 }
@@ -127,6 +127,8 @@ export function measureForecastError(
   maxOrigins = 200,
   /** origins whose forecaster has fewer seasonal lags than this are not the forecaster being judged */
   minLags = 0,
+  /** probability that a normal day's level error exceeds the margin (the margin's share of alpha) */
+  tail = 0.0005,
 ): ForecastError {
   const levelErrors: number[] = [];
   // Per-tick variance model r^2 ~ d0 f + sigma2 f^2, fitted as r^2 / f ~ d0 + sigma2 f by least squares.
@@ -172,10 +174,14 @@ export function measureForecastError(
   let sigma2 = varF > 1e-9 ? (n * syf - sf1 * sy) / varF : 0;
   sigma2 = Math.max(0, sigma2);
   const d0 = Math.max(1, (sy - sigma2 * sf1) / Math.max(n, 1));
+  // The margin must hold on all but `tail` of normal days, further out than a few hundred origins can
+  // show: the larger of the empirical 2% quantile and a normal tail from the robust spread (MAD).
+  const center = median(levelErrors);
+  const spread = 1.4826 * medianAbsoluteDeviation(levelErrors) * -probit(tail);
   return {
     origins: levelErrors.length,
-    dropMargin: Math.max(0, -quantile(levelErrors, 0.02)),
-    riseMargin: Math.max(0, quantile(levelErrors, 0.98)),
+    dropMargin: Math.max(0, -quantile(levelErrors, 0.02), spread - center),
+    riseMargin: Math.max(0, quantile(levelErrors, 0.98), spread + center),
     sigma2,
     d0,
   };

@@ -26,11 +26,12 @@ export interface AlwaysWatch {
   sigma2: number;
   d0: number;
   measuredAt: number;
-  /** trailing level window: accepted ticks' observed totals and per-lag copies */
-  level: { x: number[]; copies: number[][] };
+  /** trailing level window: accepted ticks' observed totals and per-lag copies, with running sums per lag */
+  level: { x: number[]; copies: number[][]; sx: number[]; sc: number[] };
   /** the last tick whose statistic was at or below 0 (ln 1): the onset estimate of a run of evidence */
   calmAt: number;
-  episode: { onset: number; detectedAt: number; lastBelow: number; observed: number; expected: number } | null;
+  /** the open incident; `tail` holds its latest ticks, to tell when the signal is back */
+  episode: { onset: number; detectedAt: number; observed: number; expected: number; tail: { x: number; f: number }[] } | null;
   recent: { x: number; f: number }[];
 }
 
@@ -44,6 +45,8 @@ export interface AlwaysIncident {
 
 /** An episode longer than this is the new normal: accept the new level and start over. */
 const MAX_EPISODE_S = 86400;
+/** How long a signal must look normal again before an episode closes (and a new one may page). */
+const RECOVERY_TICKS = (w: { step: number }) => Math.max(4, Math.round(7200 / w.step));
 
 export function newAlwaysWatch(o: {
   service: string;
@@ -69,16 +72,18 @@ export function newAlwaysWatch(o: {
     sigma2: 0.01,
     d0: 2,
     measuredAt: -Infinity,
-    level: { x: [], copies: [] },
+    level: { x: [], copies: [], sx: [], sc: [] },
     calmAt: o.start,
     episode: null,
     recent: [],
   };
 }
 
+// The level is the ratio of the last day to each lagged copy of it: a full daily cycle, so a night
+// that runs unlike other nights (a long weekend) does not set the level for the whole next day.
 function settingsOf(w: AlwaysWatch): ForecastSettings {
   const s = forecastSettings(w.step);
-  return { ...s, levelTicks: Math.max(8, Math.round(14400 / w.step)) };
+  return { ...s, levelTicks: Math.max(8, Math.round(86400 / w.step)) };
 }
 
 /** Re-measures the forecaster's error on the history so far (daily: cheap enough, tracks the season). */
@@ -109,19 +114,16 @@ export function stepAlways(w: AlwaysWatch, t: number, x: number): AlwaysIncident
   // The forecast: each lag's copy scaled by its level over the accepted window, then the median.
   const scaled: number[] = [];
   copies.forEach((c, k) => {
-    let sx = 0;
-    let sc = 0;
-    w.level.copies.forEach((row, j) => {
-      const cj = row[k] as number;
-      if (Number.isFinite(cj)) {
-        sx += w.level.x[j] as number;
-        sc += cj;
-      }
-    });
+    const sx = w.level.sx[k] ?? 0;
+    const sc = w.level.sc[k] ?? 0;
     if (Number.isFinite(c) && sc > 0 && w.level.x.length >= s.levelTicks / 2) scaled.push(c * (sx / sc));
   });
   const f = scaled.length ? median(scaled) : NaN;
-  if (!Number.isFinite(x) || !(f > 0)) return null;
+  if (!Number.isFinite(x)) return null;
+  if (!(f > 0)) {
+    learnLevel(w, s, x, copies); // bootstrapping the level window
+    return null;
+  }
 
   updateDetector(w.detector, x, f, w.d0 + w.sigma2 * f);
   const stat = detectorStatistic(w.detector);
@@ -132,15 +134,23 @@ export function stepAlways(w: AlwaysWatch, t: number, x: number): AlwaysIncident
 
   let incident: AlwaysIncident | null = null;
   if (w.episode) {
-    w.episode.observed += x;
-    w.episode.expected += f;
-    const rx = w.recent.reduce((a, r) => a + r.x, 0);
-    const rf = w.recent.reduce((a, r) => a + r.f, 0);
-    const back = w.direction === 'drop' ? rx >= rf * (1 - w.margin / 2) : rx <= rf * (1 + w.margin / 2);
-    if (back || t - w.episode.detectedAt > MAX_EPISODE_S) {
+    const ep = w.episode;
+    ep.observed += x;
+    ep.expected += f;
+    ep.tail.push({ x, f });
+    if (ep.tail.length > RECOVERY_TICKS(w)) ep.tail.shift();
+    // Back to normal: a full recovery window inside the episode within half the margin of the forecast.
+    const rx = ep.tail.reduce((a, r) => a + r.x, 0);
+    const rf = ep.tail.reduce((a, r) => a + r.f, 0);
+    const full = ep.tail.length >= RECOVERY_TICKS(w);
+    const back = full && (w.direction === 'drop' ? rx >= rf * (1 - w.margin / 2) : rx <= rf * (1 + w.margin / 2));
+    const timedOut = t - w.episode.detectedAt > MAX_EPISODE_S;
+    if (back || timedOut) {
       w.episode = null;
       resetDetector(w.detector, w.margin);
       w.calmAt = t;
+      // After a day in an episode the signal's new level is the normal one: learn it afresh.
+      if (timedOut) relearnLevel(w, s, i);
     }
   } else if (stat >= w.threshold) {
     const sum = w.recent.slice(-Math.max(1, Math.round((t - w.calmAt) / w.step)));
@@ -164,17 +174,40 @@ export function stepAlways(w: AlwaysWatch, t: number, x: number): AlwaysIncident
     evidence.sentence = describeEvidence(w.signal, 'events', evidence, true);
     const onset = Math.min(t, w.calmAt + w.step);
     incident = { service: w.service, signal: w.signal, onset, detectedAt: t, evidence };
-    w.episode = { onset, detectedAt: t, lastBelow: t, observed, expected };
+    w.episode = { onset, detectedAt: t, observed, expected, tail: [] };
     resetDetector(w.detector);
   }
   // Only ticks that look normal teach the level.
-  if (!w.episode && stat < w.threshold / 2) {
-    w.level.x.push(x);
-    w.level.copies.push(copies);
-    if (w.level.x.length > s.levelTicks) {
-      w.level.x.shift();
-      w.level.copies.shift();
-    }
-  }
+  if (!w.episode && stat < w.threshold / 2) learnLevel(w, s, x, copies);
   return incident;
+}
+
+function learnLevel(w: AlwaysWatch, s: ForecastSettings, x: number, copies: number[]): void {
+  const L = w.level;
+  L.x.push(x);
+  L.copies.push(copies);
+  copies.forEach((c, k) => {
+    if (!Number.isFinite(c)) return;
+    L.sx[k] = (L.sx[k] ?? 0) + x;
+    L.sc[k] = (L.sc[k] ?? 0) + c;
+  });
+  if (L.x.length > s.levelTicks) {
+    const ox = L.x.shift() as number;
+    const oc = L.copies.shift() as number[];
+    oc.forEach((c, k) => {
+      if (!Number.isFinite(c)) return;
+      L.sx[k] = (L.sx[k] ?? 0) - ox;
+      L.sc[k] = (L.sc[k] ?? 0) - c;
+    });
+  }
+}
+
+function relearnLevel(w: AlwaysWatch, s: ForecastSettings, i: number): void {
+  w.level = { x: [], copies: [], sx: [], sc: [] };
+  for (let j = Math.max(0, i - s.levelTicks + 1); j <= i; j++) {
+    const x = w.history[j] as number;
+    if (!Number.isFinite(x)) continue;
+    const copies = s.lagTicks.map((lag) => (j - lag - s.smoothHalf >= 0 ? smoothedAt(w.history, j - lag, s.smoothHalf) : NaN));
+    learnLevel(w, s, x, copies);
+  }
 }

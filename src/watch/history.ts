@@ -18,6 +18,8 @@ export function frozenForecast(
   step: number,
   horizon: number,
   direction: Direction,
+  /** chance a normal day's level error exceeds the margin (half the deploy's false-alarm budget) */
+  tail: number,
 ): FrozenForecast {
   const s = forecastSettings(step);
   const i0 = history.length;
@@ -25,7 +27,7 @@ export function frozenForecast(
   const values: number[] = [];
   for (let i = i0; i < i0 + horizon; i++) values.push(Math.max(0, forecastAt(history, i, model, s)));
   const stride = Math.max(1, Math.round(3600 / step));
-  const err = measureForecastError(history, i0, horizon, s, stride, 200, Math.min(1, model.lags.length));
+  const err = measureForecastError(history, i0, horizon, s, stride, 200, Math.min(1, model.lags.length), tail);
   const margin = Math.min(MAX_MARGIN, direction === 'drop' ? err.dropMargin : err.riseMargin);
   return {
     values,
@@ -71,13 +73,14 @@ export async function historyForecasts(
   step: number,
   horizon: number,
   absentAfter: number,
+  tail: number,
 ): Promise<HistoryForecasts> {
   const from = origin - Math.floor(HISTORY_SECONDS / step) * step;
   const { num, den } = selectorsOf(signal);
   const numHist = await totalHistory(source, num, from, origin, step, absentAfter);
-  if (!den) return { main: frozenForecast(numHist, step, horizon, signal.bad), traffic: null };
+  if (!den) return { main: frozenForecast(numHist, step, horizon, signal.bad, tail), traffic: null };
   const denHist = await totalHistory(source, den, from, origin, step, absentAfter);
-  const traffic = frozenForecast(denHist, step, horizon, 'drop');
+  const traffic = frozenForecast(denHist, step, horizon, 'drop', tail);
   const levelTicks = forecastSettings(step).levelTicks;
   const base = baselineRatio(numHist, denHist, levelTicks);
   const main: FrozenForecast = {

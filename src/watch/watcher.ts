@@ -128,14 +128,16 @@ export class Watcher {
     const horizon = horizonTicks(w);
     w.signals = [];
     for (const [name, sig] of Object.entries(service.signals)) {
-      const f = await historyForecasts(this.deps.source, sig, origin, step, horizon, absentAfter);
+      // Without a control arm, half the false-alarm budget goes to the forecast's level error (the margin),
+      // half to the test against it.
+      const f = await historyForecasts(this.deps.source, sig, origin, step, horizon, absentAfter, alpha / 2);
       w.signals.push(
         newSignalJudge({
           name,
           kind: sig.kind,
           mode: 'history',
           direction: sig.bad,
-          alpha,
+          alpha: alpha / 2,
           tolerance: sig.minEffect ?? minEffect,
           forecast: f.main,
           trafficForecast: f.traffic,
