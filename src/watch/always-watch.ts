@@ -2,7 +2,14 @@
 // it. The forecast's level follows the signal through a trailing window, but only through ticks that look
 // normal: while evidence of a regression builds up (and during an incident) the level is frozen, so the
 // forecast does not follow a regression down. One incident per episode; a new one only after recovery.
-import { detectorStatistic, newDetector, resetDetector, updateDetector, type DetectorState } from '../judge/change-detector.js';
+import {
+  detectorStatistic,
+  newDetector,
+  onsetEstimate,
+  resetDetector,
+  updateDetector,
+  type DetectorState,
+} from '../judge/change-detector.js';
 import { forecastSettings, measureForecastError, smoothedAt, type ForecastSettings } from '../judge/forecast.js';
 import { median } from 'simple-statistics';
 import type { Direction } from '../judge/effect-grid.js';
@@ -28,8 +35,6 @@ export interface AlwaysWatch {
   measuredAt: number;
   /** trailing level window: accepted ticks' observed totals and per-lag copies, with running sums per lag */
   level: { x: number[]; copies: number[][]; sx: number[]; sc: number[] };
-  /** the last tick whose statistic was at or below 0 (ln 1): the onset estimate of a run of evidence */
-  calmAt: number;
   /** the open incident; `tail` holds its latest ticks, to tell when the signal is back */
   episode: { onset: number; detectedAt: number; observed: number; expected: number; tail: { x: number; f: number }[] } | null;
   recent: { x: number; f: number }[];
@@ -73,7 +78,6 @@ export function newAlwaysWatch(o: {
     d0: 2,
     measuredAt: -Infinity,
     level: { x: [], copies: [], sx: [], sc: [] },
-    calmAt: o.start,
     episode: null,
     recent: [],
   };
@@ -125,9 +129,8 @@ export function stepAlways(w: AlwaysWatch, t: number, x: number): AlwaysIncident
     return null;
   }
 
-  updateDetector(w.detector, x, f, w.d0 + w.sigma2 * f);
+  updateDetector(w.detector, x, f, w.d0 + w.sigma2 * f, t);
   const stat = detectorStatistic(w.detector);
-  if (stat <= 0) w.calmAt = t;
   w.recent.push({ x, f });
   const recentTicks = Math.max(4, Math.round(3600 / w.step));
   if (w.recent.length > recentTicks) w.recent.shift();
@@ -148,12 +151,13 @@ export function stepAlways(w: AlwaysWatch, t: number, x: number): AlwaysIncident
     if (back || timedOut) {
       w.episode = null;
       resetDetector(w.detector, w.margin);
-      w.calmAt = t;
       // After a day in an episode the signal's new level is the normal one: learn it afresh.
       if (timedOut) relearnLevel(w, s, i);
     }
   } else if (stat >= w.threshold) {
-    const sum = w.recent.slice(-Math.max(1, Math.round((t - w.calmAt) / w.step)));
+    const since = onsetEstimate(w.detector);
+    const onset = Number.isFinite(since) ? Math.min(t, since + w.step) : t;
+    const sum = w.recent.slice(-Math.max(1, Math.round((t - onset) / w.step) + 1));
     const observed = sum.reduce((a, r) => a + r.x, 0);
     const expected = sum.reduce((a, r) => a + r.f, 0);
     const r = expected > 0 ? observed / expected : 1;
@@ -172,7 +176,6 @@ export function stepAlways(w: AlwaysWatch, t: number, x: number): AlwaysIncident
       sentence: '',
     };
     evidence.sentence = describeEvidence(w.signal, 'events', evidence, true);
-    const onset = Math.min(t, w.calmAt + w.step);
     incident = { service: w.service, signal: w.signal, onset, detectedAt: t, evidence };
     w.episode = { onset, detectedAt: t, observed, expected, tail: [] };
     resetDetector(w.detector);
