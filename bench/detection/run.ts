@@ -35,7 +35,16 @@ function arm(rng: () => number, mean: number, d: number) {
 /** One simulated canary deploy of a count signal; returns the deciding tick (1-based) or null. */
 function runCount(seed: number, c: Cell, ticks: number): number | null {
   const rng = mulberry32(seed);
-  const s = newSignalJudge({ name: 'orders', kind: 'count', mode: 'canary', direction: 'drop', alpha: ALPHA, tolerance: 0.01, forecast: null, trafficForecast: null });
+  const s = newSignalJudge({
+    name: 'orders',
+    kind: 'count',
+    mode: 'canary',
+    direction: 'drop',
+    alpha: ALPHA,
+    tolerance: 0.01,
+    forecast: null,
+    trafficForecast: null,
+  });
   for (let t = 0; t < ticks; t++) {
     const mu = c.total * STEP * (gamma(rng, BURST_SHAPE) / BURST_SHAPE);
     const input: TickInput = {
@@ -52,7 +61,16 @@ function runCount(seed: number, c: Cell, ticks: number): number | null {
 /** Error ratio p0 -> p1 in the canary; returns the deciding tick or null. */
 function runRatio(seed: number, total: number, weight: number, p0: number, p1: number, ticks: number): number | null {
   const rng = mulberry32(seed);
-  const s = newSignalJudge({ name: 'errors', kind: 'ratio', mode: 'canary', direction: 'rise', alpha: ALPHA, tolerance: 0.01, forecast: null, trafficForecast: null });
+  const s = newSignalJudge({
+    name: 'errors',
+    kind: 'ratio',
+    mode: 'canary',
+    direction: 'rise',
+    alpha: ALPHA,
+    tolerance: 0.01,
+    forecast: null,
+    trafficForecast: null,
+  });
   for (let t = 0; t < ticks; t++) {
     const mu = total * STEP * (gamma(rng, BURST_SHAPE) / BURST_SHAPE);
     const cr = overdispersed(rng, mu * weight, 1.3);
@@ -124,7 +142,12 @@ for (const drop of drops)
 // False alarms: good deploys watched for 30 minutes (120 ticks), bursty and over-dispersed up to 2x Poisson.
 let alarms = 0;
 for (let r = 0; r < GOOD; r++) {
-  const c: Cell = { drop: 0, total: [0.5, 5, 50, 500][r % 4] as number, weight: [0.05, 0.1, 0.5][r % 3] as number, dispersion: [1, 1.5, 2][r % 3] as number };
+  const c: Cell = {
+    drop: 0,
+    total: [0.5, 5, 50, 500][r % 4] as number,
+    weight: [0.05, 0.1, 0.5][r % 3] as number,
+    dispersion: [1, 1.5, 2][r % 3] as number,
+  };
   if (runCount(100000 + r, c, 120) !== null) alarms++;
 }
 const errorTicks: number[] = [];
@@ -137,18 +160,36 @@ const result = {
   maxTicks: MAX_TICKS,
   seconds: (Date.now() - t0) / 1000,
   falseAlarms: { goodDeploys: GOOD, alarms, rate: alarms / GOOD, promised: ALPHA },
-  errorRatio: { from: 0.005, to: 0.1, totalPerS: 30, weight: 0.1, medianTicks: q(errorTicks, 0.5), p90Ticks: q(errorTicks, 0.9), maxTicks: Math.max(...errorTicks) },
+  errorRatio: {
+    from: 0.005,
+    to: 0.1,
+    totalPerS: 30,
+    weight: 0.1,
+    medianTicks: q(errorTicks, 0.5),
+    p90Ticks: q(errorTicks, 0.9),
+    maxTicks: Math.max(...errorTicks),
+  },
   grid: rows,
 };
 mkdirSync('bench/results', { recursive: true });
 writeFileSync('bench/results/detection.json', `${JSON.stringify(result, null, 2)}\n`);
 
 const pad = (x: unknown, n: number) => String(x ?? '-').padStart(n);
-console.log(`detection delay in ${STEP}s ticks (median / p90), bound = ln(1/alpha)/I for the canary's rate; alpha=${ALPHA}`);
-console.log(`${pad('drop', 5)} ${pad('total/s', 8)} ${pad('w', 5)} ${pad('D', 4)} ${pad('median', 7)} ${pad('p90', 6)} ${pad('bound', 8)} ${pad('x bound', 8)} ${pad('missed', 7)}`);
+console.log(
+  `detection delay in ${STEP}s ticks (median / p90), bound = ln(1/alpha)/I for the canary's rate; alpha=${ALPHA}`,
+);
+console.log(
+  `${pad('drop', 5)} ${pad('total/s', 8)} ${pad('w', 5)} ${pad('D', 4)} ${pad('median', 7)} ${pad('p90', 6)} ${pad('bound', 8)} ${pad('x bound', 8)} ${pad('missed', 7)}`,
+);
 for (const r of rows) {
-  console.log(`${pad(r.drop, 5)} ${pad(r.totalPerS, 8)} ${pad(r.weight, 5)} ${pad(r.dispersion, 4)} ${pad(r.medianTicks, 7)} ${pad(r.p90Ticks, 6)} ${pad(r.boundTicks, 8)} ${pad(r.medianOverBound, 8)} ${pad(`${r.missed}/${r.runs}`, 7)}`);
+  console.log(
+    `${pad(r.drop, 5)} ${pad(r.totalPerS, 8)} ${pad(r.weight, 5)} ${pad(r.dispersion, 4)} ${pad(r.medianTicks, 7)} ${pad(r.p90Ticks, 6)} ${pad(r.boundTicks, 8)} ${pad(r.medianOverBound, 8)} ${pad(`${r.missed}/${r.runs}`, 7)}`,
+  );
 }
-console.log(`false alarms: ${alarms} of ${GOOD} good deploys (${((alarms / GOOD) * 1000).toFixed(2)} per 1,000; promised at most ${ALPHA * 1000})`);
-console.log(`error ratio 0.5% -> 10% in a 10% canary at 30 req/s: median ${result.errorRatio.medianTicks} ticks, p90 ${result.errorRatio.p90Ticks}, max ${result.errorRatio.maxTicks}`);
+console.log(
+  `false alarms: ${alarms} of ${GOOD} good deploys (${((alarms / GOOD) * 1000).toFixed(2)} per 1,000; promised at most ${ALPHA * 1000})`,
+);
+console.log(
+  `error ratio 0.5% -> 10% in a 10% canary at 30 req/s: median ${result.errorRatio.medianTicks} ticks, p90 ${result.errorRatio.p90Ticks}, max ${result.errorRatio.maxTicks}`,
+);
 console.log(`wrote bench/results/detection.json in ${result.seconds.toFixed(1)} s`);

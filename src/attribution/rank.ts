@@ -40,7 +40,11 @@ export interface AttributionSettings {
   dependsOn: Record<string, readonly string[]>;
 }
 
-export function rankCandidates(incident: Incident, candidates: readonly Candidate[], s: AttributionSettings): RankedCandidate[] {
+export function rankCandidates(
+  incident: Incident,
+  candidates: readonly Candidate[],
+  s: AttributionSettings,
+): RankedCandidate[] {
   const ranked: RankedCandidate[] = [];
   for (const c of candidates) {
     if (c.startedAt > incident.detectedAt) continue;
@@ -51,7 +55,11 @@ export function rankCandidates(incident: Incident, candidates: readonly Candidat
       c.service === incident.service ? 1 : (s.dependsOn[incident.service] ?? []).includes(c.service) ? 0.8 : 0.4;
     const rollout = (c.status === 'watching' ? 1 : 0.7) * (0.3 + 0.7 * Math.min(1, Math.max(0, c.weight)));
     const verdict = c.status === 'fail' ? 3 : c.status === 'pass' ? 0.5 : 1;
-    ranked.push({ id: c.id, score: timing * relation * rollout * verdict, factors: { timing, relation, rollout, verdict } });
+    ranked.push({
+      id: c.id,
+      score: timing * relation * rollout * verdict,
+      factors: { timing, relation, rollout, verdict },
+    });
   }
   return ranked.sort((a, b) => b.score - a.score || a.id.localeCompare(b.id));
 }

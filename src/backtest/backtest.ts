@@ -100,7 +100,8 @@ export async function runBacktest(o: {
           service: d.service,
           startedAt: d.startedAt,
           strategy: d.strategy,
-          weight: d.strategy === 'all-at-once' ? 1 : Math.max(0, ...d.stages.filter((s) => s.at <= t).map((s) => s.weight)),
+          weight:
+            d.strategy === 'all-at-once' ? 1 : Math.max(0, ...d.stages.filter((s) => s.at <= t).map((s) => s.weight)),
           status,
         };
       });
@@ -123,7 +124,8 @@ export async function runBacktest(o: {
       started.set(d.id, watcher.watch(d));
     }
     await watcher.tick(t);
-    for (const w of started.values()) if (w.status !== 'watching' && !decided.has(w.deploy.id)) decided.set(w.deploy.id, w);
+    for (const w of started.values())
+      if (w.status !== 'watching' && !decided.has(w.deploy.id)) decided.set(w.deploy.id, w);
     for (const [id, w] of decided) {
       if (started.has(id) && w.status === 'fail') {
         started.delete(id);
@@ -176,7 +178,15 @@ export async function runBacktest(o: {
 
   const reports: DeployReport[] = o.deploys.map((d) => {
     const w = decided.get(d.id) ?? started.get(d.id);
-    if (!w) return { id: d.id, verdict: 'inconclusive', decidedAt: null, signal: null, reason: 'no data for this deploy', evidence: null };
+    if (!w)
+      return {
+        id: d.id,
+        verdict: 'inconclusive',
+        decidedAt: null,
+        signal: null,
+        reason: 'no data for this deploy',
+        evidence: null,
+      };
     const verdicts = signalVerdicts(w);
     const verdict = w.status === 'watching' ? 'inconclusive' : w.status;
     return {

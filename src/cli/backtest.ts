@@ -44,11 +44,13 @@ function time(text: string, flag: string): number {
 }
 
 export async function backtestCommand(opts: Options): Promise<BacktestReport> {
-  if (!opts.data === !opts.prometheus) throw new InputError('backtest: give exactly one of --data FILE or --prometheus URL');
+  if (!opts.data === !opts.prometheus)
+    throw new InputError('backtest: give exactly one of --data FILE or --prometheus URL');
   const config = loadConfig(opts.config ?? defaultConfigPath(process.env));
   const deploys = opts.deploys ? readDeploysFile(opts.deploys) : [];
   for (const d of deploys) {
-    if (!config.services[d.service]) throw new InputError(`${opts.deploys}: deploy ${d.id}: service "${d.service}" is not in the config`);
+    if (!config.services[d.service])
+      throw new InputError(`${opts.deploys}: deploy ${d.id}: service "${d.service}" is not in the config`);
   }
   let source: MetricSource;
   let from: number;
@@ -66,7 +68,8 @@ export async function backtestCommand(opts: Options): Promise<BacktestReport> {
     source = new PrometheusSource({ url: opts.prometheus as string, timeout: 30, retries: 2 });
     const starts = deploys.map((d) => d.startedAt);
     const longest = Math.max(...Object.values(config.services).map((s) => parseDuration(s.watchFor)));
-    if (!opts.from && starts.length === 0) throw new InputError('backtest --prometheus: give --from and --to, or deploys');
+    if (!opts.from && starts.length === 0)
+      throw new InputError('backtest --prometheus: give --from and --to, or deploys');
     from = opts.from ? time(opts.from, '--from') : Math.min(...starts) - HISTORY_SECONDS;
     to = opts.to ? time(opts.to, '--to') : Math.max(...starts) + longest;
   }
@@ -76,12 +79,16 @@ export async function backtestCommand(opts: Options): Promise<BacktestReport> {
 function formatReport(r: BacktestReport): string {
   const lines = [`replayed ${r.range.ticks} ticks of ${r.range.step}s from ${r.range.from} to ${r.range.to}`, ''];
   for (const d of r.deploys) {
-    lines.push(`${d.id}: ${d.verdict.toUpperCase()}${d.decidedAt ? ` at ${d.decidedAt}` : ''}${d.signal ? ` on ${d.signal}` : ''}`);
+    lines.push(
+      `${d.id}: ${d.verdict.toUpperCase()}${d.decidedAt ? ` at ${d.decidedAt}` : ''}${d.signal ? ` on ${d.signal}` : ''}`,
+    );
     lines.push(`  ${d.reason}`);
   }
   lines.push('', `${r.incidents.length} incidents`);
   for (const i of r.incidents) {
-    lines.push(`${i.detectedAt} ${i.service}/${i.signal}: blamed on ${i.attributedTo ?? 'no recent change'}${i.candidates.length > 1 ? ` (also: ${i.candidates.slice(1, 4).join(', ')})` : ''}`);
+    lines.push(
+      `${i.detectedAt} ${i.service}/${i.signal}: blamed on ${i.attributedTo ?? 'no recent change'}${i.candidates.length > 1 ? ` (also: ${i.candidates.slice(1, 4).join(', ')})` : ''}`,
+    );
     if (i.evidence) lines.push(`  ${i.evidence.sentence}`);
   }
   return `${lines.join('\n')}\n`;

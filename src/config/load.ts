@@ -15,7 +15,11 @@ export class ConfigError extends Error {
     readonly file: string,
     readonly problems: string[],
   ) {
-    super(problems.length === 1 ? (problems[0] as string) : `${file}: ${problems.length} problems:\n  ${problems.join('\n  ')}`);
+    super(
+      problems.length === 1
+        ? (problems[0] as string)
+        : `${file}: ${problems.length} problems:\n  ${problems.join('\n  ')}`,
+    );
   }
 }
 
@@ -139,11 +143,14 @@ function unionMessage(path: Path, data: unknown): string {
   const obj = (v ?? {}) as Record<string, unknown>;
   const name = path.join('.');
   if (/signals\.[^.]+$/.test(name)) {
-    if (obj.kind === 'count') return 'a count signal needs kind, bad and metric (and optional matchers, watch, minEffect)';
-    if (obj.kind === 'ratio') return 'a ratio signal needs kind, bad, numerator {metric, matchers} and denominator {metric, matchers}';
+    if (obj.kind === 'count')
+      return 'a count signal needs kind, bad and metric (and optional matchers, watch, minEffect)';
+    if (obj.kind === 'ratio')
+      return 'a ratio signal needs kind, bad, numerator {metric, matchers} and denominator {metric, matchers}';
     return `kind must be "count" or "ratio"`;
   }
-  if (/hooks\.(halt|rollback)$/.test(name)) return 'a hook is either { url, method?, headers?, body?, secret? } or { command: [argv...] }';
+  if (/hooks\.(halt|rollback)$/.test(name))
+    return 'a hook is either { url, method?, headers?, body?, secret? } or { command: [argv...] }';
   return 'does not match any allowed form';
 }
 
@@ -182,7 +189,8 @@ function semanticChecks(c: Config, report: (path: Path, msg: string) => void): v
     });
   }
   c.auth.tokens.forEach((t, i) => {
-    if ((t.token === undefined) === (t.sha256 === undefined)) report(['auth', 'tokens', i], 'give exactly one of token or sha256');
+    if ((t.token === undefined) === (t.sha256 === undefined))
+      report(['auth', 'tokens', i], 'give exactly one of token or sha256');
   });
   const names = new Set<string>();
   c.auth.tokens.forEach((t, i) => {

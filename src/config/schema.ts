@@ -106,9 +106,7 @@ const Route = Type.Object(
         { additionalProperties: false },
       ),
     ),
-    alertmanager: Type.Optional(
-      Type.Object({ url: Type.String({ format: 'uri' }) }, { additionalProperties: false }),
-    ),
+    alertmanager: Type.Optional(Type.Object({ url: Type.String({ format: 'uri' }) }, { additionalProperties: false })),
     pagerduty: Type.Optional(
       Type.Object(
         {
@@ -120,13 +118,14 @@ const Route = Type.Object(
     ),
     opsgenie: Type.Optional(
       Type.Object(
-        { apiKey: Type.String({ minLength: 1 }), url: Type.String({ format: 'uri', default: 'https://api.opsgenie.com' }) },
+        {
+          apiKey: Type.String({ minLength: 1 }),
+          url: Type.String({ format: 'uri', default: 'https://api.opsgenie.com' }),
+        },
         { additionalProperties: false },
       ),
     ),
-    slack: Type.Optional(
-      Type.Object({ webhookUrl: Type.String({ format: 'uri' }) }, { additionalProperties: false }),
-    ),
+    slack: Type.Optional(Type.Object({ webhookUrl: Type.String({ format: 'uri' }) }, { additionalProperties: false })),
   },
   { additionalProperties: false },
 );

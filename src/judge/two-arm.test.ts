@@ -8,13 +8,21 @@ const ALPHA = 0.001;
 const THRESHOLD = Math.log(1 / ALPHA);
 
 /** Runs one simulated canary; returns the tick of the decision, or null. */
-function simulate(seed: number, o: { total: number; w: number; drop: number; dispersion: number; ticks: number }): number | null {
+function simulate(
+  seed: number,
+  o: { total: number; w: number; drop: number; dispersion: number; ticks: number },
+): number | null {
   const rng = mulberry32(seed);
   const s = newTwoArm('drop', 0.01);
   for (let t = 0; t < o.ticks; t++) {
     const burst = gamma(rng, 20) / 20; // shared burstiness: cancels between the arms
     const mu = o.total * 15 * burst;
-    updateTwoArm(s, overdispersed(rng, mu * o.w * (1 - o.drop), o.dispersion), overdispersed(rng, mu * (1 - o.w), o.dispersion), o.w);
+    updateTwoArm(
+      s,
+      overdispersed(rng, mu * o.w * (1 - o.drop), o.dispersion),
+      overdispersed(rng, mu * (1 - o.w), o.dispersion),
+      o.w,
+    );
     if (summarizeTwoArm(s).logE >= THRESHOLD) return t + 1;
   }
   return null;
@@ -34,7 +42,8 @@ describe('two-arm e-process', () => {
 
   it('decides a 99% collapse at the first or second tick with 1 event/s in the canary', () => {
     const ticks: number[] = [];
-    for (let i = 0; i < 200; i++) ticks.push(simulate(i, { total: 10, w: 0.1, drop: 0.99, dispersion: 1.3, ticks: 10 }) ?? 99);
+    for (let i = 0; i < 200; i++)
+      ticks.push(simulate(i, { total: 10, w: 0.1, drop: 0.99, dispersion: 1.3, ticks: 10 }) ?? 99);
     const late = ticks.filter((t) => t > 2).length;
     expect(late).toBeLessThanOrEqual(6); // at least 97% at the first or second tick
     expect(Math.max(...ticks)).toBeLessThanOrEqual(3);
@@ -43,23 +52,29 @@ describe('two-arm e-process', () => {
   it('finds a 20% drop at 2 events/s in the canary within 3x the information bound (median)', () => {
     const bound = Math.log(1 / ALPHA) / (2 * (0.8 * Math.log(0.8) + 0.2)) / 15; // ticks
     const ticks: number[] = [];
-    for (let i = 0; i < 101; i++) ticks.push(simulate(i, { total: 20, w: 0.1, drop: 0.2, dispersion: 1, ticks: 500 }) ?? 999);
+    for (let i = 0; i < 101; i++)
+      ticks.push(simulate(i, { total: 20, w: 0.1, drop: 0.2, dispersion: 1, ticks: 500 }) ?? 999);
     ticks.sort((a, b) => a - b);
     expect(ticks[50]).toBeLessThanOrEqual(3 * bound);
   });
 
   it('a single grid point equals the closed-form binomial likelihood ratio', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 200 }), fc.integer({ min: 0, max: 2000 }), fc.double({ min: 0.02, max: 0.9, noNaN: true }), (c, b, w) => {
-        const s = newTwoArm('drop', 0.01);
-        updateTwoArm(s, c, b, w);
-        if (c + b === 0) return s.ticks === 0;
-        const share = (r: number) => (w * r) / (w * r + 1 - w);
-        const k = 3;
-        const r = s.alternatives[k] as number;
-        const expected = c * Math.log(share(r) / share(s.r0)) + b * Math.log((1 - share(r)) / (1 - share(s.r0)));
-        return Math.abs((s.llr[k] as number) - expected) < 1e-6 * (1 + Math.abs(expected));
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: 200 }),
+        fc.integer({ min: 0, max: 2000 }),
+        fc.double({ min: 0.02, max: 0.9, noNaN: true }),
+        (c, b, w) => {
+          const s = newTwoArm('drop', 0.01);
+          updateTwoArm(s, c, b, w);
+          if (c + b === 0) return s.ticks === 0;
+          const share = (r: number) => (w * r) / (w * r + 1 - w);
+          const k = 3;
+          const r = s.alternatives[k] as number;
+          const expected = c * Math.log(share(r) / share(s.r0)) + b * Math.log((1 - share(r)) / (1 - share(s.r0)));
+          return Math.abs((s.llr[k] as number) - expected) < 1e-6 * (1 + Math.abs(expected));
+        },
+      ),
     );
   });
 

@@ -54,7 +54,9 @@ export interface Deploy {
 
 export function toDeploy(input: DeployInput, now: number): Deploy {
   const startedAt = input.startedAt ? Date.parse(input.startedAt) / 1000 : now;
-  const stages = input.stages.map((s) => ({ at: Date.parse(s.at) / 1000, weight: s.weight })).sort((a, b) => a.at - b.at);
+  const stages = input.stages
+    .map((s) => ({ at: Date.parse(s.at) / 1000, weight: s.weight }))
+    .sort((a, b) => a.at - b.at);
   return {
     id: input.id,
     service: input.service,

@@ -36,16 +36,19 @@ describe('cohort increments', () => {
 
   it('sums to the total increase of gap-free monotone counters (property)', () => {
     fc.assert(
-      fc.property(fc.array(fc.array(fc.nat(50), { minLength: 12, maxLength: 12 }), { minLength: 1, maxLength: 4 }), (steps) => {
-        const series = steps.map((s) => {
-          let v = 0;
-          return grid(s.map((x) => (v += x)));
-        });
-        const c = cohortCounts(series, 2);
-        const total = Array.from(c.values.slice(2)).reduce((a, b) => a + b, 0);
-        const expected = series.reduce((a, s) => a + (s.values[11] as number) - (s.values[1] as number), 0);
-        return total === expected;
-      }),
+      fc.property(
+        fc.array(fc.array(fc.nat(50), { minLength: 12, maxLength: 12 }), { minLength: 1, maxLength: 4 }),
+        (steps) => {
+          const series = steps.map((s) => {
+            let v = 0;
+            return grid(s.map((x) => (v += x)));
+          });
+          const c = cohortCounts(series, 2);
+          const total = Array.from(c.values.slice(2)).reduce((a, b) => a + b, 0);
+          const expected = series.reduce((a, s) => a + (s.values[11] as number) - (s.values[1] as number), 0);
+          return total === expected;
+        },
+      ),
     );
   });
 });

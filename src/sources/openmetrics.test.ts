@@ -9,7 +9,12 @@ import { OpenMetricsError, parseOpenMetricsLine, parseOpenMetricsText, readOpenM
 describe('OpenMetrics reader', () => {
   it('parses labels with escapes, values and timestamps', () => {
     const s = parseOpenMetricsLine('orders_total{service="check\\"out",path="a\\\\b\\nc"} 423 1764248400', 1, 'f');
-    expect(s).toEqual({ metric: 'orders_total', labels: { service: 'check"out', path: 'a\\b\nc' }, value: 423, ts: 1764248400 });
+    expect(s).toEqual({
+      metric: 'orders_total',
+      labels: { service: 'check"out', path: 'a\\b\nc' },
+      value: 423,
+      ts: 1764248400,
+    });
     expect(parseOpenMetricsLine('up 1', 1, 'f')?.ts).toBeNaN();
     expect(parseOpenMetricsLine('# TYPE x counter', 1, 'f')).toBeNull();
   });
@@ -43,14 +48,18 @@ describe('OpenMetrics reader', () => {
     await expect(readOpenMetricsFile(after, new MemoryStore())).rejects.toThrow(`${after}:3: content after # EOF`);
     const nots = join(dir, 'nots.om');
     writeFileSync(nots, 'orders_total 1 100\norders_total 2\n');
-    await expect(readOpenMetricsFile(nots, new MemoryStore())).rejects.toThrow(`${nots}:2: a recorded sample needs a timestamp`);
+    await expect(readOpenMetricsFile(nots, new MemoryStore())).rejects.toThrow(
+      `${nots}:2: a recorded sample needs a timestamp`,
+    );
   });
 
   it('round-trips generated series through text (property)', () => {
     const labelValue = fc.string({ maxLength: 8 });
     fc.assert(
       fc.property(fc.array(fc.tuple(labelValue, fc.nat(1e6)), { minLength: 1, maxLength: 20 }), (rows) => {
-        const text = rows.map(([v, n], i) => `m_total{l=${JSON.stringify(v).replace(/\\u[0-9a-f]{4}/g, '')}} ${n} ${1000 + i * 15}`).join('\n');
+        const text = rows
+          .map(([v, n], i) => `m_total{l=${JSON.stringify(v).replace(/\\u[0-9a-f]{4}/g, '')}} ${n} ${1000 + i * 15}`)
+          .join('\n');
         const store = new MemoryStore();
         let parsed: number;
         try {

@@ -98,7 +98,10 @@ export function parseOpenMetricsLine(line: string, lineNo: number, file: string)
     }
   }
   if (line[i] !== ' ') fail('expected a space before the value');
-  const rest = line.slice(i + 1).trim().split(/\s+/);
+  const rest = line
+    .slice(i + 1)
+    .trim()
+    .split(/\s+/);
   if (rest.length < 1 || rest.length > 2 || rest[0] === '') fail('expected a value and an optional timestamp');
   const value = parseNumber(rest[0] as string);
   if (Number.isNaN(value) && !/^nan$/i.test(rest[0] as string)) fail(`${quote(rest[0] as string)} is not a number`);
@@ -125,7 +128,8 @@ class Reader {
     this.lineNo++;
     const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
     if (this.eofAt) {
-      if (line.trim() !== '') throw new OpenMetricsError(this.file, this.lineNo, `content after # EOF (line ${this.eofAt})`);
+      if (line.trim() !== '')
+        throw new OpenMetricsError(this.file, this.lineNo, `content after # EOF (line ${this.eofAt})`);
       return;
     }
     if (line === '# EOF') {
@@ -136,7 +140,8 @@ class Reader {
     if (!s) return;
     let ts = s.ts;
     if (Number.isNaN(ts)) {
-      if (Number.isNaN(this.defaultTs)) throw new OpenMetricsError(this.file, this.lineNo, 'a recorded sample needs a timestamp (seconds)');
+      if (Number.isNaN(this.defaultTs))
+        throw new OpenMetricsError(this.file, this.lineNo, 'a recorded sample needs a timestamp (seconds)');
       ts = this.defaultTs;
     }
     if (!Number.isFinite(s.value)) return; // NaN / Inf counters carry no countable events
@@ -149,7 +154,10 @@ class Reader {
  * Streams a recording into `store`. A missing `# EOF` is accepted (Prometheus' own text format has none);
  * content after it is not.
  */
-export async function readOpenMetricsFile(path: string, store: MemoryStore): Promise<{ samples: number; series: number }> {
+export async function readOpenMetricsFile(
+  path: string,
+  store: MemoryStore,
+): Promise<{ samples: number; series: number }> {
   const reader = new Reader(path, store, NaN);
   const stream = createReadStream(path, { encoding: 'utf8', highWaterMark: 1 << 20 });
   const lines = createInterface({ input: stream, crlfDelay: Infinity });

@@ -58,7 +58,12 @@ export class PrometheusSource implements MetricSource {
     return [...bySeries.values()];
   }
 
-  private async rangeQuery(query: string, start: number, end: number, step: number): Promise<NonNullable<Matrix['data']>['result']> {
+  private async rangeQuery(
+    query: string,
+    start: number,
+    end: number,
+    step: number,
+  ): Promise<NonNullable<Matrix['data']>['result']> {
     const url = new URL('/api/v1/query_range', this.o.url);
     const body = new URLSearchParams({ query, start: String(start), end: String(end), step: String(step) });
     let lastError = '';

@@ -36,7 +36,13 @@ export interface AlwaysWatch {
   /** trailing level window: accepted ticks' observed totals and per-lag copies, with running sums per lag */
   level: { x: number[]; copies: number[][]; sx: number[]; sc: number[] };
   /** the open incident; `tail` holds its latest ticks, to tell when the signal is back */
-  episode: { onset: number; detectedAt: number; observed: number; expected: number; tail: { x: number; f: number }[] } | null;
+  episode: {
+    onset: number;
+    detectedAt: number;
+    observed: number;
+    expected: number;
+    tail: { x: number; f: number }[];
+  } | null;
   recent: { x: number; f: number }[];
 }
 
@@ -111,7 +117,9 @@ export function stepAlways(w: AlwaysWatch, t: number, x: number): AlwaysIncident
   while (w.history.length < i) w.history.push(NaN);
   w.history[i] = x;
   const s = settingsOf(w);
-  const copies = s.lagTicks.map((lag) => (i - lag - s.smoothHalf >= 0 ? smoothedAt(w.history, i - lag, s.smoothHalf) : NaN));
+  const copies = s.lagTicks.map((lag) =>
+    i - lag - s.smoothHalf >= 0 ? smoothedAt(w.history, i - lag, s.smoothHalf) : NaN,
+  );
   if (!copies.some(Number.isFinite)) return null; // warming up: no history a day back yet
   if (i - w.measuredAt >= Math.round(86400 / w.step)) remeasure(w, s, i);
 
@@ -210,7 +218,9 @@ function relearnLevel(w: AlwaysWatch, s: ForecastSettings, i: number): void {
   for (let j = Math.max(0, i - s.levelTicks + 1); j <= i; j++) {
     const x = w.history[j] as number;
     if (!Number.isFinite(x)) continue;
-    const copies = s.lagTicks.map((lag) => (j - lag - s.smoothHalf >= 0 ? smoothedAt(w.history, j - lag, s.smoothHalf) : NaN));
+    const copies = s.lagTicks.map((lag) =>
+      j - lag - s.smoothHalf >= 0 ? smoothedAt(w.history, j - lag, s.smoothHalf) : NaN,
+    );
     learnLevel(w, s, x, copies);
   }
 }

@@ -56,7 +56,7 @@ function baselineRatio(bad: ArrayLike<number>, all: ArrayLike<number>, ticks: nu
   if (n === 0) return { ratio: 0, d0: 1 };
   const p = (e + 2 * Math.sqrt(e + 1) + 1) / n;
   let chi = 0;
-  for (const [b, a] of perTick) chi += ((b - a * (e / n)) ** 2) / Math.max(a * (e / n), 1e-9);
+  for (const [b, a] of perTick) chi += (b - a * (e / n)) ** 2 / Math.max(a * (e / n), 1e-9);
   return { ratio: Math.min(p, 1), d0: Math.min(5, Math.max(1, perTick.length > 4 ? chi / perTick.length : 1)) };
 }
 

@@ -48,7 +48,8 @@ export async function canaryTick(
 ): Promise<TickInput> {
   const g = await armPairs(source, signal, t, step, absentAfter);
   const isCanary = (v: string) => v === split.version;
-  const isBaseline = (v: string) => (split.baselineVersion === null ? v !== split.version : v === split.baselineVersion);
+  const isBaseline = (v: string) =>
+    split.baselineVersion === null ? v !== split.version : v === split.baselineVersion;
   const pair = (pick: (v: string) => boolean): ArmPair => ({
     num: lastCount(selectCohort(g.num, split.label, pick), absentAfter),
     den: g.den ? lastCount(selectCohort(g.den, split.label, pick), absentAfter) : null,

@@ -10,9 +10,10 @@ export function describeEvidence(signal: string, unit: string, ev: Evidence, fai
       ? 'its forecast from history'
       : 'the baseline';
   const what = ev.test === 'canary-traffic' ? `${signal} traffic of the new version` : signal;
-  const counts = ev.counts.expectedCanary !== undefined
-    ? `${ev.counts.canary} ${unit} in the new version where ${ev.counts.expectedCanary} were expected from the baseline's ${ev.counts.baseline}`
-    : `${ev.counts.observed} ${unit} where ${ev.counts.expected} were expected`;
+  const counts =
+    ev.counts.expectedCanary !== undefined
+      ? `${ev.counts.canary} ${unit} in the new version where ${ev.counts.expectedCanary} were expected from the baseline's ${ev.counts.baseline}`
+      : `${ev.counts.observed} ${unit} where ${ev.counts.expected} were expected`;
   const evalue = Math.exp(Math.min(ev.statistic, 700));
   const verdict = failed
     ? `e-value ${fmt(evalue)} reached the threshold ${fmt(Math.exp(ev.threshold))}: regression`

@@ -1,6 +1,11 @@
 // One signal of one deploy, judged tick by tick: which test applies (canary against baseline, or against
 // history), absence, blindness, the decision and its evidence. Plain JSON state, so a restart resumes it.
-import { newForecastTest, summarizeForecastTest, updateForecastTest, type ForecastTestState } from '../judge/forecast-test.js';
+import {
+  newForecastTest,
+  summarizeForecastTest,
+  updateForecastTest,
+  type ForecastTestState,
+} from '../judge/forecast-test.js';
 import { newTwoArm, summarizeTwoArm, updateTwoArm, type TwoArmState } from '../judge/two-arm.js';
 import type { Direction } from '../judge/effect-grid.js';
 import type { Evidence, TestKind } from '../model/verdict.js';
@@ -17,8 +22,7 @@ export interface ArmPair {
   den: ArmCount | null;
 }
 export type TickInput =
-  | { mode: 'canary'; weight: number; canary: ArmPair; baseline: ArmPair }
-  | { mode: 'history'; total: ArmPair };
+  { mode: 'canary'; weight: number; canary: ArmPair; baseline: ArmPair } | { mode: 'history'; total: ArmPair };
 
 /** A frozen forecast for the watch: values[i] is expected for the tick at start + (i + 1) * step. */
 export interface FrozenForecast {
@@ -112,7 +116,13 @@ const known = (a: ArmCount | null): a is ArmCount => a !== null && Number.isFini
  * whether the new version has had time to start reporting (before that, its absence is not evidence).
  * Returns true when this tick failed the signal.
  */
-export function stepSignal(s: SignalJudgeState, input: TickInput, t: number, index: number, graceOver: boolean): boolean {
+export function stepSignal(
+  s: SignalJudgeState,
+  input: TickInput,
+  t: number,
+  index: number,
+  graceOver: boolean,
+): boolean {
   if (s.failed) return false;
   s.ticks++;
   if (input.mode === 'canary' && s.main.kind === 'two-arm') {

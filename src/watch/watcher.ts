@@ -35,9 +35,7 @@ export class Watcher {
   readonly settings: EvaluationSettings;
   private readonly open = new Map<string, DeployWatch>();
 
-  constructor(
-    private readonly deps: { config: Config; source: MetricSource; events?: WatcherEvents; log?: Logger },
-  ) {
+  constructor(private readonly deps: { config: Config; source: MetricSource; events?: WatcherEvents; log?: Logger }) {
     this.settings = evaluationSettings(deps.config);
   }
 

@@ -9,10 +9,14 @@ export const BIN = resolve(ROOT, 'bin/navigator.js');
 /** Throws the compiler's output when the global setup could not build dist/. */
 export function assertBuilt(): void {
   const marker = resolve(ROOT, 'dist/.build-failed');
-  if (existsSync(marker)) throw new Error(`the build failed, so the CLI cannot be tested:\n${readFileSync(marker, 'utf8')}`);
+  if (existsSync(marker))
+    throw new Error(`the build failed, so the CLI cannot be tested:\n${readFileSync(marker, 'utf8')}`);
 }
 
-export function navigator(args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string; timeout?: number } = {}): SpawnSyncReturns<string> {
+export function navigator(
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; input?: string; timeout?: number } = {},
+): SpawnSyncReturns<string> {
   assertBuilt();
   return spawnSync(process.execPath, [BIN, ...args], {
     cwd: ROOT,
