@@ -1,6 +1,11 @@
 // The `navigator` command line. Each command lives in its own file and registers itself here.
 import { Command, CommanderError } from 'commander';
+import { registerAudit } from './audit.js';
 import { registerBacktest } from './backtest.js';
+import { registerDeploy } from './deploy.js';
+import { registerDemo } from './demo.js';
+import { registerGate } from './gate.js';
+import { registerServe } from './serve.js';
 import { EXIT, isInputError } from './errors.js';
 
 const program = new Command();
@@ -8,9 +13,15 @@ program
   .name('navigator')
   .description('Navigator: a deploy guard that watches business and health metrics after each deploy')
   .version('0.1.0')
+  .enablePositionalOptions()
   .exitOverride();
 
+registerServe(program);
+registerDeploy(program);
+registerGate(program);
 registerBacktest(program);
+registerAudit(program);
+registerDemo(program);
 
 try {
   await program.parseAsync(process.argv);

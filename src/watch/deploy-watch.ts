@@ -1,6 +1,6 @@
 // One watched deploy: its signals' judgements and the deploy-level decision (fail at the first failing
 // signal; pass after `watchFor` with no regression and enough data; inconclusive otherwise).
-import { parseDuration } from '../config/duration.js';
+import { formatDuration, parseDuration } from '../config/duration.js';
 import type { Config, ServiceConfig } from '../config/schema.js';
 import type { Deploy } from '../model/deploy.js';
 import type { Outcome, SignalVerdict } from '../model/verdict.js';
@@ -100,7 +100,7 @@ export function decide(w: DeployWatch, t: number): void {
     w.decidedAt = t;
     if (w.signals.length > 0 && thin.length === 0) {
       w.status = 'pass';
-      w.reason = `watched for ${Math.round((t - w.deploy.startedAt) / 60)} min with no regression on ${w.signals.map((s) => s.name).join(', ')}`;
+      w.reason = `watched for ${formatDuration(t - w.deploy.startedAt)} with no regression on ${w.signals.map((s) => s.name).join(', ')}`;
     } else {
       w.status = 'inconclusive';
       w.reason = w.signals.length

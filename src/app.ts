@@ -1,0 +1,169 @@
+// The composition root: builds the store, the metric source, the deploy service with its judge, the live
+// loop, the effects and the HTTP app from one config. `navigator serve`, the demo and the tests use it.
+import type { FastifyInstance } from 'fastify';
+import { parseDuration } from './config/duration.js';
+import type { Config } from './config/schema.js';
+import { DeployService } from './deploys/service.js';
+import { Auth, listenAddress } from './http/auth.js';
+import { buildHttp } from './http/app.js';
+import { PrometheusSource } from './sources/prometheus.js';
+import { Scraper } from './sources/scraper.js';
+import type { MetricSource } from './sources/types.js';
+import { Store } from './store/sqlite.js';
+import { createMetrics, type Metrics } from './telemetry/metrics.js';
+import { LiveLoop } from './watch/live.js';
+import { selectorsOf } from './watch/inputs.js';
+import { Effects } from './actions/effects.js';
+
+export interface Log {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+const silent: Log = { info() {}, warn() {}, error() {} };
+
+export interface Navigator {
+  config: Config;
+  store: Store;
+  source: MetricSource;
+  scraper: Scraper | null;
+  service: DeployService;
+  effects: Effects;
+  loop: LiveLoop;
+  http: FastifyInstance;
+  metrics: Metrics;
+  start(): Promise<{ url: string }>;
+  close(): Promise<void>;
+}
+
+export async function buildNavigator(o: {
+  config: Config;
+  now?: () => number;
+  source?: MetricSource;
+  log?: Log;
+  fetch?: typeof fetch;
+}): Promise<Navigator> {
+  const { config } = o;
+  const now = o.now ?? (() => Date.now() / 1000);
+  const log = o.log ?? silent;
+  const step = parseDuration(config.evaluation.interval);
+  const metrics = createMetrics();
+  const auth = new Auth(config);
+  const address = listenAddress(config.server.listen, auth.enabled); // refuse a bad address before opening anything
+
+  let scraper: Scraper | null = null;
+  let source: MetricSource;
+  if (o.source) source = o.source;
+  else if (config.metrics.source === 'prometheus') {
+    source = new PrometheusSource({
+      url: config.metrics.prometheus.url,
+      timeout: parseDuration(config.metrics.prometheus.timeout),
+      retries: config.metrics.prometheus.retries,
+    });
+  } else {
+    const keep = new Set<string>();
+    for (const svc of Object.values(config.services)) {
+      for (const sig of Object.values(svc.signals)) {
+        const { num, den } = selectorsOf(sig);
+        keep.add(num.metric);
+        if (den) keep.add(den.metric);
+      }
+    }
+    scraper = new Scraper({
+      targets: [...config.metrics.scrape.targets],
+      interval: step,
+      timeout: parseDuration(config.metrics.scrape.timeout),
+      retention: parseDuration(config.metrics.scrape.retention),
+      keep,
+      now,
+      onError: (target, err) => {
+        metrics.sourceErrors.inc({ source: 'scrape' });
+        log.warn({ target, err: err.message }, 'scrape failed');
+      },
+    });
+    source = scraper;
+  }
+
+  const store = new Store(config.store.path);
+  const service = new DeployService({ config, store, source, now, log });
+  const effects = new Effects({ config, store, service, now, log, metrics, fetch: o.fetch });
+  service.on({
+    decision: (e) => {
+      metrics.verdicts.inc({ outcome: e.status, service: e.deploy.service });
+      if (e.status === 'halted' && e.watch?.decidedAt)
+        metrics.detectionDelay.observe({ service: e.deploy.service }, e.watch.decidedAt - e.deploy.startedAt);
+      log.info(
+        { deploy: e.deploy.id, service: e.deploy.service, status: e.status, reason: e.reason },
+        `deploy ${e.status}`,
+      );
+      effects.onDecision(e);
+    },
+    blind: (id, err) => {
+      metrics.sourceErrors.inc({ source: config.metrics.source });
+      log.warn({ deploy: id, err: err.message }, 'watch blind: the metric source did not answer');
+    },
+    tick: (seconds, watches) => {
+      metrics.tickDuration.observe(seconds);
+      metrics.activeWatches.set(watches);
+      const ws = service.watcher.watches();
+      metrics.blindWatches.set(ws.filter((w) => w.blindSince !== null).length);
+      for (const w of ws) {
+        for (const s of w.signals) {
+          const ev = service.view(w.deploy.id).verdicts.find((v) => v.signal === s.name)?.evidence;
+          if (!ev) continue;
+          metrics.signalEffect.set({ service: w.deploy.service, signal: s.name }, ev.effect.estimate);
+          metrics.signalEvidence.set(
+            { service: w.deploy.service, signal: s.name },
+            ev.threshold > 0 ? Math.max(0, ev.statistic) / ev.threshold : 0,
+          );
+        }
+      }
+      effects.checkBlind(ws);
+    },
+  });
+  const settle = config.metrics.source === 'prometheus' ? Math.min(10, step / 2) : Math.min(2, step / 4);
+  let ready = false;
+  const loop = new LiveLoop({
+    step,
+    settle,
+    now,
+    tick: async (t) => {
+      await service.tick(t);
+      ready = true;
+    },
+    onSkip: () => metrics.ticksSkipped.inc(),
+    onError: (err) => log.error({ err }, 'tick failed'),
+  });
+  const http = await buildHttp({ service, store, auth, metrics, ready: () => ready });
+
+  return {
+    config,
+    store,
+    source,
+    scraper,
+    service,
+    effects,
+    loop,
+    http,
+    metrics,
+    async start() {
+      const resumed = service.restore();
+      if (resumed) log.info({ resumed }, 'resumed open watches from the store');
+      scraper?.start();
+      loop.start();
+      effects.start();
+      ready = true;
+      const url = await http.listen(address);
+      log.info({ url, source: config.metrics.source, step }, 'navigator listening');
+      return { url };
+    },
+    async close() {
+      await loop.stop();
+      scraper?.stop();
+      await effects.stop();
+      await http.close();
+      store.close();
+    },
+  };
+}

@@ -1,0 +1,34 @@
+// navigator serve: the live service (API, watch loop, scraper or Prometheus source, outbox).
+import type { Command } from 'commander';
+import closeWithGrace from 'close-with-grace';
+import { pino } from 'pino';
+import { buildNavigator } from '../app.js';
+import { defaultConfigPath, loadConfig } from '../config/load.js';
+
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description('run the deploy guard: HTTP API, watch loop, metric source, pages')
+    .option('--config <file>', 'navigator.yaml (default: $NAVIGATOR_CONFIG or config/navigator.yaml)')
+    .option('--listen <host:port>', 'override server.listen')
+    .option('--store <file>', 'override store.path')
+    .action(async (opts: { config?: string; listen?: string; store?: string }) => {
+      const loaded = loadConfig(opts.config ?? defaultConfigPath(process.env));
+      const config = {
+        ...loaded,
+        server: { ...loaded.server, ...(opts.listen ? { listen: opts.listen } : {}) },
+        store: { ...loaded.store, ...(opts.store ? { path: opts.store } : {}) },
+      };
+      const log = pino({ name: 'navigator' });
+      const nav = await buildNavigator({ config, log });
+      const { url } = await nav.start();
+      process.stdout.write(`navigator listening on ${url}\n`);
+      // Graceful shutdown: the running tick finishes and is persisted before the store closes.
+      closeWithGrace({ delay: 10_000 }, async ({ err, signal }) => {
+        if (err) log.error({ err }, 'shutting down after an error');
+        else log.info({ signal }, 'shutting down');
+        await nav.close();
+      });
+      await new Promise(() => {}); // serve until a signal arrives
+    });
+}

@@ -1,0 +1,180 @@
+// One request builder per paging provider, from the vendors' documented formats
+// (shared/reference/integrations.md). Builders are pure: the outbox sends what they return.
+import { createHmac } from 'node:crypto';
+import type { RouteConfig } from '../config/schema.js';
+import { pageDetails, type Page } from './page.js';
+
+export interface OutgoingRequest {
+  provider: string;
+  url: string;
+  method: 'POST' | 'PUT';
+  headers: Record<string, string>;
+  body: string;
+}
+
+const clip = (s: string, n: number) => (s.length <= n ? s : `${s.slice(0, n - 1)}…`);
+const isoOf = (t: number) => new Date(t * 1000).toISOString();
+
+export function pagerDuty(cfg: NonNullable<RouteConfig['pagerduty']>, p: Page): OutgoingRequest {
+  const dedup = clip(p.key, 255);
+  const body =
+    p.action === 'resolve'
+      ? { routing_key: cfg.routingKey, dedup_key: dedup, event_action: 'resolve' }
+      : {
+          routing_key: cfg.routingKey,
+          event_action: 'trigger',
+          dedup_key: dedup,
+          payload: {
+            summary: clip(p.summary, 1024),
+            source: 'navigator',
+            severity: p.severity,
+            timestamp: isoOf(p.at),
+            component: p.service,
+            group: p.signal ?? undefined,
+            class: 'deploy-regression',
+            custom_details: pageDetails(p),
+          },
+          links: p.links,
+          client: 'Navigator',
+        };
+  let text = JSON.stringify(body);
+  // PagerDuty refuses events over 512 KB: drop the details rather than the page.
+  if (text.length > 500_000 && 'payload' in body)
+    text = JSON.stringify({ ...body, payload: { ...body.payload, custom_details: { note: 'details too large' } } });
+  return {
+    provider: 'pagerduty',
+    url: cfg.url,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: text,
+  };
+}
+
+export function alertmanager(cfg: NonNullable<RouteConfig['alertmanager']>, p: Page): OutgoingRequest {
+  // Identity is the label set: the same labels on resolve close the same alert.
+  const labels = {
+    alertname: 'NavigatorRegression',
+    service: p.service,
+    signal: p.signal ?? 'none',
+    deploy: p.deploy?.id ?? 'none',
+    severity: p.severity,
+  };
+  const alert = {
+    labels,
+    annotations: {
+      summary: clip(p.summary, 1024),
+      description: pageDetails(p).evidence ?? p.summary,
+      change: pageDetails(p).change,
+      already_done: pageDetails(p).already_done,
+    },
+    startsAt: isoOf(p.at),
+    ...(p.action === 'resolve' ? { endsAt: isoOf(p.at) } : {}),
+    generatorURL: p.links[0]?.href ?? 'http://navigator.invalid/',
+  };
+  return {
+    provider: 'alertmanager',
+    url: new URL('/api/v2/alerts', cfg.url).toString(),
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify([alert]),
+  };
+}
+
+export function opsgenie(cfg: NonNullable<RouteConfig['opsgenie']>, p: Page): OutgoingRequest {
+  const alias = clip(p.key, 512);
+  if (p.action === 'resolve') {
+    return {
+      provider: 'opsgenie',
+      url: new URL(`/v2/alerts/${encodeURIComponent(alias)}/close?identifierType=alias`, cfg.url).toString(),
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `GenieKey ${cfg.apiKey}` },
+      body: JSON.stringify({ source: 'navigator', note: clip(p.summary, 1000) }),
+    };
+  }
+  const details = Object.fromEntries(Object.entries(pageDetails(p)).map(([k, v]) => [k, clip(v, 500)]));
+  return {
+    provider: 'opsgenie',
+    url: new URL('/v2/alerts', cfg.url).toString(),
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `GenieKey ${cfg.apiKey}` },
+    body: JSON.stringify({
+      message: clip(p.summary, 130),
+      alias,
+      description: clip(
+        Object.entries(pageDetails(p))
+          .map(([k, v]) => `${k}: ${v}`)
+          .join('\n'),
+        15000,
+      ),
+      tags: ['navigator', p.service, ...(p.signal ? [p.signal] : [])].map((t) => clip(t, 50)).slice(0, 20),
+      details,
+      entity: p.service,
+      source: 'navigator',
+      priority: p.severity === 'critical' ? 'P1' : p.severity === 'error' ? 'P2' : 'P3',
+    }),
+  };
+}
+
+export function slack(cfg: NonNullable<RouteConfig['slack']>, p: Page): OutgoingRequest {
+  const d = pageDetails(p);
+  const head = p.action === 'resolve' ? `Resolved: ${p.summary}` : p.summary;
+  return {
+    provider: 'slack',
+    url: cfg.webhookUrl,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      text: clip(head, 3000),
+      blocks: [
+        { type: 'header', text: { type: 'plain_text', text: clip(head, 150) } },
+        {
+          type: 'section',
+          text: {
+            type: 'mrkdwn',
+            text: clip(
+              Object.entries(d)
+                .map(([k, v]) => `*${k}*: ${v}`)
+                .join('\n'),
+              3000,
+            ),
+          },
+        },
+        ...(p.links.length
+          ? [
+              {
+                type: 'section',
+                text: { type: 'mrkdwn', text: clip(p.links.map((l) => `<${l.href}|${l.text}>`).join(' · '), 3000) },
+              },
+            ]
+          : []),
+      ],
+    }),
+  };
+}
+
+/** Generic JSON webhook, signed like the hooks: X-Navigator-Signature: sha256=<hex HMAC of the body>. */
+export function webhook(cfg: NonNullable<RouteConfig['webhook']>, p: Page): OutgoingRequest {
+  const body = JSON.stringify({ ...p, details: pageDetails(p) });
+  return {
+    provider: 'webhook',
+    url: cfg.url,
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...sign(body, cfg.secret) },
+    body,
+  };
+}
+
+export function sign(body: string, secret: string | undefined): Record<string, string> {
+  return secret ? { 'x-navigator-signature': `sha256=${createHmac('sha256', secret).update(body).digest('hex')}` } : {};
+}
+
+/** Every request a route sends for a page. */
+export function routeRequests(route: RouteConfig, p: Page): OutgoingRequest[] {
+  const out: OutgoingRequest[] = [];
+  if (route.pagerduty) out.push(pagerDuty(route.pagerduty, p));
+  if (route.alertmanager) out.push(alertmanager(route.alertmanager, p));
+  if (route.opsgenie) out.push(opsgenie(route.opsgenie, p));
+  if (route.slack) out.push(slack(route.slack, p));
+  if (route.webhook) out.push(webhook(route.webhook, p));
+  return out;
+}

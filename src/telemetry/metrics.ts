@@ -1,0 +1,85 @@
+// Navigator's own metrics, on its own registry (never the global one). Domain code emits events; this
+// module turns them into prom-client metrics. No deploy ids as label values: their number is unbounded.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'navigator_process_' });
+  const m = {
+    registry,
+    activeWatches: new Gauge({
+      name: 'navigator_active_watches',
+      help: 'Deploys being watched',
+      registers: [registry],
+    }),
+    blindWatches: new Gauge({
+      name: 'navigator_blind_watches',
+      help: 'Watched deploys whose metric source is not answering',
+      registers: [registry],
+    }),
+    verdicts: new Counter({
+      name: 'navigator_verdicts_total',
+      help: 'Deploy decisions by outcome (halted, passed, awaiting_approval, rolled_back)',
+      labelNames: ['outcome', 'service'] as const,
+      registers: [registry],
+    }),
+    tickDuration: new Histogram({
+      name: 'navigator_tick_duration_seconds',
+      help: 'Time to judge every open watch for one tick',
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    ticksSkipped: new Counter({
+      name: 'navigator_ticks_skipped_total',
+      help: 'Ticks skipped because the previous one still ran',
+      registers: [registry],
+    }),
+    sourceErrors: new Counter({
+      name: 'navigator_source_errors_total',
+      help: 'Failed metric queries or scrapes',
+      labelNames: ['source'] as const,
+      registers: [registry],
+    }),
+    detectionDelay: new Histogram({
+      name: 'navigator_detection_delay_seconds',
+      help: 'From a deploy start to its halt',
+      labelNames: ['service'] as const,
+      buckets: [5, 15, 30, 60, 120, 300, 600, 1800, 3600],
+      registers: [registry],
+    }),
+    pages: new Counter({
+      name: 'navigator_pages_total',
+      help: 'Pages and other effects delivered',
+      labelNames: ['kind', 'status'] as const,
+      registers: [registry],
+    }),
+    httpRequests: new Counter({
+      name: 'navigator_http_requests_total',
+      help: 'HTTP requests served',
+      labelNames: ['route', 'method', 'status'] as const,
+      registers: [registry],
+    }),
+    httpDuration: new Histogram({
+      name: 'navigator_http_request_duration_seconds',
+      help: 'HTTP request latency',
+      labelNames: ['route', 'method'] as const,
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1],
+      registers: [registry],
+    }),
+    signalEffect: new Gauge({
+      name: 'navigator_signal_effect_ratio',
+      help: 'Relative effect of the new version (canary vs baseline, or vs forecast) per service and signal, latest watched deploy',
+      labelNames: ['service', 'signal'] as const,
+      registers: [registry],
+    }),
+    signalEvidence: new Gauge({
+      name: 'navigator_signal_evidence_ratio',
+      help: 'ln(e-value) / ln(threshold) per service and signal, latest watched deploy: 1 fails the deploy',
+      labelNames: ['service', 'signal'] as const,
+      registers: [registry],
+    }),
+  };
+  return m;
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
