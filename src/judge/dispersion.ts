@@ -23,8 +23,8 @@ export function addPearson(state: DispersionState, observed: number, expected: n
   if (!(variance > 1e-9) || !Number.isFinite(observed)) return;
   // The variance is floored at 1: with a fitted mean near zero (a collapsed canary) one stray event
   // would otherwise look like wild over-dispersion and blind the test. One tick's term is capped so a
-  // single outlier tick cannot blind it for the rest of the watch either.
-  const term = Math.min(((observed - expected) * (observed - expected)) / Math.max(variance, 1), 25);
+  // single outlier tick (3 standard deviations and beyond count as 3) cannot blind it for the rest of the watch either.
+  const term = Math.min(((observed - expected) * (observed - expected)) / Math.max(variance, 1), 9);
   state.chi2 += term;
   state.n += 1;
 }

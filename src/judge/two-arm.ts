@@ -21,6 +21,9 @@ export interface TwoArmState {
   /** sum over ticks of baseline * w / (1 - w): the canary events expected under r = 1 */
   expectedCanary: number;
   ticks: number;
+  /** exponentially weighted canary and expected-canary counts: the local effect the spread is measured around */
+  localCanary: number;
+  localExpected: number;
   dispersion: DispersionState;
   dispersionPrior: number;
 }
@@ -38,10 +41,15 @@ export function newTwoArm(direction: Direction, tolerance: number, dispersionPri
     baseline: 0,
     expectedCanary: 0,
     ticks: 0,
+    localCanary: 0,
+    localExpected: 0,
     dispersion: newDispersion(),
     dispersionPrior,
   };
 }
+
+/** Weight of the newest tick in the local effect estimate. */
+const LOCAL = 0.3;
 
 const share = (w: number, r: number) => (w * r) / (w * r + 1 - w);
 
@@ -64,13 +72,18 @@ export function updateTwoArm(s: TwoArmState, canary: number, baseline: number, w
     const t = share(w, s.alternatives[k] as number);
     s.llr[k] = (s.llr[k] as number) + canary * (Math.log(t) - l0c) + baseline * (Math.log(1 - t) - l0b);
   }
-  // Dispersion from the spread around the fitted effect; the fit uses the totals before this tick so a
-  // tick cannot explain itself away.
-  const fitted = share(w, Math.max(rateRatio(s), 1e-3));
-  if (s.ticks > 0) addPearson(s.dispersion, canary, n * fitted, n * fitted * (1 - fitted));
+  // Dispersion from the spread around the local effect (a moving fit, so a regression that starts mid-watch
+  // is not mistaken for noise); the fit uses the ticks before this one so a tick cannot explain itself away.
+  if (s.ticks > 0 && s.localExpected > 0) {
+    const fitted = share(w, Math.max(s.localCanary / s.localExpected, 1e-3));
+    addPearson(s.dispersion, canary, n * fitted, n * fitted * (1 - fitted));
+  }
+  const expected = (baseline * w) / (1 - w);
+  s.localCanary = LOCAL * canary + (1 - LOCAL) * s.localCanary;
+  s.localExpected = LOCAL * expected + (1 - LOCAL) * s.localExpected;
   s.canary += canary;
   s.baseline += baseline;
-  s.expectedCanary += (baseline * w) / (1 - w);
+  s.expectedCanary += expected;
   s.ticks += 1;
 }
 
