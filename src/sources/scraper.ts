@@ -31,9 +31,11 @@ export class Scraper implements MetricSource {
     return this.store.grid(sel, from, to, step);
   }
 
-  /** Scrapes every target once; each sample gets the scrape's start time. */
-  async scrapeOnce(): Promise<void> {
-    const ts = this.o.now();
+  /**
+   * Scrapes every target once. Samples get the scheduled scrape time (as Prometheus does), not the moment
+   * the timer happened to fire: on a busy machine a late timer must not push a sample into the next tick.
+   */
+  async scrapeOnce(ts = this.o.now()): Promise<void> {
     await Promise.all(this.o.targets.map((target) => this.scrapeTarget(target, ts)));
     this.store.prune(ts - this.o.retention);
   }

@@ -1,0 +1,18 @@
+// The README's first command, end to end: storefront, `navigator serve`, the CLI over real HTTP.
+import { describe, expect, it } from 'vitest';
+import { navigator } from './support/cli.js';
+
+describe('npm run demo', () => {
+  it('promotes the good canary and halts the bad one within seconds, in under two minutes', () => {
+    const started = Date.now();
+    const r = navigator(['demo'], { timeout: 150_000 });
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/gate exit 0: proceed/);
+    expect(r.stdout).toMatch(/gate exit 1 after [0-9.]+s: halt: orders/);
+    expect(r.stdout).toMatch(/on-call webhook received [1-9]/);
+    expect(r.stdout).toMatch(/status: HALTED/);
+    const halt = /gate exit 1 after ([0-9.]+)s/.exec(r.stdout);
+    expect(Number(halt?.[1])).toBeLessThan(20);
+    expect(Date.now() - started).toBeLessThan(120_000);
+  }, 160_000);
+});
