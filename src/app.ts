@@ -14,6 +14,7 @@ import { createMetrics, type Metrics } from './telemetry/metrics.js';
 import { LiveLoop } from './watch/live.js';
 import { selectorsOf } from './watch/inputs.js';
 import { Effects } from './actions/effects.js';
+import { integrationRoutes } from './http/integrations.js';
 
 export interface Log {
   info(obj: object, msg: string): void;
@@ -135,7 +136,14 @@ export async function buildNavigator(o: {
     onSkip: () => metrics.ticksSkipped.inc(),
     onError: (err) => log.error({ err }, 'tick failed'),
   });
-  const http = await buildHttp({ service, store, auth, metrics, ready: () => ready });
+  const http = await buildHttp({
+    service,
+    store,
+    auth,
+    metrics,
+    ready: () => ready,
+    extraRoutes: integrationRoutes({ config, service, store, auth, effects, now }),
+  });
 
   return {
     config,

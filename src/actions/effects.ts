@@ -85,6 +85,19 @@ export class Effects {
     this.kick();
   }
 
+  /** Pages for a firing Alertmanager alert, naming the change blamed for it. */
+  pageAlert(deploy: Deploy, alertname: string, summary: string, candidates: string[], identity: string): void {
+    this.page(
+      deploy,
+      'trigger',
+      null,
+      [`attributed the alert to ${deploy.id} (candidates: ${candidates.join(', ')})`],
+      `alert ${alertname}: ${summary}`,
+      `alert:${identity}`,
+    );
+    this.kick();
+  }
+
   /** Pages once for a watch that has been blind longer than paging.blindAfter: a guard that cannot see says so. */
   checkBlind(watches: readonly DeployWatch[]): void {
     const limit = parseDuration(this.d.config.paging.blindAfter);
@@ -202,18 +215,31 @@ export class Effects {
 
   /** Delivers soon, without waiting for the next poll. */
   private kick(): void {
-    if (!this.running) this.running = this.drain().finally(() => (this.running = null));
+    void this.drain();
   }
+
+  private stopped = false;
 
   async stop(): Promise<void> {
+    this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    if (this.running) await this.running;
+    await this.chain;
   }
 
-  /** Carries out every due effect once; failures are retried with exponential backoff. */
-  async drain(): Promise<void> {
-    for (const row of this.d.store.dueEffects(this.d.now())) await this.deliver(row);
+  private chain: Promise<void> = Promise.resolve();
+
+  /**
+   * Carries out every due effect once; failures are retried with exponential backoff. Drains run one at a
+   * time (chained), so two callers never send the same row twice.
+   */
+  drain(): Promise<void> {
+    if (this.stopped) return this.chain;
+    this.chain = this.chain.then(async () => {
+      if (this.stopped) return;
+      for (const row of this.d.store.dueEffects(this.d.now())) await this.deliver(row);
+    });
+    return this.chain;
   }
 
   private async deliver(row: OutboxRow): Promise<void> {

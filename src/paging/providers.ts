@@ -12,6 +12,8 @@ export interface OutgoingRequest {
   body: string;
 }
 
+/** Base URLs may carry a path prefix (a proxy); paths are resolved below it. */
+const withSlash = (u: string) => (u.endsWith('/') ? u : `${u}/`);
 const clip = (s: string, n: number) => (s.length <= n ? s : `${s.slice(0, n - 1)}…`);
 const isoOf = (t: number) => new Date(t * 1000).toISOString();
 
@@ -55,14 +57,15 @@ export function alertmanager(cfg: NonNullable<RouteConfig['alertmanager']>, p: P
   const labels = {
     alertname: 'NavigatorRegression',
     service: p.service,
-    signal: p.signal ?? 'none',
     deploy: p.deploy?.id ?? 'none',
+    incident: p.key,
     severity: p.severity,
   };
   const alert = {
     labels,
     annotations: {
       summary: clip(p.summary, 1024),
+      signal: p.signal ?? '',
       description: pageDetails(p).evidence ?? p.summary,
       change: pageDetails(p).change,
       already_done: pageDetails(p).already_done,
@@ -73,7 +76,7 @@ export function alertmanager(cfg: NonNullable<RouteConfig['alertmanager']>, p: P
   };
   return {
     provider: 'alertmanager',
-    url: new URL('/api/v2/alerts', cfg.url).toString(),
+    url: new URL('api/v2/alerts', withSlash(cfg.url)).toString(),
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify([alert]),
@@ -85,7 +88,7 @@ export function opsgenie(cfg: NonNullable<RouteConfig['opsgenie']>, p: Page): Ou
   if (p.action === 'resolve') {
     return {
       provider: 'opsgenie',
-      url: new URL(`/v2/alerts/${encodeURIComponent(alias)}/close?identifierType=alias`, cfg.url).toString(),
+      url: new URL(`v2/alerts/${encodeURIComponent(alias)}/close?identifierType=alias`, withSlash(cfg.url)).toString(),
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `GenieKey ${cfg.apiKey}` },
       body: JSON.stringify({ source: 'navigator', note: clip(p.summary, 1000) }),
@@ -94,7 +97,7 @@ export function opsgenie(cfg: NonNullable<RouteConfig['opsgenie']>, p: Page): Ou
   const details = Object.fromEntries(Object.entries(pageDetails(p)).map(([k, v]) => [k, clip(v, 500)]));
   return {
     provider: 'opsgenie',
-    url: new URL('/v2/alerts', cfg.url).toString(),
+    url: new URL('v2/alerts', withSlash(cfg.url)).toString(),
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `GenieKey ${cfg.apiKey}` },
     body: JSON.stringify({

@@ -45,7 +45,12 @@ export async function testNavigator(
   const config = parseConfig(`${o.config ?? BASE_CONFIG()}\nstore: { path: "${storePath}" }\n`, 'test.yaml', {});
   const metrics = new MemoryStore();
   const clock = { now: o.start ?? Date.parse('2025-11-27T10:00:00Z') / 1000 };
-  const nav = await buildNavigator({ config, source: metrics, now: () => clock.now });
+  const nav = await buildNavigator({
+    config,
+    source: metrics,
+    now: () => clock.now,
+    ...(o.fetch ? { fetch: o.fetch } : {}),
+  });
   return { nav, metrics, clock, storePath, auth: (token) => ({ authorization: `Bearer ${token}` }) };
 }
 

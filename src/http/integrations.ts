@@ -1,0 +1,185 @@
+// Pipeline and alerting integrations (shared/reference/integrations.md):
+// - Flagger webhooks: confirm-rollout, rollout, confirm-promotion, rollback. Flagger treats only HTTP 200-202
+//   as success (its code: StatusCode > 202 is an error), so "advance" is 200 and "hold" is 423.
+// - Argo Rollouts web metric provider: GET returns the gate decision as JSON, for jsonPath `{$.decision}`.
+// - Alertmanager webhook (version 4): each firing alert is attributed to recent changes and paged.
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import { rankCandidates } from '../attribution/rank.js';
+import { attributionSettings, ATTRIBUTION_WINDOW } from '../backtest/backtest.js';
+import type { Config } from '../config/schema.js';
+import type { DeployService } from '../deploys/service.js';
+import { notFound } from '../deploys/errors.js';
+import type { Deploy } from '../model/deploy.js';
+import type { Store } from '../store/sqlite.js';
+import type { Auth } from './auth.js';
+import type { Effects } from '../actions/effects.js';
+
+const FlaggerPayload = Type.Object(
+  {
+    name: Type.String(),
+    namespace: Type.String(),
+    phase: Type.Optional(Type.String()),
+    checksum: Type.Optional(Type.String()),
+    metadata: Type.Optional(Type.Record(Type.String(), Type.String())),
+  },
+  { additionalProperties: true },
+);
+
+const AlertmanagerPayload = Type.Object(
+  {
+    version: Type.String(),
+    status: Type.String(),
+    receiver: Type.Optional(Type.String()),
+    alerts: Type.Array(
+      Type.Object(
+        {
+          status: Type.String(),
+          labels: Type.Record(Type.String(), Type.String()),
+          annotations: Type.Optional(Type.Record(Type.String(), Type.String())),
+          startsAt: Type.String(),
+          endsAt: Type.Optional(Type.String()),
+          fingerprint: Type.Optional(Type.String()),
+          generatorURL: Type.Optional(Type.String()),
+        },
+        { additionalProperties: true },
+      ),
+    ),
+  },
+  { additionalProperties: true },
+);
+
+export function integrationRoutes(deps: {
+  config: Config;
+  service: DeployService;
+  store: Store;
+  auth: Auth;
+  effects: Effects;
+  now: () => number;
+}) {
+  const { service, auth } = deps;
+  return (app: FastifyInstance) => {
+    /** The deploy a Flagger canary stands for: metadata.deploy, else the newest deploy of metadata.service or the canary's name. */
+    const deployFor = (body: { name: string; metadata?: Record<string, string> }): string => {
+      const id = body.metadata?.deploy;
+      if (id) return id;
+      const svc = body.metadata?.service ?? body.name;
+      const d = service.list().find((x) => x.service === svc);
+      if (!d) throw notFound(`a deploy of service ${svc} (set metadata.deploy or metadata.service on the webhook)`);
+      return d.id;
+    };
+
+    app.post(
+      '/v1/integrations/flagger/:hook',
+      {
+        schema: {
+          params: Type.Object({
+            hook: Type.Union(
+              [
+                'confirm-rollout',
+                'rollout',
+                'confirm-promotion',
+                'rollback',
+                'pre-rollout',
+                'post-rollout',
+                'confirm-traffic-increase',
+              ].map((h) => Type.Literal(h)),
+            ),
+          }),
+          body: FlaggerPayload,
+        },
+      },
+      async (req, reply) => {
+        auth.require(auth.actor(req.headers.authorization), 'pipeline');
+        const id = deployFor(req.body as { name: string; metadata?: Record<string, string> });
+        const g = service.gate(id);
+        const hook = (req.params as { hook: string }).hook;
+        let advance: boolean;
+        if (hook === 'rollback')
+          advance = g.decision === 'halt'; // 2xx tells Flagger to roll back
+        else if (hook === 'confirm-promotion' || hook === 'post-rollout') advance = g.decision === 'proceed';
+        else if (hook === 'confirm-rollout') advance = g.status !== 'pending_approval' && g.decision !== 'halt';
+        else advance = g.decision !== 'halt'; // rollout / pre-rollout / traffic increase: keep going while watching
+        return reply
+          .status(advance ? 200 : 423)
+          .send({ deploy: id, hook, advance, decision: g.decision, status: g.status, reason: g.reason });
+      },
+    );
+
+    app.get('/v1/integrations/argo/:id', { schema: { params: Type.Object({ id: Type.String() }) } }, async (req) => {
+      auth.require(auth.actor(req.headers.authorization), 'pipeline');
+      const g = service.gate((req.params as { id: string }).id);
+      return {
+        decision: g.decision,
+        status: g.status,
+        reason: g.reason,
+        proceed: g.decision === 'proceed',
+        halt: g.decision === 'halt',
+      };
+    });
+
+    app.post('/v1/integrations/alertmanager', { schema: { body: AlertmanagerPayload } }, async (req) => {
+      auth.require(auth.actor(req.headers.authorization), 'pipeline');
+      const body = req.body as {
+        alerts: {
+          status: string;
+          labels: Record<string, string>;
+          annotations?: Record<string, string>;
+          startsAt: string;
+          fingerprint?: string;
+        }[];
+      };
+      const now = deps.now();
+      const rows = deps.store.deploysStartedBetween(now - ATTRIBUTION_WINDOW, now);
+      const candidates = rows.map((r) => {
+        const d = JSON.parse(r.deploy) as Deploy;
+        return {
+          id: d.id,
+          service: d.service,
+          startedAt: d.startedAt,
+          strategy: d.strategy,
+          weight: d.strategy === 'all-at-once' ? 1 : Math.max(0, ...d.stages.map((s) => s.weight)),
+          status: (r.status === 'halted'
+            ? 'fail'
+            : r.status === 'watching'
+              ? 'watching'
+              : r.status === 'passed'
+                ? 'pass'
+                : 'other') as 'fail' | 'watching' | 'pass' | 'other',
+          deploy: d,
+        };
+      });
+      const results = [];
+      for (const a of body.alerts) {
+        if (a.status !== 'firing') continue;
+        const svc = a.labels.service ?? a.labels.job ?? '';
+        const onset = Date.parse(a.startsAt) / 1000 || now;
+        const ranked = rankCandidates(
+          { service: svc, onset, detectedAt: now },
+          candidates,
+          attributionSettings(deps.config, 60),
+        );
+        const top = candidates.find((c) => c.id === ranked[0]?.id);
+        if (top)
+          deps.effects.pageAlert(
+            top.deploy,
+            a.labels.alertname ?? 'alert',
+            a.annotations?.summary ?? a.labels.alertname ?? 'firing alert',
+            ranked.map((r) => r.id),
+            a.fingerprint ?? JSON.stringify(a.labels),
+          );
+        deps.store.appendAudit(now, 'alertmanager', 'attribute', top?.id ?? null, {
+          alert: a.labels,
+          candidates: ranked,
+        });
+        results.push({
+          alert: a.labels.alertname ?? null,
+          service: svc,
+          attributedTo: ranked[0]?.id ?? null,
+          candidates: ranked,
+        });
+      }
+      return { attributed: results };
+    });
+  };
+}
