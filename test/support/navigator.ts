@@ -39,7 +39,7 @@ export interface TestNavigator {
 }
 
 export async function testNavigator(
-  o: { config?: string; storePath?: string; start?: number } = {},
+  o: { config?: string; storePath?: string; start?: number; fetch?: typeof fetch } = {},
 ): Promise<TestNavigator> {
   const storePath = o.storePath ?? join(mkdtempSync(join(tmpdir(), 'navigator-api-')), 'navigator.db');
   const config = parseConfig(`${o.config ?? BASE_CONFIG()}\nstore: { path: "${storePath}" }\n`, 'test.yaml', {});
