@@ -40,7 +40,12 @@ export class Scraper implements MetricSource {
     this.store.prune(ts - this.o.retention);
   }
 
+  private readonly inflight = new Set<string>();
+
   private async scrapeTarget(target: string, ts: number): Promise<void> {
+    // A target still answering the previous scrape is skipped (its tick shows a gap), not piled up.
+    if (this.inflight.has(target)) return;
+    this.inflight.add(target);
     const started = Date.now();
     try {
       const res = await fetch(target, {
@@ -74,6 +79,8 @@ export class Scraper implements MetricSource {
       const err = e instanceof Error ? e : new Error(String(e));
       this.lastErrors.set(target, err.message);
       this.o.onError?.(target, err);
+    } finally {
+      this.inflight.delete(target);
     }
   }
 

@@ -79,9 +79,14 @@ export function openDeployWatch(deploy: Deploy, service: ServiceConfig, ev: Eval
   };
 }
 
-/** Ticks the watch judges over its whole life. */
+/** The latest a watch may run when its data are too thin at `endAt`. */
+export function extendedEnd(w: DeployWatch): number {
+  return w.endAt + 2 * Math.max(0, w.endAt - w.deploy.startedAt);
+}
+
+/** Ticks the watch may judge over its whole life. */
 export function horizonTicks(w: DeployWatch): number {
-  return Math.max(1, Math.ceil((w.endAt - w.firstTick) / w.step) + 1);
+  return Math.max(1, Math.ceil((extendedEnd(w) - w.firstTick) / w.step) + 1);
 }
 
 /** After a tick: fail if a signal failed, pass or give up once watched long enough. */
@@ -97,6 +102,9 @@ export function decide(w: DeployWatch, t: number): void {
   }
   if (t >= w.endAt) {
     const thin = w.signals.filter((s) => !hadEnoughData(s));
+    // Too little data yet (low traffic, gaps): keep watching, up to three times watchFor, rather than
+    // passing on a guess or giving up early.
+    if (thin.length > 0 && t < extendedEnd(w)) return;
     w.decidedAt = t;
     if (w.signals.length > 0 && thin.length === 0) {
       w.status = 'pass';
@@ -104,7 +112,7 @@ export function decide(w: DeployWatch, t: number): void {
     } else {
       w.status = 'inconclusive';
       w.reason = w.signals.length
-        ? `too little data to judge ${thin.map((s) => s.name).join(', ')}: a collapse would not have been detectable`
+        ? `too little data to judge ${thin.map((s) => s.name).join(', ')} after ${formatDuration(t - w.deploy.startedAt)}: a collapse would not have been detectable`
         : 'no signals configured for this service';
     }
   }

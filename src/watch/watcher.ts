@@ -110,7 +110,10 @@ export class Watcher {
             : totalTick(this.deps.source, sig, t, step, absentAfter);
         }),
       );
-      w.signals.forEach((s, i) => stepSignal(s, inputs[i]!, t, index, t > w.graceUntil));
+      // The new version is up once any of its series reports: from then on, a signal whose series it does
+      // not report (no orders at all, say) counts as zero events, not as "still starting".
+      const alive = inputs.some((x) => x.mode === 'canary' && (x.canary.num.live > 0 || (x.canary.den?.live ?? 0) > 0));
+      w.signals.forEach((s, i) => stepSignal(s, inputs[i]!, t, index, alive || t > w.graceUntil));
       w.lastTick = t;
       w.blindSince = null;
       decide(w, t);
