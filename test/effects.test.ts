@@ -24,6 +24,7 @@ const config = (url: string, extra = '') => `
 evaluation: { interval: 15s }
 server: { listen: "127.0.0.1:0", publicUrl: "https://navigator.example" }
 paging:
+  resolveAfter: 1ms
   dashboardUrl: https://grafana.example/d/navigator-deploy
   routes:
     all:
@@ -94,7 +95,8 @@ describe('pages and hooks', () => {
     t = await haltedNavigator();
     expect(t.nav.service.view('d-9').status).toBe('halted');
     await t.nav.effects.drain();
-    await t.nav.effects.drain(); // the rollback's success queues the resolves
+    t.clock.now += 1; // resolves wait paging.resolveAfter after the rollback
+    await t.nav.effects.drain(); // the rollback's success queued the resolves
 
     const pd = rx.at('/pd/')[0]?.json as Record<string, any>;
     expect(pd.routing_key).toHaveLength(32);

@@ -186,6 +186,8 @@ export class Effects {
             deploy.id,
             { type: 'request', request: req } satisfies Payload,
             this.d.now(),
+            // A resolve waits a little: the on-call sees the page, and the baseline has the traffic back.
+            action === 'resolve' ? this.d.now() + parseDuration(this.d.config.paging.resolveAfter) : this.d.now(),
           ) &&
           svc.dryRun
         ) {

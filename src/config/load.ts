@@ -167,6 +167,7 @@ function semanticChecks(c: Config, report: (path: Path, msg: string) => void): v
     [['metrics', 'scrape', 'retention'], c.metrics.scrape.retention],
     [['metrics', 'prometheus', 'timeout'], c.metrics.prometheus.timeout],
     [['paging', 'blindAfter'], c.paging.blindAfter],
+    [['paging', 'resolveAfter'], c.paging.resolveAfter],
   ];
   for (const [name, svc] of Object.entries(c.services)) durations.push([['services', name, 'watchFor'], svc.watchFor]);
   c.freezes.forEach((f, i) => durations.push([['freezes', i, 'duration'], f.duration]));

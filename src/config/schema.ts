@@ -199,6 +199,10 @@ export const ConfigSchema = Type.Object(
     paging: Obj({
       routes: Type.Record(Type.String(), Route, { default: {} }),
       blindAfter: Duration('5m', 'page when a watch has been blind this long'),
+      resolveAfter: Duration(
+        '1m',
+        'after a rollback succeeded, resolve the page this much later (traffic is back on the baseline)',
+      ),
       dashboardUrl: Type.Optional(Type.String({ format: 'uri' })),
     }),
     grafana: Type.Optional(

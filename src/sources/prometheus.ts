@@ -14,12 +14,16 @@ export interface PrometheusOptions {
 
 const MAX_POINTS = 10_000;
 
-/** PromQL for a selector: label matchers as anchored regexes (=~), exactly like the embedded store. */
+/**
+ * PromQL for a selector: label matchers as anchored regexes (=~), exactly like the embedded store. The
+ * window is one millisecond short of the step: Prometheus 2.x range selectors include their left edge, so a
+ * full-step window would return the previous tick's sample for a missed scrape instead of nothing.
+ */
 export function selectorQuery(sel: SeriesSelector, step: number): string {
   const matchers = Object.entries(sel.matchers)
     .map(([k, v]) => `${k}=~${JSON.stringify(v)}`)
     .join(',');
-  return `last_over_time(${sel.metric}{${matchers}}[${step}s])`;
+  return `last_over_time(${sel.metric}{${matchers}}[${Math.round(step * 1000) - 1}ms])`;
 }
 
 interface Matrix {

@@ -189,12 +189,12 @@ export class Store {
   }
 
   /** Queues an effect once per key; returns false when the key was already queued. */
-  enqueue(key: string, kind: string, deployId: string | null, payload: unknown, now: number): boolean {
+  enqueue(key: string, kind: string, deployId: string | null, payload: unknown, now: number, dueAt = now): boolean {
     const r = this.db
       .prepare(
         'INSERT OR IGNORE INTO outbox (key, deploy_id, kind, payload, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?)',
       )
-      .run(key, deployId, kind, JSON.stringify(payload), now, now);
+      .run(key, deployId, kind, JSON.stringify(payload), dueAt, now);
     return r.changes === 1;
   }
 

@@ -12,7 +12,11 @@ export class Processes {
 
   start(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
     assertBuilt();
-    const p = spawn(process.execPath, args, {
+    return this.startBinary(process.execPath, args, env);
+  }
+
+  startBinary(bin: string, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
+    const p = spawn(bin, args, {
       cwd: ROOT,
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
