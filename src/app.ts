@@ -13,6 +13,7 @@ import { Store } from './store/sqlite.js';
 import { createMetrics, type Metrics } from './telemetry/metrics.js';
 import { LiveLoop } from './watch/live.js';
 import { selectorsOf } from './watch/inputs.js';
+import { signalVerdicts } from './watch/deploy-watch.js';
 import { Effects } from './actions/effects.js';
 import { integrationRoutes } from './http/integrations.js';
 
@@ -92,6 +93,7 @@ export async function buildNavigator(o: {
   service.on({
     decision: (e) => {
       metrics.verdicts.inc({ outcome: e.status, service: e.deploy.service });
+      metrics.deployEvents.inc({ service: e.deploy.service, event: e.status });
       if (e.status === 'halted' && e.watch?.decidedAt)
         metrics.detectionDelay.observe({ service: e.deploy.service }, e.watch.decidedAt - e.deploy.startedAt);
       log.info(
@@ -99,6 +101,10 @@ export async function buildNavigator(o: {
         `deploy ${e.status}`,
       );
       effects.onDecision(e);
+    },
+    registered: (deploy) => {
+      metrics.deployEvents.inc({ service: deploy.service, event: 'registered' });
+      effects.onRegister(deploy);
     },
     blind: (id, err) => {
       metrics.sourceErrors.inc({ source: config.metrics.source });
@@ -109,15 +115,19 @@ export async function buildNavigator(o: {
       metrics.activeWatches.set(watches);
       const ws = service.watcher.watches();
       metrics.blindWatches.set(ws.filter((w) => w.blindSince !== null).length);
+      // Per service and signal, the latest watched deploy's state, straight from the judge (no store reads).
       for (const w of ws) {
-        for (const s of w.signals) {
-          const ev = service.view(w.deploy.id).verdicts.find((v) => v.signal === s.name)?.evidence;
+        for (const v of signalVerdicts(w)) {
+          const ev = v.evidence;
           if (!ev) continue;
-          metrics.signalEffect.set({ service: w.deploy.service, signal: s.name }, ev.effect.estimate);
-          metrics.signalEvidence.set(
-            { service: w.deploy.service, signal: s.name },
-            ev.threshold > 0 ? Math.max(0, ev.statistic) / ev.threshold : 0,
-          );
+          const labels = { service: w.deploy.service, signal: v.signal };
+          metrics.signalEffect.set(labels, ev.effect.estimate);
+          metrics.signalEvidence.set(labels, ev.threshold > 0 ? Math.max(0, ev.statistic) / ev.threshold : 0);
+        }
+        for (const s of w.signals) {
+          if (!s.last) continue;
+          metrics.signalObserved.set({ service: w.deploy.service, signal: s.name }, s.last.observed);
+          metrics.signalForecast.set({ service: w.deploy.service, signal: s.name }, s.last.expected);
         }
       }
       effects.checkBlind(ws);

@@ -51,6 +51,7 @@ export class Effects {
     if (!svc) return;
     const id = e.deploy.id;
     const ev = e.watch ? failingEvidence(e.watch) : null;
+    this.annotate(e.deploy, e.status, `deploy ${id} ${e.status}: ${e.reason}`.slice(0, 2000));
     if (e.status === 'halted') {
       const done: string[] = [];
       if (svc.hooks.halt) {
@@ -83,6 +84,41 @@ export class Effects {
       this.page(e.deploy, 'resolve', ev, [e.reason], e.reason);
     }
     this.kick();
+  }
+
+  /** Grafana annotation for a deploy's start (region closed on its decision), when Grafana is configured. */
+  onRegister(deploy: Deploy): void {
+    this.annotate(
+      deploy,
+      'registered',
+      `deploy ${deploy.id}: ${deploy.service} ${deploy.version} (${describeChange(deploy.change)})`,
+    );
+    this.kick();
+  }
+
+  private annotate(deploy: Deploy, event: string, text: string): void {
+    const g = this.d.config.grafana;
+    if (!g) return;
+    const body = JSON.stringify({
+      dashboardUID: g.dashboardUid,
+      time: Math.round(this.d.now() * 1000),
+      tags: ['navigator', deploy.service, event],
+      text,
+    });
+    const request: OutgoingRequest = {
+      provider: 'grafana',
+      url: new URL('api/annotations', g.url.endsWith('/') ? g.url : `${g.url}/`).toString(),
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${g.token}` },
+      body,
+    };
+    this.d.store.enqueue(
+      `annotation:${deploy.id}:${event}`,
+      'annotation',
+      deploy.id,
+      { type: 'request', request } satisfies Payload,
+      this.d.now(),
+    );
   }
 
   /** Pages for a firing Alertmanager alert, naming the change blamed for it. */

@@ -37,6 +37,8 @@ export interface DecisionEvent {
 export interface ServiceEvents {
   /** a deploy changed status through a decision (halted, passed, rolled back, overridden) */
   decision?(e: DecisionEvent): void;
+  /** a deploy was registered */
+  registered?(deploy: Deploy): void;
   /** a watch could not see its data this tick */
   blind?(deployId: string, error: Error): void;
   tick?(seconds: number, watches: number): void;
@@ -120,6 +122,7 @@ export class DeployService {
       this.deps.store.appendAudit(now, actor.name, 'register', deploy.id, { status, reason, change: deploy.change });
     });
     if (status === 'watching') this.startWatch(deploy);
+    this.listeners.forEach((l) => l.registered?.(deploy));
     return { created: true, view: this.view(deploy.id) };
   }
 

@@ -78,6 +78,24 @@ export function createMetrics() {
       labelNames: ['service', 'signal'] as const,
       registers: [registry],
     }),
+    signalObserved: new Gauge({
+      name: 'navigator_signal_observed_events',
+      help: 'Events of the judged version in the last tick per service and signal (history-judged deploys): next to the forecast',
+      labelNames: ['service', 'signal'] as const,
+      registers: [registry],
+    }),
+    signalForecast: new Gauge({
+      name: 'navigator_signal_forecast_events',
+      help: 'Events the frozen forecast expected in the last tick per service and signal (history-judged deploys)',
+      labelNames: ['service', 'signal'] as const,
+      registers: [registry],
+    }),
+    deployEvents: new Counter({
+      name: 'navigator_deploy_events_total',
+      help: 'Deploy lifecycle events for dashboard annotations: registered, halted, rolled_back, passed',
+      labelNames: ['service', 'event'] as const,
+      registers: [registry],
+    }),
   };
   return m;
 }

@@ -55,6 +55,8 @@ export interface SignalJudgeState {
   ticks: number;
   failed: 'main' | 'traffic' | null;
   decidedAt: number | null;
+  /** the last usable tick: the new version's events and what was expected of it (for dashboards) */
+  last: { observed: number; expected: number } | null;
 }
 
 /** The tolerance within which a canary's traffic share may deviate before a vanished canary is called. */
@@ -106,6 +108,7 @@ export function newSignalJudge(o: SignalJudgeOptions): SignalJudgeState {
     ticks: 0,
     failed: null,
     decidedAt: null,
+    last: null,
   };
 }
 
@@ -138,6 +141,8 @@ export function stepSignal(
     else s.absentTicks++;
     if (s.kind === 'count') {
       updateTwoArm(s.main, canary.num.value, baseline.num.value, weight);
+      if (weight > 0 && weight < 1)
+        s.last = { observed: canary.num.value, expected: (baseline.num.value * weight) / (1 - weight) };
     } else {
       const cd = (canary.den as ArmCount).value;
       const bd = (baseline.den as ArmCount).value;
@@ -156,6 +161,7 @@ export function stepSignal(
     if (total.num.live === 0 && (s.kind === 'count' || (total.den as ArmCount).live === 0)) s.absentTicks++;
     if (s.kind === 'count') {
       updateForecastTest(s.main, total.num.value, f);
+      s.last = { observed: total.num.value, expected: f };
     } else {
       const den = (total.den as ArmCount).value;
       updateForecastTest(s.main, total.num.value, den * (s.forecast.ratio ?? 0));
