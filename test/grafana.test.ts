@@ -69,7 +69,7 @@ describe('Grafana dashboards', () => {
     const exported = new Set<string>();
     for (const m of await createMetrics().registry.getMetricsAsJSON()) {
       exported.add(m.name);
-      if (m.type === 'histogram') for (const s of ['_bucket', '_sum', '_count']) exported.add(`${m.name}${s}`);
+      if (String(m.type) === 'histogram') for (const s of ['_bucket', '_sum', '_count']) exported.add(`${m.name}${s}`);
     }
     for (const [, d] of dashboards) {
       for (const e of exprsOf(d)) {
