@@ -21,7 +21,7 @@ RUN npm ci --omit=dev --ignore-scripts && npm rebuild better-sqlite3
 
 # 3. Runtime: no compilers, a non-root user, config and data as mounts, a health check.
 FROM node:20-bookworm-slim
-ENV NODE_ENV=production NAVIGATOR_CONFIG=/config/navigator.yaml NAVIGATOR_STORE=/data/navigator.db
+ENV NODE_ENV=production NODE_OPTIONS=--max-old-space-size=256 NAVIGATOR_CONFIG=/config/navigator.yaml NAVIGATOR_STORE=/data/navigator.db
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist

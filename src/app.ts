@@ -13,7 +13,7 @@ import { Store } from './store/sqlite.js';
 import { createMetrics, type Metrics } from './telemetry/metrics.js';
 import { LiveLoop } from './watch/live.js';
 import { selectorsOf } from './watch/inputs.js';
-import { signalVerdicts } from './watch/deploy-watch.js';
+import { signalVerdicts, type DeployWatch } from './watch/deploy-watch.js';
 import { Effects } from './actions/effects.js';
 import { integrationRoutes } from './http/integrations.js';
 
@@ -37,6 +37,32 @@ export interface Navigator {
   metrics: Metrics;
   start(): Promise<{ url: string }>;
   close(): Promise<void>;
+}
+
+/**
+ * Per service and signal, the latest watched deploy's state, straight from the judge (no store reads).
+ * Only the newest watch per service is summarised: the gauges are per service, not per deploy.
+ */
+function updateSignalGauges(ws: readonly DeployWatch[], metrics: Metrics): void {
+  const newest = new Map<string, DeployWatch>();
+  for (const w of ws) {
+    const cur = newest.get(w.deploy.service);
+    if (!cur || cur.deploy.startedAt < w.deploy.startedAt) newest.set(w.deploy.service, w);
+  }
+  for (const w of newest.values()) {
+    for (const v of signalVerdicts(w)) {
+      const ev = v.evidence;
+      if (!ev) continue;
+      const labels = { service: w.deploy.service, signal: v.signal };
+      metrics.signalEffect.set(labels, ev.effect.estimate);
+      metrics.signalEvidence.set(labels, ev.threshold > 0 ? Math.max(0, ev.statistic) / ev.threshold : 0);
+    }
+    for (const s of w.signals) {
+      if (!s.last) continue;
+      metrics.signalObserved.set({ service: w.deploy.service, signal: s.name }, s.last.observed);
+      metrics.signalForecast.set({ service: w.deploy.service, signal: s.name }, s.last.expected);
+    }
+  }
 }
 
 export async function buildNavigator(o: {
@@ -115,21 +141,7 @@ export async function buildNavigator(o: {
       metrics.activeWatches.set(watches);
       const ws = service.watcher.watches();
       metrics.blindWatches.set(ws.filter((w) => w.blindSince !== null).length);
-      // Per service and signal, the latest watched deploy's state, straight from the judge (no store reads).
-      for (const w of ws) {
-        for (const v of signalVerdicts(w)) {
-          const ev = v.evidence;
-          if (!ev) continue;
-          const labels = { service: w.deploy.service, signal: v.signal };
-          metrics.signalEffect.set(labels, ev.effect.estimate);
-          metrics.signalEvidence.set(labels, ev.threshold > 0 ? Math.max(0, ev.statistic) / ev.threshold : 0);
-        }
-        for (const s of w.signals) {
-          if (!s.last) continue;
-          metrics.signalObserved.set({ service: w.deploy.service, signal: s.name }, s.last.observed);
-          metrics.signalForecast.set({ service: w.deploy.service, signal: s.name }, s.last.expected);
-        }
-      }
+      updateSignalGauges(ws, metrics);
       effects.checkBlind(ws);
     },
   });

@@ -10,6 +10,7 @@ import type { MetricSource } from '../sources/types.js';
 import type { DeployRow, Store } from '../store/sqlite.js';
 import { signalVerdicts, type DeployWatch } from '../watch/deploy-watch.js';
 import { Watcher, type Logger } from '../watch/watcher.js';
+import { restoreWatch, serializeWatch } from '../watch/persist.js';
 import { AppError, badRequest, conflict, forbidden, notFound } from './errors.js';
 import { iso, type DeployStatus, type DeployView } from './view.js';
 
@@ -45,6 +46,8 @@ export interface ServiceEvents {
 }
 
 const SYSTEM: Actor = { name: 'navigator', role: 'admin' };
+/** Watch rows saved per transaction after a tick. */
+const PERSIST_CHUNK = 100;
 
 export class DeployService {
   readonly watcher: Watcher;
@@ -73,7 +76,7 @@ export class DeployService {
   restore(): number {
     let n = 0;
     for (const row of this.deps.store.listDeploys('watching', 100_000)) {
-      if (row.watch) this.watcher.resume(JSON.parse(row.watch) as DeployWatch);
+      if (row.watch) this.watcher.resume(restoreWatch(row.watch, JSON.parse(row.deploy) as Deploy));
       else this.watcher.watch(JSON.parse(row.deploy) as Deploy);
       n++;
     }
@@ -128,7 +131,7 @@ export class DeployService {
 
   private startWatch(deploy: Deploy): void {
     const w = this.watcher.watch(deploy);
-    this.deps.store.updateDeploy(deploy.id, { watch: JSON.stringify(w) }, this.deps.now());
+    this.deps.store.updateDeploy(deploy.id, { watch: serializeWatch(w) }, this.deps.now());
   }
 
   addStage(id: string, weight: unknown, actor: Actor, at?: unknown): DeployView {
@@ -151,7 +154,7 @@ export class DeployService {
     this.deps.store.transaction(() => {
       this.deps.store.updateDeploy(
         id,
-        { deploy: JSON.stringify(deploy), ...(w ? { watch: JSON.stringify(w) } : {}) },
+        { deploy: JSON.stringify(deploy), ...(w ? { watch: serializeWatch(w) } : {}) },
         now,
       );
       this.deps.store.appendAudit(now, actor.name, 'stage', id, { weight, at: iso(t) });
@@ -167,9 +170,18 @@ export class DeployService {
     this.decided = [];
     const now = this.deps.now();
     const events: DecisionEvent[] = [];
+    // Each watch's row is saved whole; rows go in chunks of transactions with yields between them, so
+    // persisting thousands of watches does not hold up the API. Decisions go in one transaction.
+    const open = this.watcher.watches();
+    for (let i = 0; i < open.length; i += PERSIST_CHUNK) {
+      if (i > 0) await new Promise((r) => setImmediate(r));
+      this.deps.store.transaction(() => {
+        for (const w of open.slice(i, i + PERSIST_CHUNK)) {
+          this.deps.store.updateDeploy(w.deploy.id, { watch: serializeWatch(w) }, now);
+        }
+      });
+    }
     this.deps.store.transaction(() => {
-      for (const w of this.watcher.watches())
-        this.deps.store.updateDeploy(w.deploy.id, { watch: JSON.stringify(w) }, now);
       for (const w of decided) {
         const e = this.applyVerdict(w, now);
         if (e) events.push(e);
@@ -206,7 +218,7 @@ export class DeployService {
       {
         status,
         reason,
-        watch: JSON.stringify(w),
+        watch: serializeWatch(w),
         verdict: JSON.stringify({ outcome: w.status, signal: w.failedSignal, evidence: failing?.evidence ?? null }),
         decided_at: w.decidedAt,
       },
@@ -379,7 +391,7 @@ export class DeployService {
 
   private toView(row: DeployRow): DeployView {
     const deploy = JSON.parse(row.deploy) as Deploy;
-    const w = this.watcher.get(row.id) ?? (row.watch ? (JSON.parse(row.watch) as DeployWatch) : null);
+    const w = this.watcher.get(row.id) ?? (row.watch ? restoreWatch(row.watch, deploy) : null);
     const approvals = this.deps.store.approvals(row.id);
     return {
       id: deploy.id,

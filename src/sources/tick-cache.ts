@@ -1,0 +1,20 @@
+// One tick's queries, deduplicated: every open watch of a service asks for the same selectors over the same
+// few grid points, so the watch loop asks the source once per (selector, range) and tick, and each watch
+// picks its cohorts from the shared answer. This is what batches Prometheus queries per service and tick.
+import type { MetricSource, SeriesGrid, SeriesSelector } from './types.js';
+
+export class TickCache implements MetricSource {
+  private readonly answers = new Map<string, Promise<SeriesGrid[]>>();
+
+  constructor(private readonly source: MetricSource) {}
+
+  grid(sel: SeriesSelector, from: number, to: number, step: number): Promise<SeriesGrid[]> {
+    const key = `${sel.metric}|${JSON.stringify(sel.matchers)}|${from}|${to}|${step}`;
+    let p = this.answers.get(key);
+    if (!p) {
+      p = this.source.grid(sel, from, to, step);
+      this.answers.set(key, p);
+    }
+    return p;
+  }
+}
