@@ -1,16 +1,27 @@
 // The deploy service: registration, stages, the watch of each deploy, the gate, approvals, overrides and
-// the audit trail. The judge decides; this decides what that means for the pipeline, with policy.
+// the audit trail. The judge decides; policy (src/policy/lifecycle.ts) says what that means for the
+// pipeline; this reads the store, asks policy, and writes the answer in one transaction.
 import type { Config } from '../config/schema.js';
 import { toDeploy, type Deploy, type DeployInput } from '../model/deploy.js';
 import { validateDeployInput } from '../model/validate.js';
-import { approvalsRequired, countingApprovals, refuseApproval, type Role } from '../policy/approvals.js';
+import { countingApprovals, refuseApproval, type Role } from '../policy/approvals.js';
 import { activeFreeze } from '../policy/freeze.js';
-import { planNeedsApproval } from '../policy/plan.js';
+import {
+  admit,
+  afterVerdict,
+  CLOSED,
+  gateOf,
+  overrideTarget,
+  promotionNeed,
+  release,
+  type Need,
+} from '../policy/lifecycle.js';
 import type { MetricSource } from '../sources/types.js';
-import type { DeployRow, Store } from '../store/sqlite.js';
+import { storeAuditSink } from '../store/audit-sink.js';
+import type { AuditSink, DeployRow, Store } from '../store/types.js';
 import { signalVerdicts, type DeployWatch } from '../watch/deploy-watch.js';
-import { Watcher, type Logger } from '../watch/watcher.js';
 import { restoreWatch, serializeWatch } from '../watch/persist.js';
+import { Watcher, type Logger } from '../watch/watcher.js';
 import { AppError, badRequest, conflict, forbidden, notFound } from './errors.js';
 import { iso, type DeployStatus, type DeployView } from './view.js';
 
@@ -27,22 +38,44 @@ export interface GateAnswer {
   retryAfter?: number;
 }
 
+/** A deploy changed status through a decision: the judge's, a human's (approval, override), the pipeline's. */
 export interface DecisionEvent {
   deploy: Deploy;
+  /** halted | passed | awaiting_approval | rolled_back | ended */
   status: DeployStatus;
   reason: string;
+  /** the judge's final state when the judge decided; null for a human's or the pipeline's decision */
   watch: DeployWatch | null;
+  /** who decided: 'navigator' for the judge, else the caller's token name */
+  actor?: string;
   at: number;
 }
 
 export interface ServiceEvents {
-  /** a deploy changed status through a decision (halted, passed, rolled back, overridden) */
+  /**
+   * Inside the transaction that records the decision: write outbox rows here, through the same store, and
+   * they commit with it (a crash never leaves a decision without its effects). Synchronous; an exception
+   * is logged and does not undo the decision.
+   */
+  decisionInTransaction?(e: DecisionEvent): void;
+  /** After the decision committed: logs, metrics, waking a worker. */
   decision?(e: DecisionEvent): void;
-  /** a deploy was registered */
+  /** a deploy was registered (not called for a repeated registration) */
   registered?(deploy: Deploy): void;
-  /** a watch could not see its data this tick */
+  /** a watch could not see its data this tick (the source failed): it stays watching, blind */
   blind?(deployId: string, error: Error): void;
+  /** a tick finished and was persisted */
   tick?(seconds: number, watches: number): void;
+}
+
+export interface DeployServiceDeps {
+  config: Config;
+  store: Store;
+  source: MetricSource;
+  now: () => number;
+  log?: Logger;
+  /** where decisions, approvals and overrides are recorded; default: the store's audit table */
+  audit?: AuditSink;
 }
 
 const SYSTEM: Actor = { name: 'navigator', role: 'admin' };
@@ -52,11 +85,11 @@ const PERSIST_CHUNK = 100;
 export class DeployService {
   readonly watcher: Watcher;
   private readonly listeners: ServiceEvents[] = [];
+  private readonly audit: AuditSink;
   private decided: DeployWatch[] = [];
 
-  constructor(
-    private readonly deps: { config: Config; store: Store; source: MetricSource; now: () => number; log?: Logger },
-  ) {
+  constructor(private readonly deps: DeployServiceDeps) {
+    this.audit = deps.audit ?? storeAuditSink(deps.store, deps.now);
     this.watcher = new Watcher({
       config: deps.config,
       source: deps.source,
@@ -68,17 +101,37 @@ export class DeployService {
     });
   }
 
-  on(events: ServiceEvents): void {
+  on(events: ServiceEvents): () => void {
     this.listeners.push(events);
+    return () => {
+      const i = this.listeners.indexOf(events);
+      if (i >= 0) this.listeners.splice(i, 1);
+    };
+  }
+
+  /**
+   * Calls fn for every decision (halted, passed, awaiting_approval, rolled_back, ended). With
+   * `inTransaction`, fn runs inside the transaction that records it (for durable effects); otherwise after
+   * the commit. Returns a function that detaches fn.
+   */
+  onDecision(fn: (deploy: Deploy, decision: DecisionEvent) => void, o: { inTransaction?: boolean } = {}): () => void {
+    const call = (e: DecisionEvent) => fn(e.deploy, e);
+    return this.on(o.inTransaction ? { decisionInTransaction: call } : { decision: call });
   }
 
   /** Resumes every open watch from the store: a restart continues where it stopped. */
   restore(): number {
     let n = 0;
-    for (const row of this.deps.store.listDeploys('watching', 100_000)) {
-      if (row.watch) this.watcher.resume(restoreWatch(row.watch, JSON.parse(row.deploy) as Deploy));
-      else this.watcher.watch(JSON.parse(row.deploy) as Deploy);
-      n++;
+    for (const row of this.deps.store.listDeploys('watching', 1_000_000)) {
+      const deploy = JSON.parse(row.deploy) as Deploy;
+      try {
+        if (row.watch) this.watcher.resume(restoreWatch(row.watch, deploy));
+        else this.watcher.watch(deploy);
+        n++;
+      } catch (err) {
+        // A service removed from the config: the deploy stays watching (and blind) rather than crash the start.
+        this.deps.log?.error({ deploy: row.id, err }, 'cannot resume watch');
+      }
     }
     return n;
   }
@@ -102,15 +155,7 @@ export class DeployService {
     const deploy = toDeploy(input, now);
     if (deploy.strategy === 'canary' && deploy.stages.length === 0)
       deploy.stages.push({ at: deploy.startedAt, weight: Math.min(0.1, service.maxFirstWeight) });
-    const freeze = activeFreeze(this.deps.config.freezes, deploy.service, now);
-    const plan = planNeedsApproval(deploy, service);
-    const hold = freeze ? 'freeze' : plan ? 'plan' : null;
-    const status: DeployStatus = hold ? 'pending_approval' : 'watching';
-    const reason = freeze
-      ? `held by the freeze window "${freeze.reason}" until ${iso(freeze.until)}: an admin may break the glass with a reason`
-      : plan
-        ? `waiting for a human before it starts: ${plan}`
-        : 'watching';
+    const { status, hold, reason } = admit(deploy, service, this.deps.config.freezes, now);
     this.deps.store.transaction(() => {
       this.deps.store.insertDeploy({
         id: deploy.id,
@@ -122,23 +167,42 @@ export class DeployService {
         hold,
         created_at: now,
       });
-      this.deps.store.appendAudit(now, actor.name, 'register', deploy.id, { status, reason, change: deploy.change });
+      for (const s of deploy.stages)
+        this.deps.store.addStage({
+          deploy_id: deploy.id,
+          at: s.at,
+          weight: s.weight,
+          actor: actor.name,
+          created_at: now,
+        });
+      this.audit.append({
+        actor: actor.name,
+        action: 'register',
+        deployId: deploy.id,
+        detail: { status, reason, change: deploy.change },
+      });
+      if (status === 'watching') this.startWatch(deploy, now);
     });
-    if (status === 'watching') this.startWatch(deploy);
     this.listeners.forEach((l) => l.registered?.(deploy));
     return { created: true, view: this.view(deploy.id) };
   }
 
-  private startWatch(deploy: Deploy): void {
+  /** Opens the watch and saves its first state; call inside the transaction that makes the deploy watching. */
+  private startWatch(deploy: Deploy, now: number): void {
     const w = this.watcher.watch(deploy);
-    this.deps.store.updateDeploy(deploy.id, { watch: serializeWatch(w) }, this.deps.now());
+    try {
+      this.deps.store.saveWatch(deploy.id, serializeWatch(w), now);
+    } catch (e) {
+      this.watcher.close(deploy.id);
+      throw e;
+    }
   }
 
   addStage(id: string, weight: unknown, actor: Actor, at?: unknown): DeployView {
     if (typeof weight !== 'number' || !(weight >= 0 && weight <= 1))
       throw badRequest('weight', 'must be a number from 0 to 1');
     const row = this.row(id);
-    if (['halted', 'rolled_back', 'ended'].includes(row.status))
+    if (CLOSED.has(row.status as DeployStatus))
       throw conflict('DEPLOY_CLOSED', `deploy ${id} is ${row.status}; no more stages`);
     const now = this.deps.now();
     let t = now;
@@ -150,19 +214,22 @@ export class DeployService {
     deploy.stages.push({ at: t, weight });
     deploy.stages.sort((a, b) => a.at - b.at);
     const w = this.watcher.get(id);
-    if (w) w.deploy.stages = deploy.stages;
     this.deps.store.transaction(() => {
-      this.deps.store.updateDeploy(
-        id,
-        { deploy: JSON.stringify(deploy), ...(w ? { watch: serializeWatch(w) } : {}) },
-        now,
-      );
-      this.deps.store.appendAudit(now, actor.name, 'stage', id, { weight, at: iso(t) });
+      this.deps.store.updateDeploy(id, { deploy: JSON.stringify(deploy) }, now);
+      this.deps.store.addStage({ deploy_id: id, at: t, weight, actor: actor.name, created_at: now });
+      if (w) {
+        w.deploy.stages = deploy.stages;
+        this.deps.store.saveWatch(id, serializeWatch(w), now);
+      }
+      this.audit.append({ actor: actor.name, action: 'stage', deployId: id, detail: { weight, at: iso(t) } });
     });
     return this.view(id);
   }
 
-  /** Judges every open watch up to `t` and persists the result in one transaction per tick. */
+  /**
+   * Judges every open watch up to `t`, saves every watch's state, then records the decisions (with the
+   * listeners' outbox rows) in one transaction, and lets deploys out of freeze windows that have ended.
+   */
   async tick(t: number): Promise<void> {
     const started = process.hrtime.bigint();
     await this.watcher.tick(t);
@@ -170,23 +237,31 @@ export class DeployService {
     this.decided = [];
     const now = this.deps.now();
     const events: DecisionEvent[] = [];
-    // Each watch's row is saved whole; rows go in chunks of transactions with yields between them, so
-    // persisting thousands of watches does not hold up the API. Decisions go in one transaction.
-    const open = this.watcher.watches();
-    for (let i = 0; i < open.length; i += PERSIST_CHUNK) {
-      if (i > 0) await new Promise((r) => setImmediate(r));
-      this.deps.store.transaction(() => {
-        for (const w of open.slice(i, i + PERSIST_CHUNK)) {
-          this.deps.store.updateDeploy(w.deploy.id, { watch: serializeWatch(w) }, now);
-        }
-      });
-    }
-    this.deps.store.transaction(() => {
-      for (const w of decided) {
-        const e = this.applyVerdict(w, now);
-        if (e) events.push(e);
+    try {
+      // Each watch's row is saved whole; rows go in chunks of transactions with yields between them, so
+      // persisting thousands of watches does not hold up the API. A crash between chunks leaves some
+      // watches one tick behind: they catch up from the source on restart. Decisions go in one transaction.
+      const open = this.watcher.watches();
+      for (let i = 0; i < open.length; i += PERSIST_CHUNK) {
+        if (i > 0) await new Promise((r) => setImmediate(r));
+        this.deps.store.transaction(() => {
+          for (const w of open.slice(i, i + PERSIST_CHUNK)) {
+            if (this.watcher.get(w.deploy.id)) this.deps.store.saveWatch(w.deploy.id, serializeWatch(w), now);
+          }
+        });
       }
-    });
+      this.deps.store.transaction(() => {
+        for (const w of decided) {
+          const e = this.applyVerdict(w, now);
+          if (e) events.push(e);
+        }
+        this.releaseFrozen(now);
+      });
+    } catch (err) {
+      // Not recorded: keep the decisions for the next tick rather than lose them.
+      this.decided.unshift(...decided);
+      throw err;
+    }
     for (const e of events) this.emit(e);
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     this.listeners.forEach((l) => l.tick?.(seconds, this.watcher.watches().length));
@@ -195,61 +270,106 @@ export class DeployService {
   private applyVerdict(w: DeployWatch, now: number): DecisionEvent | null {
     const row = this.deps.store.getDeploy(w.deploy.id);
     if (!row || row.status !== 'watching') return null;
-    let status: DeployStatus;
-    let reason = w.reason;
-    if (w.status === 'fail') {
-      status = 'halted';
-    } else {
-      const need = this.approvalsNeeded(w.deploy);
-      const have = countingApprovals(w.deploy.change, this.deps.store.approvals(w.deploy.id));
-      if (w.status === 'inconclusive') {
-        status = 'awaiting_approval';
-        reason = `${w.reason}; a human must decide`;
-      } else if (have < need.count) {
-        status = 'awaiting_approval';
-        reason = `judged good (${w.reason}); ${need.why}: ${have} of ${need.count} so far`;
-      } else {
-        status = 'passed';
-      }
-    }
-    const failing = signalVerdicts(w).find((s) => s.signal === w.failedSignal);
+    const outcome = w.status === 'watching' ? 'inconclusive' : w.status;
+    const need = this.promotionNeed(w.deploy, outcome);
+    const have = countingApprovals(w.deploy.change, this.deps.store.approvals(w.deploy.id, 'promote'));
+    const { status, reason } = afterVerdict(outcome, w.reason, need, have);
+    const verdicts = signalVerdicts(w);
+    const failing = verdicts.find((s) => s.signal === w.failedSignal);
+    this.deps.store.saveWatch(w.deploy.id, serializeWatch(w), now);
+    this.deps.store.saveVerdicts(
+      w.deploy.id,
+      verdicts.map((v) => ({
+        signal: v.signal,
+        outcome: v.status,
+        decided_at: v.decidedAt,
+        evidence: v.evidence ? JSON.stringify(v.evidence) : null,
+        recorded_at: now,
+      })),
+    );
     this.deps.store.updateDeploy(
       w.deploy.id,
       {
         status,
         reason,
-        watch: serializeWatch(w),
-        verdict: JSON.stringify({ outcome: w.status, signal: w.failedSignal, evidence: failing?.evidence ?? null }),
+        verdict: JSON.stringify({ outcome, signal: w.failedSignal, evidence: failing?.evidence ?? null }),
         decided_at: w.decidedAt,
       },
       now,
     );
-    this.deps.store.appendAudit(now, SYSTEM.name, w.status === 'fail' ? 'halt' : `verdict:${w.status}`, w.deploy.id, {
-      status,
-      reason,
-      signal: w.failedSignal,
-      evidence: failing?.evidence ?? null,
+    this.audit.append({
+      actor: SYSTEM.name,
+      action: w.status === 'fail' ? 'halt' : `verdict:${outcome}`,
+      deployId: w.deploy.id,
+      detail: { status, reason, signal: w.failedSignal, evidence: failing?.evidence ?? null },
     });
-    return { deploy: w.deploy, status, reason, watch: w, at: now };
+    return this.emitInTransaction({ deploy: w.deploy, status, reason, watch: w, actor: SYSTEM.name, at: now });
   }
 
-  private approvalsNeeded(deploy: Deploy) {
-    const service = this.deps.config.services[deploy.service];
-    return service ? approvalsRequired(service, deploy.change) : { count: 0, why: '' };
+  /** Deploys held by a freeze window that has ended: they start (or wait for their plan's approval). */
+  private releaseFrozen(now: number): void {
+    for (const row of this.deps.store.listDeploys('pending_approval', 10_000)) {
+      if (row.hold !== 'freeze' || activeFreeze(this.deps.config.freezes, row.service, now)) continue;
+      const deploy = JSON.parse(row.deploy) as Deploy;
+      const service = this.deps.config.services[row.service];
+      if (!service) continue;
+      const next = release(deploy, service);
+      if (next.status === 'watching') {
+        startTimelineAt(deploy, now);
+        this.deps.store.updateDeploy(
+          row.id,
+          {
+            deploy: JSON.stringify(deploy),
+            status: 'watching',
+            hold: null,
+            reason: 'the freeze window ended; watching',
+          },
+          now,
+        );
+        this.startWatch(deploy, now);
+      } else {
+        this.deps.store.updateDeploy(row.id, { hold: next.hold, reason: next.reason }, now);
+      }
+      this.audit.append({
+        actor: SYSTEM.name,
+        action: 'freeze-over',
+        deployId: row.id,
+        detail: { status: next.status },
+      });
+    }
+  }
+
+  private promotionNeed(deploy: Deploy, outcome: string): Need {
+    return promotionNeed(this.deps.config.services[deploy.service], deploy.change, outcome);
   }
 
   approve(id: string, actor: Actor, comment: unknown): DeployView {
     if (comment !== undefined && typeof comment !== 'string') throw badRequest('comment', 'must be a string');
     const row = this.row(id);
     const deploy = JSON.parse(row.deploy) as Deploy;
-    const existing = this.deps.store.approvals(id);
-    const refusal = refuseApproval(actor.name, actor.role, deploy.change, existing);
+    const status = row.status as DeployStatus;
+    if (actor.role !== 'approver' && actor.role !== 'admin') {
+      throw forbidden(
+        'FORBIDDEN_ROLE',
+        (refuseApproval(actor.name, actor.role, deploy.change, []) ?? { message: '' }).message,
+      );
+    }
+    if (CLOSED.has(status)) throw conflict('DEPLOY_CLOSED', `deploy ${id} is ${status}; there is nothing to approve`);
+    if (status === 'passed') throw conflict('ALREADY_PASSED', `deploy ${id} has already passed`);
+    if (status === 'pending_approval' && row.hold === 'freeze') {
+      throw conflict(
+        'FROZEN',
+        `${row.reason}; an approval does not lift a freeze (POST /v1/deploys/${id}/overrides with action "proceed")`,
+      );
+    }
+    // An approval of a held plan lets it start; any other approval counts toward promotion (given while
+    // watching, it is an approval in advance: the judge must still find no regression).
+    const phase = status === 'pending_approval' ? 'start' : 'promote';
+    const refusal = refuseApproval(actor.name, actor.role, deploy.change, this.deps.store.approvals(id, phase));
     if (refusal)
       throw refusal.code === 'ALREADY_APPROVED'
         ? conflict(refusal.code, refusal.message)
         : forbidden(refusal.code, refusal.message);
-    if (['halted', 'rolled_back', 'ended'].includes(row.status))
-      throw conflict('DEPLOY_CLOSED', `deploy ${id} is ${row.status}`);
     const now = this.deps.now();
     let event: DecisionEvent | null = null;
     this.deps.store.transaction(() => {
@@ -257,14 +377,19 @@ export class DeployService {
         deploy_id: id,
         approver: actor.name,
         role: actor.role,
+        phase,
         comment: comment ?? '',
         at: now,
       });
-      this.deps.store.appendAudit(now, actor.name, 'approve', id, { comment: comment ?? '' });
-      if (row.status === 'pending_approval' && row.hold === 'plan') {
-        // The plan may start now: its timeline starts at the approval, since nothing rolled out before.
-        deploy.startedAt = Math.max(deploy.startedAt, now);
-        for (const s of deploy.stages) s.at = Math.max(s.at, now);
+      this.audit.append({
+        actor: actor.name,
+        action: 'approve',
+        deployId: id,
+        detail: { phase, comment: comment ?? '' },
+      });
+      if (phase === 'start') {
+        // The plan starts now: its timeline starts at the approval, since nothing rolled out before.
+        startTimelineAt(deploy, now);
         this.deps.store.updateDeploy(
           id,
           {
@@ -275,22 +400,21 @@ export class DeployService {
           },
           now,
         );
-      } else if (row.status === 'awaiting_approval') {
-        const need = this.approvalsNeeded(deploy);
-        const have = countingApprovals(deploy.change, this.deps.store.approvals(id));
+        this.startWatch(deploy, now);
+      } else if (status === 'awaiting_approval') {
+        const outcome = (JSON.parse(row.verdict ?? '{}') as { outcome?: string }).outcome ?? 'pass';
+        const need = this.promotionNeed(deploy, outcome);
+        const approvals = this.deps.store.approvals(id, 'promote');
+        const have = countingApprovals(deploy.change, approvals);
         if (have >= need.count) {
-          const reason = `approved by ${this.deps.store
-            .approvals(id)
-            .map((a) => a.approver)
-            .join(' and ')}`;
+          const reason = `approved by ${approvals.map((a) => a.approver).join(' and ')}`;
           this.deps.store.updateDeploy(id, { status: 'passed', reason }, now);
-          event = { deploy, status: 'passed', reason, watch: null, at: now };
+          event = this.emitInTransaction({ deploy, status: 'passed', reason, watch: null, actor: actor.name, at: now });
         } else {
           this.deps.store.updateDeploy(id, { reason: `${need.why}: ${have} of ${need.count} so far` }, now);
         }
       }
     });
-    if (row.status === 'pending_approval' && row.hold === 'plan') this.startWatch(deploy);
     if (event) this.emit(event);
     return this.view(id);
   }
@@ -299,6 +423,7 @@ export class DeployService {
     if (action !== 'proceed' && action !== 'halt') throw badRequest('action', 'must be "proceed" or "halt"');
     if (typeof reason !== 'string' || reason.trim().length < 3)
       throw badRequest('reason', 'an override needs a reason a human can read');
+    // Forcing a halt is the safe direction: on-call approvers may; forcing a rollout on is for admins.
     if (actor.role !== 'admin' && !(action === 'halt' && actor.role === 'approver')) {
       throw forbidden(
         'FORBIDDEN_ROLE',
@@ -306,42 +431,65 @@ export class DeployService {
       );
     }
     const row = this.row(id);
+    const from = row.status as DeployStatus;
+    const target = overrideTarget(from, action);
+    if ('refuse' in target) throw conflict(target.code, `deploy ${id}: ${target.refuse}`);
+    const status = target.to;
     const deploy = JSON.parse(row.deploy) as Deploy;
     const now = this.deps.now();
-    let status: DeployStatus;
-    const text = `${action === 'proceed' ? 'forced to proceed' : 'forced to halt'} by ${actor.name}: ${reason}`;
-    if (action === 'halt') status = 'halted';
-    else if (row.status === 'pending_approval') status = 'watching';
-    else status = 'passed';
-    this.watcher.close(id);
+    const text = `${action === 'proceed' ? 'forced to proceed' : 'forced to halt'} by ${actor.name}: ${reason.trim()}`;
+    let event: DecisionEvent | null = null;
     this.deps.store.transaction(() => {
-      this.deps.store.updateDeploy(
-        id,
-        { status, reason: text, hold: null, ...(status === 'watching' ? {} : { decided_at: now }) },
-        now,
-      );
-      this.deps.store.appendAudit(now, actor.name, `override:${action}`, id, { reason, from: row.status, to: status });
+      this.deps.store.addOverride({
+        deploy_id: id,
+        actor: actor.name,
+        action,
+        reason: reason.trim(),
+        from_status: from,
+        to_status: status,
+        at: now,
+      });
+      this.audit.append({
+        actor: actor.name,
+        action: `override:${action}`,
+        deployId: id,
+        detail: { reason: reason.trim(), from, to: status },
+      });
+      if (status === 'watching') {
+        // Breaking the glass on a held deploy: it starts now, judged like any other.
+        startTimelineAt(deploy, now);
+        this.deps.store.updateDeploy(
+          id,
+          { deploy: JSON.stringify(deploy), status, reason: `${text}; watching`, hold: null },
+          now,
+        );
+        this.startWatch(deploy, now);
+      } else {
+        this.watcher.close(id);
+        this.deps.store.updateDeploy(id, { status, reason: text, hold: null, decided_at: now }, now);
+        event = this.emitInTransaction({ deploy, status, reason: text, watch: null, actor: actor.name, at: now });
+      }
     });
-    if (status === 'watching') {
-      deploy.startedAt = Math.max(deploy.startedAt, now);
-      for (const s of deploy.stages) s.at = Math.max(s.at, now);
-      this.deps.store.updateDeploy(id, { deploy: JSON.stringify(deploy) }, now);
-      this.startWatch(deploy);
-    } else {
-      this.emit({ deploy, status, reason: text, watch: null, at: now });
-    }
+    if (event) this.emit(event);
     return this.view(id);
   }
 
+  /** The pipeline is done with the deploy (finished, abandoned, superseded). A decided deploy keeps its status. */
   end(id: string, actor: Actor): DeployView {
     const row = this.row(id);
+    const from = row.status as DeployStatus;
     const now = this.deps.now();
-    this.watcher.close(id);
+    const deploy = JSON.parse(row.deploy) as Deploy;
+    let event: DecisionEvent | null = null;
     this.deps.store.transaction(() => {
-      if (!['halted', 'rolled_back', 'passed'].includes(row.status))
-        this.deps.store.updateDeploy(id, { status: 'ended', reason: `ended by ${actor.name}` }, now);
-      this.deps.store.appendAudit(now, actor.name, 'end', id, { from: row.status });
+      this.audit.append({ actor: actor.name, action: 'end', deployId: id, detail: { from } });
+      if (CLOSED.has(from) || from === 'passed') return;
+      this.watcher.close(id);
+      const reason = `ended by ${actor.name}`;
+      this.deps.store.updateDeploy(id, { status: 'ended', reason, decided_at: now }, now);
+      event = this.emitInTransaction({ deploy, status: 'ended', reason, watch: null, actor: actor.name, at: now });
     });
+    if (event) this.emit(event);
     return this.view(id);
   }
 
@@ -349,38 +497,34 @@ export class DeployService {
   markRolledBack(id: string, detail: string): void {
     const now = this.deps.now();
     this.deps.store.transaction(() => {
+      const row = this.deps.store.getDeploy(id);
+      if (!row || row.status !== 'halted') return;
       this.deps.store.updateDeploy(id, { status: 'rolled_back', reason: detail }, now);
-      this.deps.store.appendAudit(now, SYSTEM.name, 'rolled_back', id, { detail });
+      this.audit.append({ actor: SYSTEM.name, action: 'rolled_back', deployId: id, detail: { detail } });
     });
   }
 
   gate(id: string): GateAnswer {
     const row = this.row(id);
     const status = row.status as DeployStatus;
-    const retryAfter = Math.max(1, Math.round(this.watcher.settings.step));
-    switch (status) {
-      case 'passed':
-        return { httpStatus: 200, decision: 'proceed', status, reason: row.reason || 'judged good' };
-      case 'halted':
-      case 'rolled_back':
-        return { httpStatus: 409, decision: 'halt', status, reason: row.reason };
-      case 'ended':
-        return { httpStatus: 409, decision: 'halt', status, reason: row.reason || 'ended by the pipeline' };
-      default: {
-        const w = this.watcher.get(id);
-        const blind =
-          w?.blindSince != null ? ` (blind: the metric source has not answered since ${iso(w.blindSince)})` : '';
-        return { httpStatus: 423, decision: 'wait', status, reason: `${row.reason}${blind}`, retryAfter };
-      }
+    const g = gateOf(status);
+    if (g.decision !== 'wait') {
+      const fallback = status === 'passed' ? 'judged good' : status === 'ended' ? 'ended by the pipeline' : status;
+      return { ...g, status, reason: row.reason || fallback };
     }
+    const w = this.watcher.get(id);
+    const blind =
+      w?.blindSince != null ? ` (blind: the metric source has not answered since ${iso(w.blindSince)})` : '';
+    const retryAfter = Math.max(1, Math.round(this.watcher.settings.step));
+    return { ...g, status, reason: `${row.reason}${blind}`, retryAfter };
   }
 
   view(id: string): DeployView {
     return this.toView(this.row(id));
   }
 
-  list(status?: string): DeployView[] {
-    return this.deps.store.listDeploys(status).map((r) => this.toView(r));
+  list(status?: string, limit = 200): DeployView[] {
+    return this.deps.store.listDeploys(status, limit).map((r) => this.toView(r));
   }
 
   private row(id: string): DeployRow {
@@ -393,6 +537,7 @@ export class DeployService {
     const deploy = JSON.parse(row.deploy) as Deploy;
     const w = this.watcher.get(row.id) ?? (row.watch ? restoreWatch(row.watch, deploy) : null);
     const approvals = this.deps.store.approvals(row.id);
+    const outcome = (JSON.parse(row.verdict ?? '{}') as { outcome?: string }).outcome ?? 'pass';
     return {
       id: deploy.id,
       service: deploy.service,
@@ -404,6 +549,7 @@ export class DeployService {
       change: deploy.change,
       status: row.status as DeployStatus,
       reason: row.reason,
+      hold: row.hold,
       decidedAt: row.decided_at ? iso(row.decided_at) : null,
       verdict: w?.status ?? 'watching',
       failedSignal: w?.failedSignal ?? null,
@@ -411,12 +557,41 @@ export class DeployService {
       blind: w?.blindSince != null,
       blindSince: w?.blindSince != null ? iso(w.blindSince) : null,
       ticks: w?.signals[0]?.ticks ?? 0,
-      approvals: approvals.map((a) => ({ approver: a.approver, role: a.role, comment: a.comment, at: iso(a.at) })),
-      approvalsRequired: this.approvalsNeeded(deploy).count,
+      lastTick: w?.lastTick != null ? iso(w.lastTick) : null,
+      approvals: approvals.map((a) => ({
+        approver: a.approver,
+        role: a.role,
+        phase: a.phase,
+        comment: a.comment,
+        at: iso(a.at),
+      })),
+      approvalsRequired: this.promotionNeed(deploy, outcome).count,
+      overrides: this.deps.store.overrides(row.id).map((o) => ({
+        actor: o.actor,
+        action: o.action,
+        reason: o.reason,
+        from: o.from_status,
+        to: o.to_status,
+        at: iso(o.at),
+      })),
       effects: this.deps.store
         .effects(row.id)
         .map((e) => ({ kind: e.kind, status: e.status, attempts: e.attempts, lastError: e.last_error })),
     };
+  }
+
+  /** Runs the in-transaction listeners; returns the event for `emit` once the transaction committed. */
+  private emitInTransaction(e: DecisionEvent): DecisionEvent {
+    for (const l of this.listeners) {
+      if (!l.decisionInTransaction) continue;
+      try {
+        // A savepoint: a listener that fails half-way leaves none of its writes behind.
+        this.deps.store.transaction(() => l.decisionInTransaction?.(e));
+      } catch (err) {
+        this.deps.log?.error({ err, deploy: e.deploy.id }, 'decision listener failed');
+      }
+    }
+    return e;
   }
 
   private emit(e: DecisionEvent): void {
@@ -428,6 +603,12 @@ export class DeployService {
       }
     }
   }
+}
+
+/** A held plan starts when it is let go: nothing rolled out before, so its timeline starts then. */
+function startTimelineAt(deploy: Deploy, now: number): void {
+  deploy.startedAt = Math.max(deploy.startedAt, now);
+  for (const s of deploy.stages) s.at = Math.max(s.at, now);
 }
 
 export { AppError };

@@ -2,8 +2,9 @@
 import type { Deploy } from '../model/deploy.js';
 import type { SignalVerdict } from '../model/verdict.js';
 
-export type DeployStatus =
-  'pending_approval' | 'watching' | 'awaiting_approval' | 'passed' | 'halted' | 'rolled_back' | 'ended';
+import type { DeployStatus } from '../policy/lifecycle.js';
+
+export type { DeployStatus } from '../policy/lifecycle.js';
 
 export interface DeployView {
   id: string;
@@ -16,6 +17,8 @@ export interface DeployView {
   change: Deploy['change'];
   status: DeployStatus;
   reason: string;
+  /** why a pending_approval deploy waits: plan (too large a first step) or freeze */
+  hold: string | null;
   decidedAt: string | null;
   /** the judge's outcome: watching, fail, pass or inconclusive */
   verdict: string;
@@ -24,8 +27,12 @@ export interface DeployView {
   blind: boolean;
   blindSince: string | null;
   ticks: number;
-  approvals: { approver: string; role: string; comment: string; at: string }[];
+  /** the end of the last judged tick */
+  lastTick: string | null;
+  /** phase start: let a held plan begin; promote: counts toward approvalsRequired */
+  approvals: { approver: string; role: string; phase: string; comment: string; at: string }[];
   approvalsRequired: number;
+  overrides: { actor: string; action: string; reason: string; from: string; to: string; at: string }[];
   effects: { kind: string; status: string; attempts: number; lastError: string | null }[];
 }
 

@@ -20,7 +20,10 @@ export function approvalsRequired(service: ServiceConfig, change: Change | null)
 
 export type Refusal = { code: 'FORBIDDEN_ROLE' | 'AUTHOR_CANNOT_APPROVE' | 'ALREADY_APPROVED'; message: string };
 
-/** Whether `approver` may approve this change now; the reason when not. */
+/**
+ * Whether `approver` may approve this change now; the reason when not. `existing` holds the approvals of the
+ * same phase (starting a held plan, or promotion): one person may approve each once.
+ */
 export function refuseApproval(
   approver: string,
   role: Role,
@@ -28,7 +31,10 @@ export function refuseApproval(
   existing: readonly Approval[],
 ): Refusal | null {
   if (role !== 'approver' && role !== 'admin') {
-    return { code: 'FORBIDDEN_ROLE', message: `the ${role} role cannot approve; an approver or admin token is needed` };
+    return {
+      code: 'FORBIDDEN_ROLE',
+      message: `the ${role} role cannot approve: approvals come from people (an approver or admin token), never from a pipeline or an agent`,
+    };
   }
   if (change?.author && change.author === approver) {
     return { code: 'AUTHOR_CANNOT_APPROVE', message: `${approver} wrote this change and cannot approve it` };

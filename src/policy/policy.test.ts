@@ -3,6 +3,7 @@ import type { ServiceConfig } from '../config/schema.js';
 import type { Change, Deploy } from '../model/deploy.js';
 import { approvalsRequired, countingApprovals, refuseApproval } from './approvals.js';
 import { activeFreeze } from './freeze.js';
+import { admit, afterVerdict, gateOf, overrideTarget, promotionNeed, STATUSES } from './lifecycle.js';
 import { planNeedsApproval } from './plan.js';
 
 const service = (over: Partial<ServiceConfig> = {}): ServiceConfig => ({
@@ -89,5 +90,59 @@ describe('freeze windows', () => {
     expect(
       activeFreeze([{ ...freezes[0]!, services: ['payments'] }], 'checkout', at('2025-11-29T12:00:00Z')),
     ).toBeNull();
+  });
+});
+
+describe('the status machine', () => {
+  const at = (iso: string) => Date.parse(iso) / 1000;
+  const freezes = [{ cron: '0 9 * * *', duration: '2h', reason: 'morning freeze' }];
+
+  it('admits a deploy: freeze first, then a plan too large, else watching', () => {
+    expect(admit(deploy(), service(), freezes, at('2025-11-27T09:30:00Z'))).toMatchObject({
+      status: 'pending_approval',
+      hold: 'freeze',
+    });
+    expect(admit(deploy(), service(), freezes, at('2025-11-27T09:30:00Z')).reason).toMatch(
+      /morning freeze.*until 2025-11-27T11:00:00.000Z/,
+    );
+    const big = deploy({ stages: [{ at: 0, weight: 0.9 }] });
+    expect(admit(big, service(), freezes, at('2025-11-27T11:00:00Z'))).toMatchObject({
+      status: 'pending_approval',
+      hold: 'plan',
+    });
+    expect(admit(deploy(), service(), freezes, at('2025-11-27T11:00:00Z'))).toEqual({
+      status: 'watching',
+      hold: null,
+      reason: 'watching',
+    });
+  });
+
+  it('after the verdict: a failure halts, missing approvals wait, an inconclusive watch needs a human', () => {
+    const none = promotionNeed(service(), change(), 'pass');
+    expect(afterVerdict('fail', 'orders fell', none, 0)).toEqual({ status: 'halted', reason: 'orders fell' });
+    expect(afterVerdict('pass', 'good', none, 0).status).toBe('passed');
+    const critical = promotionNeed(service({ tier: 'critical' }), change(), 'pass');
+    expect(afterVerdict('pass', 'good', critical, 1)).toMatchObject({ status: 'awaiting_approval' });
+    expect(afterVerdict('pass', 'good', critical, 1).reason).toMatch(/1 of 2/);
+    expect(afterVerdict('pass', 'good', critical, 2).status).toBe('passed');
+    const unsure = promotionNeed(service(), change(), 'inconclusive');
+    expect(unsure.count).toBe(1);
+    expect(afterVerdict('inconclusive', 'too little data', unsure, 0).status).toBe('awaiting_approval');
+    expect(afterVerdict('inconclusive', 'too little data', unsure, 1).status).toBe('passed');
+  });
+
+  it('overrides: halt anything open, proceed starts a held plan or passes, closed deploys refuse', () => {
+    expect(overrideTarget('watching', 'halt')).toEqual({ to: 'halted' });
+    expect(overrideTarget('passed', 'halt')).toEqual({ to: 'halted' });
+    expect(overrideTarget('pending_approval', 'proceed')).toEqual({ to: 'watching' });
+    expect(overrideTarget('awaiting_approval', 'proceed')).toEqual({ to: 'passed' });
+    expect(overrideTarget('halted', 'proceed')).toEqual({ to: 'passed' });
+    expect(overrideTarget('halted', 'halt')).toMatchObject({ code: 'ALREADY_HALTED' });
+    expect(overrideTarget('ended', 'proceed')).toMatchObject({ code: 'DEPLOY_CLOSED' });
+    expect(overrideTarget('rolled_back', 'halt')).toMatchObject({ code: 'DEPLOY_CLOSED' });
+  });
+
+  it('the gate follows the status', () => {
+    expect(STATUSES.map((s) => gateOf(s).httpStatus)).toEqual([423, 423, 423, 200, 409, 409, 409]);
   });
 });

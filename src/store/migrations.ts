@@ -1,4 +1,5 @@
 // Numbered schema migrations, each applied once in its own transaction (schema_version records them).
+// Never edit an applied migration: add the next number.
 export const MIGRATIONS: { version: number; sql: string }[] = [
   {
     version: 1,
@@ -50,6 +51,73 @@ export const MIGRATIONS: { version: number; sql: string }[] = [
         done_at REAL
       );
       CREATE INDEX outbox_due ON outbox(status, next_attempt_at);
+    `,
+  },
+  {
+    // The judge's state gets its own narrow table (rewritten for every open watch each tick, it should not
+    // drag the deploy's JSON along); stages, per-signal verdicts and overrides get rows of their own; an
+    // approval says what it approves (starting a held plan, or promotion), so one person may do both.
+    version: 2,
+    sql: `
+      CREATE TABLE watches (
+        deploy_id TEXT PRIMARY KEY REFERENCES deploys(id),
+        state TEXT NOT NULL,          -- the DeployWatch after the last tick, JSON
+        updated_at REAL NOT NULL
+      );
+      INSERT INTO watches (deploy_id, state, updated_at)
+        SELECT id, watch, updated_at FROM deploys WHERE watch IS NOT NULL;
+      ALTER TABLE deploys DROP COLUMN watch;
+
+      CREATE TABLE stages (
+        deploy_id TEXT NOT NULL REFERENCES deploys(id),
+        seq INTEGER NOT NULL,
+        at REAL NOT NULL,             -- when the traffic moved
+        weight REAL NOT NULL,
+        actor TEXT NOT NULL,
+        created_at REAL NOT NULL,     -- when Navigator heard of it
+        PRIMARY KEY (deploy_id, seq)
+      );
+      INSERT INTO stages (deploy_id, seq, at, weight, actor, created_at)
+        SELECT d.id, s.key + 1, json_extract(s.value, '$.at'), json_extract(s.value, '$.weight'), 'pipeline', d.created_at
+        FROM deploys d, json_each(d.deploy, '$.stages') s;
+
+      CREATE TABLE verdicts (
+        deploy_id TEXT NOT NULL REFERENCES deploys(id),
+        signal TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        decided_at REAL,
+        evidence TEXT,
+        recorded_at REAL NOT NULL,
+        PRIMARY KEY (deploy_id, signal)
+      );
+
+      CREATE TABLE overrides (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        deploy_id TEXT NOT NULL REFERENCES deploys(id),
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,         -- proceed | halt
+        reason TEXT NOT NULL,
+        from_status TEXT NOT NULL,
+        to_status TEXT NOT NULL,
+        at REAL NOT NULL
+      );
+      CREATE INDEX overrides_deploy ON overrides(deploy_id);
+
+      CREATE TABLE approvals_v2 (
+        deploy_id TEXT NOT NULL REFERENCES deploys(id),
+        approver TEXT NOT NULL,
+        role TEXT NOT NULL,
+        phase TEXT NOT NULL,          -- start | promote
+        comment TEXT NOT NULL DEFAULT '',
+        at REAL NOT NULL,
+        PRIMARY KEY (deploy_id, phase, approver)
+      );
+      INSERT INTO approvals_v2 (deploy_id, approver, role, phase, comment, at)
+        SELECT deploy_id, approver, role, 'promote', comment, at FROM approvals;
+      DROP TABLE approvals;
+      ALTER TABLE approvals_v2 RENAME TO approvals;
+      CREATE INDEX audit_deploy ON audit(deploy_id, seq);
+      CREATE INDEX outbox_deploy ON outbox(deploy_id);
     `,
   },
 ];

@@ -1,0 +1,181 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { verifyAuditChain } from '../audit/verify.js';
+import { MIGRATIONS } from './migrations.js';
+import { SqliteStore } from './sqlite.js';
+
+const open: SqliteStore[] = [];
+afterEach(() => {
+  for (const s of open.splice(0)) s.close();
+});
+
+const tempPath = () => join(mkdtempSync(join(tmpdir(), 'navigator-store-')), 'sub', 'navigator.db');
+const store = (path = tempPath()) => {
+  const s = new SqliteStore(path);
+  open.push(s);
+  return s;
+};
+const deployRow = (id: string, over: Record<string, unknown> = {}) => ({
+  id,
+  service: 'checkout',
+  input: JSON.stringify({ id }),
+  deploy: JSON.stringify({ id, startedAt: 100, stages: [{ at: 100, weight: 0.1 }] }),
+  status: 'watching',
+  reason: 'watching',
+  hold: null,
+  created_at: 100,
+  ...over,
+});
+
+describe('SqliteStore', () => {
+  it('creates its folder, runs every migration once, in WAL mode', () => {
+    const path = tempPath();
+    const s = store(path);
+    expect(s.version).toBe(MIGRATIONS.at(-1)?.version);
+    expect(s.db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(s.db.pragma('synchronous', { simple: true })).toBe(1); // NORMAL
+    s.insertDeploy(deployRow('d-1'));
+    s.close();
+    const again = store(path);
+    expect(again.getDeploy('d-1')?.service).toBe('checkout');
+    expect((again.db.prepare('SELECT count(*) AS n FROM schema_version').get() as { n: number }).n).toBe(
+      MIGRATIONS.length,
+    );
+  });
+
+  it('migrates a version-1 file with data: watch state, stages and approvals move to their tables', () => {
+    const path = tempPath();
+    const s = store(path);
+    s.close();
+    // Rebuild the file at version 1, as the first release wrote it.
+    const raw = new Database(path);
+    raw.exec('DROP TABLE watches; DROP TABLE stages; DROP TABLE verdicts; DROP TABLE overrides; DROP TABLE approvals;');
+    raw.exec('DROP TABLE deploys; DROP TABLE audit; DROP TABLE outbox; DELETE FROM schema_version;');
+    raw.exec(MIGRATIONS[0]!.sql);
+    raw.prepare('INSERT INTO schema_version VALUES (1, 0)').run();
+    raw
+      .prepare(
+        `INSERT INTO deploys (id, service, input, deploy, status, reason, watch, created_at, updated_at)
+         VALUES ('old', 'checkout', '{}', ?, 'watching', '', '{"lastTick":120}', 100, 130)`,
+      )
+      .run(
+        JSON.stringify({
+          id: 'old',
+          stages: [
+            { at: 100, weight: 0.1 },
+            { at: 200, weight: 0.5 },
+          ],
+        }),
+      );
+    raw.prepare("INSERT INTO approvals VALUES ('old', 'alice', 'approver', 'ok', 150)").run();
+    raw.close();
+
+    const m = store(path);
+    expect(m.version).toBe(2);
+    expect(m.getDeploy('old')?.watch).toBe('{"lastTick":120}');
+    expect(m.stages('old').map((x) => [x.seq, x.at, x.weight])).toEqual([
+      [1, 100, 0.1],
+      [2, 200, 0.5],
+    ]);
+    expect(m.approvals('old', 'promote').map((a) => a.approver)).toEqual(['alice']);
+  });
+
+  it('commits a transaction whole or not at all', () => {
+    const s = store();
+    expect(() =>
+      s.transaction(() => {
+        s.insertDeploy(deployRow('d-1'));
+        s.addStage({ deploy_id: 'd-1', at: 100, weight: 0.1, actor: 'ci', created_at: 100 });
+        s.appendAudit(100, 'ci', 'register', 'd-1', {});
+        throw new Error('crash in the middle');
+      }),
+    ).toThrow('crash');
+    expect(s.getDeploy('d-1')).toBeUndefined();
+    expect(s.stages('d-1')).toEqual([]);
+    expect(s.audit()).toEqual([]);
+  });
+
+  it('keeps the watch state in its own row, read back with the deploy', () => {
+    const s = store();
+    s.insertDeploy(deployRow('d-1'));
+    expect(s.getDeploy('d-1')?.watch).toBeNull();
+    s.saveWatch('d-1', '{"lastTick":1}', 110);
+    s.saveWatch('d-1', '{"lastTick":2}', 125);
+    expect(s.getDeploy('d-1')?.watch).toBe('{"lastTick":2}');
+    s.updateDeploy('d-1', { status: 'halted', reason: 'orders fell', decided_at: 125 }, 126);
+    const row = s.getDeploy('d-1');
+    expect([row?.status, row?.reason, row?.decided_at, row?.updated_at]).toEqual(['halted', 'orders fell', 125, 126]);
+    expect(s.listDeploys('halted').map((r) => r.id)).toEqual(['d-1']);
+    expect(s.listDeploys('watching')).toEqual([]);
+  });
+
+  it('numbers stages, replaces verdicts, records approvals by phase and overrides', () => {
+    const s = store();
+    s.insertDeploy(deployRow('d-1'));
+    s.addStage({ deploy_id: 'd-1', at: 100, weight: 0.1, actor: 'ci', created_at: 100 });
+    s.addStage({ deploy_id: 'd-1', at: 200, weight: 0.5, actor: 'ci', created_at: 201 });
+    expect(s.stages('d-1').map((x) => x.seq)).toEqual([1, 2]);
+
+    s.saveVerdicts('d-1', [
+      { signal: 'orders', outcome: 'watching', decided_at: null, evidence: null, recorded_at: 1 },
+    ]);
+    s.saveVerdicts('d-1', [
+      { signal: 'orders', outcome: 'fail', decided_at: 130, evidence: '{"statistic":9}', recorded_at: 2 },
+      { signal: 'errors', outcome: 'pass', decided_at: 130, evidence: null, recorded_at: 2 },
+    ]);
+    expect(s.verdicts('d-1').map((v) => [v.signal, v.outcome])).toEqual([
+      ['errors', 'pass'],
+      ['orders', 'fail'],
+    ]);
+
+    const approval = { deploy_id: 'd-1', approver: 'alice', role: 'approver', comment: '', at: 140 } as const;
+    s.addApproval({ ...approval, phase: 'start' });
+    s.addApproval({ ...approval, phase: 'promote', at: 150 });
+    expect(() => s.addApproval({ ...approval, phase: 'promote' })).toThrow(/UNIQUE/);
+    expect(s.approvals('d-1').length).toBe(2);
+    expect(s.approvals('d-1', 'start').map((a) => a.at)).toEqual([140]);
+
+    s.addOverride({
+      deploy_id: 'd-1',
+      actor: 'root',
+      action: 'halt',
+      reason: 'smells',
+      from_status: 'watching',
+      to_status: 'halted',
+      at: 160,
+    });
+    expect(s.overrides('d-1')).toMatchObject([{ id: 1, action: 'halt', reason: 'smells', to_status: 'halted' }]);
+  });
+
+  it('refuses rows for a deploy it does not know (foreign keys)', () => {
+    const s = store();
+    expect(() => s.saveWatch('ghost', '{}', 1)).toThrow(/FOREIGN KEY/);
+  });
+
+  it('chains the audit log', () => {
+    const s = store();
+    s.appendAudit(1, 'ci', 'register', null, { a: 1 });
+    s.appendAudit(2, 'alice', 'approve', null, { comment: 'ok' });
+    const rows = s.audit();
+    expect(rows.map((r) => r.seq)).toEqual([1, 2]);
+    expect(rows[1]?.prev_hash).toBe(rows[0]?.hash);
+    expect(verifyAuditChain(rows).ok).toBe(true);
+    s.db.prepare('UPDATE audit SET detail = \'{"comment":"no"}\' WHERE seq = 2').run();
+    expect(verifyAuditChain(s.audit()).ok).toBe(false);
+  });
+
+  it('queues an effect once per key', () => {
+    const s = store();
+    expect(s.enqueue('halt:d-1', 'halt', null, { x: 1 }, 10)).toBe(true);
+    expect(s.enqueue('halt:d-1', 'halt', null, { x: 2 }, 11)).toBe(false);
+    const [due] = s.dueEffects(10);
+    expect(JSON.parse(due!.payload)).toEqual({ x: 1 });
+    s.retryEffect(due!.id, 20, 'HTTP 503');
+    expect(s.dueEffects(19)).toEqual([]);
+    s.finishEffect(due!.id, 'done', 21);
+    expect(s.dueEffects(100)).toEqual([]);
+  });
+});
