@@ -9,11 +9,11 @@ import { buildHttp } from './http/app.js';
 import { PrometheusSource } from './sources/prometheus.js';
 import { Scraper } from './sources/scraper.js';
 import type { MetricSource } from './sources/types.js';
-import { Store } from './store/sqlite.js';
+import { SqliteStore } from './store/sqlite.js';
+import { attachTelemetry } from './telemetry/attach.js';
 import { createMetrics, type Metrics } from './telemetry/metrics.js';
 import { LiveLoop } from './watch/live.js';
 import { selectorsOf } from './watch/inputs.js';
-import { signalVerdicts, type DeployWatch } from './watch/deploy-watch.js';
 import { Effects } from './actions/effects.js';
 import { integrationRoutes } from './http/integrations.js';
 
@@ -27,54 +27,32 @@ const silent: Log = { info() {}, warn() {}, error() {} };
 
 export interface Navigator {
   config: Config;
-  store: Store;
+  store: SqliteStore;
   source: MetricSource;
   scraper: Scraper | null;
   service: DeployService;
   effects: Effects;
   loop: LiveLoop;
   http: FastifyInstance;
+  /** the same fastify instance as `http` */
+  app: FastifyInstance;
   metrics: Metrics;
   start(): Promise<{ url: string }>;
   close(): Promise<void>;
-}
-
-/**
- * Per service and signal, the latest watched deploy's state, straight from the judge (no store reads).
- * Only the newest watch per service is summarised: the gauges are per service, not per deploy.
- */
-function updateSignalGauges(ws: readonly DeployWatch[], metrics: Metrics): void {
-  const newest = new Map<string, DeployWatch>();
-  for (const w of ws) {
-    const cur = newest.get(w.deploy.service);
-    if (!cur || cur.deploy.startedAt < w.deploy.startedAt) newest.set(w.deploy.service, w);
-  }
-  for (const w of newest.values()) {
-    for (const v of signalVerdicts(w)) {
-      const ev = v.evidence;
-      if (!ev) continue;
-      const labels = { service: w.deploy.service, signal: v.signal };
-      metrics.signalEffect.set(labels, ev.effect.estimate);
-      metrics.signalEvidence.set(labels, ev.threshold > 0 ? Math.max(0, ev.statistic) / ev.threshold : 0);
-    }
-    for (const s of w.signals) {
-      if (!s.last) continue;
-      metrics.signalObserved.set({ service: w.deploy.service, signal: s.name }, s.last.observed);
-      metrics.signalForecast.set({ service: w.deploy.service, signal: s.name }, s.last.expected);
-    }
-  }
 }
 
 export async function buildNavigator(o: {
   config: Config;
   now?: () => number;
   source?: MetricSource;
+  /** pino or anything with info/warn/error; `logger` is the same */
   log?: Log;
+  logger?: Log;
   fetch?: typeof fetch;
 }): Promise<Navigator> {
   const { config } = o;
   const now = o.now ?? (() => Date.now() / 1000);
-  const log = o.log ?? silent;
+  const log = o.log ?? o.logger ?? silent;
   const step = parseDuration(config.evaluation.interval);
   const metrics = createMetrics();
   const auth = new Auth(config);
@@ -113,37 +91,20 @@ export async function buildNavigator(o: {
     source = scraper;
   }
 
-  const store = new Store(config.store.path);
+  const store = new SqliteStore(config.store.path);
   const service = new DeployService({ config, store, source, now, log });
   const effects = new Effects({ config, store, service, now, log, metrics, fetch: o.fetch });
+  attachTelemetry(metrics, service, { source: config.metrics.source, log });
+  // Effects are queued inside the transaction that records the decision: a crash never separates them.
   service.on({
-    decision: (e) => {
-      metrics.verdicts.inc({ outcome: e.status, service: e.deploy.service });
-      metrics.deployEvents.inc({ service: e.deploy.service, event: e.status });
-      if (e.status === 'halted' && e.watch?.decidedAt)
-        metrics.detectionDelay.observe({ service: e.deploy.service }, e.watch.decidedAt - e.deploy.startedAt);
+    decisionInTransaction: (e) => effects.onDecision(e),
+    decision: (e) =>
       log.info(
-        { deploy: e.deploy.id, service: e.deploy.service, status: e.status, reason: e.reason },
+        { deploy: e.deploy.id, service: e.deploy.service, status: e.status, reason: e.reason, actor: e.actor },
         `deploy ${e.status}`,
-      );
-      effects.onDecision(e);
-    },
-    registered: (deploy) => {
-      metrics.deployEvents.inc({ service: deploy.service, event: 'registered' });
-      effects.onRegister(deploy);
-    },
-    blind: (id, err) => {
-      metrics.sourceErrors.inc({ source: config.metrics.source });
-      log.warn({ deploy: id, err: err.message }, 'watch blind: the metric source did not answer');
-    },
-    tick: (seconds, watches) => {
-      metrics.tickDuration.observe(seconds);
-      metrics.activeWatches.set(watches);
-      const ws = service.watcher.watches();
-      metrics.blindWatches.set(ws.filter((w) => w.blindSince !== null).length);
-      updateSignalGauges(ws, metrics);
-      effects.checkBlind(ws);
-    },
+      ),
+    registered: (deploy) => effects.onRegister(deploy),
+    tick: () => effects.checkBlind(service.watcher.watches()),
   });
   const settle = config.metrics.source === 'prometheus' ? Math.min(10, step / 2) : Math.min(2, step / 4);
   let ready = false;
@@ -176,6 +137,7 @@ export async function buildNavigator(o: {
     effects,
     loop,
     http,
+    app: http,
     metrics,
     async start() {
       const resumed = service.restore();
