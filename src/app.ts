@@ -15,6 +15,10 @@ import { createMetrics, type Metrics } from './telemetry/metrics.js';
 import { LiveLoop } from './watch/live.js';
 import { selectorsOf } from './watch/inputs.js';
 import { Effects } from './actions/effects.js';
+import { rankCandidates } from './attribution/rank.js';
+import { attributionSettings, ATTRIBUTION_WINDOW } from './backtest/backtest.js';
+import type { Deploy } from './model/deploy.js';
+import { AlwaysWatches } from './watch/always-live.js';
 import { integrationRoutes } from './http/integrations.js';
 
 export interface Log {
@@ -33,6 +37,7 @@ export interface Navigator {
   service: DeployService;
   effects: Effects;
   loop: LiveLoop;
+  always: AlwaysWatches;
   http: FastifyInstance;
   /** the same fastify instance as `http` */
   app: FastifyInstance;
@@ -106,6 +111,58 @@ export async function buildNavigator(o: {
     registered: (deploy) => effects.onRegister(deploy),
     tick: () => effects.checkBlind(service.watcher.watches()),
   });
+  // watch: always signals: every regression episode is attributed to recent changes of all services and paged.
+  const always = new AlwaysWatches({
+    config,
+    source,
+    step,
+    absentAfter: config.evaluation.absentAfter,
+    onIncident: (inc) => {
+      const t = now();
+      const rows = store.deploysStartedBetween(t - ATTRIBUTION_WINDOW, t);
+      const deploys = rows.map((r) => ({ row: r, d: JSON.parse(r.deploy) as Deploy }));
+      const ranked = rankCandidates(
+        inc,
+        deploys.map(({ row, d }) => ({
+          id: d.id,
+          service: d.service,
+          startedAt: d.startedAt,
+          strategy: d.strategy,
+          weight: d.strategy === 'all-at-once' ? 1 : Math.max(0, ...d.stages.map((s) => s.weight)),
+          status:
+            row.status === 'halted'
+              ? 'fail'
+              : row.status === 'watching'
+                ? 'watching'
+                : row.status === 'passed'
+                  ? 'pass'
+                  : 'other',
+        })),
+        attributionSettings(config, step),
+      );
+      const blamed = deploys.find(({ d }) => d.id === ranked[0]?.id)?.d ?? null;
+      store.appendAudit(t, 'navigator', 'incident', blamed?.id ?? null, {
+        service: inc.service,
+        signal: inc.signal,
+        onset: inc.onset,
+        candidates: ranked,
+        evidence: inc.evidence,
+      });
+      log.warn(
+        { service: inc.service, signal: inc.signal, blamed: blamed?.id ?? null },
+        `incident: ${inc.evidence.sentence}`,
+      );
+      effects.pageIncident(
+        blamed,
+        inc.service,
+        inc.signal,
+        `${inc.service}/${inc.signal} regressed: ${inc.evidence.sentence}`,
+        inc.evidence,
+        ranked.map((r) => r.id),
+        inc.onset,
+      );
+    },
+  });
   const settle = config.metrics.source === 'prometheus' ? Math.min(10, step / 2) : Math.min(2, step / 4);
   let ready = false;
   const loop = new LiveLoop({
@@ -114,6 +171,7 @@ export async function buildNavigator(o: {
     now,
     tick: async (t) => {
       await service.tick(t);
+      if (always.count) await always.tick(t);
       ready = true;
     },
     onSkip: () => metrics.ticksSkipped.inc(),
@@ -136,6 +194,7 @@ export async function buildNavigator(o: {
     service,
     effects,
     loop,
+    always,
     http,
     app: http,
     metrics,

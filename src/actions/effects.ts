@@ -121,6 +121,39 @@ export class Effects {
     );
   }
 
+  /** Pages an always-watched signal's regression with the change blamed (or none fits). */
+  pageIncident(
+    deploy: Deploy | null,
+    service: string,
+    signal: string,
+    summary: string,
+    ev: Evidence,
+    candidates: string[],
+    onset: number,
+  ): void {
+    const subject: Deploy = deploy ?? {
+      id: 'none',
+      service,
+      version: '',
+      baselineVersion: null,
+      strategy: 'all-at-once',
+      startedAt: onset,
+      stages: [],
+      change: null,
+    };
+    this.page(
+      subject,
+      'trigger',
+      ev,
+      [deploy ? `blamed ${deploy.id} (candidates: ${candidates.join(', ')})` : 'no recent change fits'],
+      summary,
+      `incident:${service}:${signal}:${onset}`,
+      signal,
+      service,
+    );
+    this.kick();
+  }
+
   /** Pages for a firing Alertmanager alert, naming the change blamed for it. */
   pageAlert(deploy: Deploy, alertname: string, summary: string, candidates: string[], identity: string): void {
     this.page(
@@ -175,8 +208,10 @@ export class Effects {
     reason: string,
     suffix = 'regression',
     signal: string | null = null,
+    /** whose routes get the page: the deploy's service, or the service whose always-watched signal regressed */
+    routeService = deploy.service,
   ): void {
-    const svc = this.d.config.services[deploy.service];
+    const svc = this.d.config.services[routeService];
     if (!svc) return;
     const base = this.d.config.server.publicUrl ?? `http://${this.d.config.server.listen}`;
     const p: Page = {

@@ -69,7 +69,7 @@ export function newAlwaysWatch(o: {
   meanTicksBetweenFalsePages: number;
   minEffect: number;
 }): AlwaysWatch {
-  return {
+  const w: AlwaysWatch = {
     service: o.service,
     signal: o.signal,
     direction: o.direction,
@@ -87,6 +87,9 @@ export function newAlwaysWatch(o: {
     episode: null,
     recent: [],
   };
+  // Started with history (the live service): the level window starts from the history's last day.
+  if (w.history.length) relearnLevel(w, settingsOf(w), w.history.length - 1);
+  return w;
 }
 
 // The level is the ratio of the last day to each lagged copy of it: a full daily cycle, so a night
