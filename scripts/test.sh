@@ -29,4 +29,6 @@ if [ -f ../shared/scenarios/check.mjs ]; then
   cases=(../shared/scenarios)
   [ -d ../shared/datasets ] && cases+=(../shared/datasets)
   node ../shared/scenarios/check.mjs "${cases[@]}"
+else
+  echo "test: ../shared/scenarios not found next to this checkout; the shared example recordings were not run"
 fi
