@@ -54,6 +54,11 @@ export async function buildNavigator(o: {
   log?: Log;
   logger?: Log;
   fetch?: typeof fetch;
+  /**
+   * Seconds to wait after a tick ends before judging it, so its last samples have landed (see watch/live.ts).
+   * Default: a quarter step up to 2 s for the embedded scraper, half a step up to 10 s for Prometheus.
+   */
+  settle?: number;
 }): Promise<Navigator> {
   const { config } = o;
   const now = o.now ?? (() => Date.now() / 1000);
@@ -163,7 +168,7 @@ export async function buildNavigator(o: {
       );
     },
   });
-  const settle = config.metrics.source === 'prometheus' ? Math.min(10, step / 2) : Math.min(2, step / 4);
+  const settle = o.settle ?? (config.metrics.source === 'prometheus' ? Math.min(10, step / 2) : Math.min(2, step / 4));
   let ready = false;
   const loop = new LiveLoop({
     step,
@@ -186,6 +191,7 @@ export async function buildNavigator(o: {
     extraRoutes: integrationRoutes({ config, service, store, auth, effects, now }),
   });
 
+  let closed = false;
   return {
     config,
     store,
@@ -210,6 +216,8 @@ export async function buildNavigator(o: {
       return { url };
     },
     async close() {
+      if (closed) return;
+      closed = true;
       await loop.stop();
       scraper?.stop();
       await effects.stop();
