@@ -33,6 +33,7 @@ paging:
       opsgenie: { apiKey: "og-key", url: "${url}/og/" }
       slack: { webhookUrl: "${url}/slack/hook" }
       webhook: { url: "${url}/webhook", secret: "s3cret" }
+grafana: { url: "${url}/grafana", token: "g-token", dashboardUid: navigator-deploy }
 services:
   checkout:
     tier: critical
@@ -143,6 +144,16 @@ describe('pages and hooks', () => {
     );
     expect(rx.at('/rollback')).toHaveLength(1);
     expect(t.nav.service.view('d-9').status).toBe('rolled_back');
+
+    // Grafana annotations for the deploy's start, its halt and its rollback, through the HTTP API.
+    const notes = rx.at('/grafana/api/annotations');
+    expect(notes.map((n) => (n.json as { tags: string[] }).tags[2])).toEqual(['registered', 'halted', 'rolled_back']);
+    expect(notes[0]!.headers.authorization).toBe('Bearer g-token');
+    expect(notes[1]!.json).toMatchObject({
+      dashboardUID: 'navigator-deploy',
+      tags: ['navigator', 'checkout', 'halted'],
+    });
+    expect(typeof (notes[1]!.json as { time: number }).time).toBe('number');
     await t.nav.effects.drain();
     const effects = t.nav.service.view('d-9').effects;
     expect(effects.filter((e) => e.status !== 'done')).toEqual([]);
@@ -209,8 +220,9 @@ describe('pages and hooks', () => {
     t.clock.now = start + 60;
     await t.nav.service.tick(start + 60);
     await t.nav.effects.drain();
-    expect(rx.requests).toHaveLength(0);
-    const effects = t.nav.service.view('d-9').effects;
+    // Nothing acts on production or pages anyone; dashboard annotations (records, not actions) still go out.
+    expect(rx.requests.filter((r) => !r.path.startsWith('/grafana/'))).toHaveLength(0);
+    const effects = t.nav.service.view('d-9').effects.filter((e) => e.kind !== 'annotation');
     expect(effects.length).toBeGreaterThan(0);
     expect(effects.every((e) => e.status === 'skipped')).toBe(true);
   });
