@@ -344,3 +344,35 @@ describe('blindness', () => {
     expect(m).not.toMatch(/d-1/);
   });
 });
+
+describe('operations', () => {
+  it('is ready once started; documents bearer auth; counts requests by route template', async () => {
+    t = await testNavigator();
+    expect((await t.nav.app.inject({ url: '/readyz' })).statusCode).toBe(503);
+    const { url } = await t.nav.start();
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(t.nav.loop.scheduled).toBe(true);
+    expect((await (await fetch(`${url}/readyz`)).json()) as unknown).toEqual({ ready: true });
+    const docs = (await t.nav.app.inject({ url: '/docs/json' })).json();
+    expect(docs.components.securitySchemes.bearer).toEqual({ type: 'http', scheme: 'bearer' });
+    expect(Object.keys(docs.paths)).toEqual(
+      expect.arrayContaining([
+        '/v1/deploys',
+        '/v1/deploys/{id}',
+        '/v1/deploys/{id}/stages',
+        '/v1/deploys/{id}/gate',
+        '/v1/deploys/{id}/approvals',
+        '/v1/deploys/{id}/overrides',
+        '/v1/deploys/{id}/end',
+        '/v1/audit',
+      ]),
+    );
+    await register(deploy({ id: 'secret-id-42' }));
+    await gate('secret-id-42');
+    const m = (await t.nav.app.inject({ url: '/metrics' })).body;
+    expect(m).toMatch(/navigator_http_requests_total\{route="\/v1\/deploys\/:id\/gate",method="GET",status="423"\} 1/);
+    expect(m).not.toMatch(/secret-id-42/);
+    await t.nav.close();
+    await t.nav.close(); // idempotent
+  });
+});
