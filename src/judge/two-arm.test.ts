@@ -58,6 +58,25 @@ describe('two-arm e-process', () => {
     expect(ticks[50]).toBeLessThanOrEqual(3 * bound);
   });
 
+  it('catches a regression that starts late in the watch about as fast as one at the start', () => {
+    // 100 good ticks of exact expectations, then the canary halves: a likelihood ratio counted from the
+    // first tick would need about as many bad ticks to climb out; the mixture over start times needs a few.
+    const s = newTwoArm('drop', 0.01);
+    for (let t = 0; t < 100; t++) updateTwoArm(s, 30, 270, 0.1);
+    let ticks = 0;
+    while (summarizeTwoArm(s).logE < THRESHOLD && ticks < 100) {
+      updateTwoArm(s, 15, 270, 0.1);
+      ticks++;
+    }
+    const fresh = newTwoArm('drop', 0.01);
+    let fromStart = 0;
+    while (summarizeTwoArm(fresh).logE < THRESHOLD && fromStart < 100) {
+      updateTwoArm(fresh, 15, 270, 0.1);
+      fromStart++;
+    }
+    expect(ticks).toBeLessThanOrEqual(fromStart + 2);
+  });
+
   it('a single grid point equals the closed-form binomial likelihood ratio', () => {
     fc.assert(
       fc.property(

@@ -6,7 +6,8 @@
 // log-LR is a sum over ticks. The null is composite, r on the good side of r0 = 1 -/+ tolerance; the
 // likelihood ratio against the boundary r0 is a valid e-process for every such r (monotone likelihood ratio).
 import { addPearson, dispersion, newDispersion, type DispersionState } from './dispersion.js';
-import { argMax, effectGrid, logMixture, type Direction } from './effect-grid.js';
+import { logEValue, stepLogS } from './change-mixture.js';
+import { argMax, effectGrid, type Direction } from './effect-grid.js';
 
 export interface TwoArmState {
   kind: 'two-arm';
@@ -14,8 +15,10 @@ export interface TwoArmState {
   r0: number;
   alternatives: number[];
   logWeights: number[];
-  /** raw (undivided) log-likelihood ratio per alternative */
+  /** raw (undivided) log-likelihood ratio per alternative, from the first tick (for the favoured effect) */
   llr: number[];
+  /** ln S per alternative: the likelihood ratio mixed over the tick the regression started (change-mixture.ts) */
+  logS: number[];
   canary: number;
   baseline: number;
   /** sum over ticks of baseline * w / (1 - w): the canary events expected under r = 1 */
@@ -37,6 +40,7 @@ export function newTwoArm(direction: Direction, tolerance: number, dispersionPri
     alternatives,
     logWeights,
     llr: alternatives.map(() => 0),
+    logS: alternatives.map(() => -Infinity),
     canary: 0,
     baseline: 0,
     expectedCanary: 0,
@@ -68,10 +72,16 @@ export function updateTwoArm(s: TwoArmState, canary: number, baseline: number, w
   const t0 = share(w, s.r0);
   const l0c = Math.log(t0);
   const l0b = Math.log(1 - t0);
+  // This tick's likelihood ratios, divided by the dispersion as estimated before it (quasi-likelihood).
+  const d = dispersion(s.dispersion, s.dispersionPrior);
+  const tick: number[] = [];
   for (let k = 0; k < s.alternatives.length; k++) {
     const t = share(w, s.alternatives[k] as number);
-    s.llr[k] = (s.llr[k] as number) + canary * (Math.log(t) - l0c) + baseline * (Math.log(1 - t) - l0b);
+    const l = canary * (Math.log(t) - l0c) + baseline * (Math.log(1 - t) - l0b);
+    s.llr[k] = (s.llr[k] as number) + l;
+    tick.push(l / d);
   }
+  stepLogS(s.logS, tick, s.ticks);
   // Dispersion from the spread around the local effect (a moving fit, so a regression that starts mid-watch
   // is not mistaken for noise); the fit uses the ticks before this one so a tick cannot explain itself away.
   if (s.ticks > 0 && s.localExpected > 0) {
@@ -105,7 +115,7 @@ export function summarizeTwoArm(s: TwoArmState): TwoArmSummary {
   const se = Math.sqrt(d * (1 / (s.canary + 0.5) + 1 / (s.baseline + 0.5)));
   const lr = Math.log(Math.max(r, 1e-6));
   return {
-    logE: logMixture(scaled, s.logWeights),
+    logE: logEValue(s.logS, s.ticks, s.logWeights),
     dispersion: d,
     effect: { estimate: r - 1, low: Math.exp(lr - 1.96 * se) - 1, high: Math.exp(lr + 1.96 * se) - 1 },
     favoured: (s.alternatives[argMax(scaled)] as number) - 1,

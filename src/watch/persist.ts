@@ -4,7 +4,13 @@ import { effectGrid } from '../judge/effect-grid.js';
 import type { Deploy } from '../model/deploy.js';
 import type { DeployWatch } from './deploy-watch.js';
 
-type Test = { r0: number; direction: 'drop' | 'rise'; alternatives?: number[]; logWeights?: number[] } | null;
+type Test = {
+  r0: number;
+  direction: 'drop' | 'rise';
+  alternatives?: number[];
+  logWeights?: number[];
+  logS?: (number | null)[];
+} | null;
 
 export function serializeWatch(w: DeployWatch): string {
   return JSON.stringify(w, (key, value: unknown) => {
@@ -23,6 +29,8 @@ export function restoreWatch(json: string, deploy: Deploy): DeployWatch {
       const g = effectGrid(t.direction, Math.abs(t.r0 - 1));
       t.alternatives = g.alternatives;
       t.logWeights = g.logWeights;
+      // JSON has no -Infinity (ln 0: no evidence yet); it comes back as null.
+      if (t.logS) t.logS = t.logS.map((x) => (x === null ? -Infinity : x));
     }
   }
   return w;
