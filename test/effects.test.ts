@@ -228,6 +228,29 @@ describe('pages and hooks', () => {
   });
 });
 
+describe('acknowledgement', () => {
+  it('a human acknowledging the page resolves it at every provider at once, and only once', async () => {
+    t = await haltedNavigator(undefined, undefined, 'never');
+    await t.nav.effects.drain();
+    const ack = await t.nav.http.inject({ method: 'POST', url: '/v1/deploys/d-9/acknowledge', payload: {} });
+    expect(ack.statusCode).toBe(200); // no tokens configured in this test: everyone is admin
+    expect(ack.json()).toMatchObject({ deploy: 'd-9', acknowledgedBy: 'anonymous' });
+    expect(ack.json().resolves).toBeGreaterThanOrEqual(5);
+    await t.nav.effects.drain();
+    const resolves = rx.at('/pd/').filter((r) => (r.json as Record<string, string>).event_action === 'resolve');
+    expect(resolves).toHaveLength(1);
+    const again = await t.nav.http.inject({
+      method: 'POST',
+      url: '/v1/deploys/d-9/acknowledge',
+      payload: { comment: 'again' },
+    });
+    expect(again.json().resolves).toBe(0);
+    await t.nav.effects.drain();
+    expect(rx.at('/pd/').filter((r) => (r.json as Record<string, string>).event_action === 'resolve')).toHaveLength(1);
+    expect(t.nav.store.audit().filter((a) => a.action === 'acknowledge')).toHaveLength(2);
+  });
+});
+
 describe('audit log', () => {
   it('detects a rewritten entry, through the API and `navigator audit verify`', async () => {
     t = await haltedNavigator();

@@ -121,6 +121,15 @@ export class Effects {
     );
   }
 
+  /** A human acknowledged the deploy's page: resolve it everywhere now (once: the resolve keys are shared). */
+  acknowledge(deploy: Deploy, by: string, comment: string): number {
+    const before = this.d.store.effects(deploy.id).length;
+    const why = `acknowledged by ${by}${comment ? `: ${comment}` : ''}`;
+    this.page(deploy, 'resolve', null, [why], why, 'regression', null, deploy.service, true);
+    this.kick();
+    return this.d.store.effects(deploy.id).length - before;
+  }
+
   /** Pages an always-watched signal's regression with the change blamed (or none fits). */
   pageIncident(
     deploy: Deploy | null,
@@ -210,6 +219,8 @@ export class Effects {
     signal: string | null = null,
     /** whose routes get the page: the deploy's service, or the service whose always-watched signal regressed */
     routeService = deploy.service,
+    /** a resolve a human asked for goes out at once; one after a rollback waits paging.resolveAfter */
+    resolveNow = false,
   ): void {
     const svc = this.d.config.services[routeService];
     if (!svc) return;
@@ -258,7 +269,9 @@ export class Effects {
             { type: 'request', request: req } satisfies Payload,
             this.d.now(),
             // A resolve waits a little: the on-call sees the page, and the baseline has the traffic back.
-            action === 'resolve' ? this.d.now() + parseDuration(this.d.config.paging.resolveAfter) : this.d.now(),
+            action === 'resolve' && !resolveNow
+              ? this.d.now() + parseDuration(this.d.config.paging.resolveAfter)
+              : this.d.now(),
           ) &&
           svc.dryRun
         ) {

@@ -106,6 +106,30 @@ export function integrationRoutes(deps: {
       },
     );
 
+    app.post(
+      '/v1/deploys/:id/acknowledge',
+      {
+        schema: {
+          summary: "A human acknowledges the deploy's page: it is resolved at every provider now",
+          params: Type.Object({ id: Type.String({ minLength: 1 }) }),
+          body: Type.Optional(
+            Type.Object({ comment: Type.Optional(Type.String({ maxLength: 2000 })) }, { additionalProperties: false }),
+          ),
+        },
+      },
+      async (req) => {
+        const a = auth.actor(req.headers.authorization);
+        auth.require(a, 'approver');
+        const id = (req.params as { id: string }).id;
+        const row = deps.store.getDeploy(id);
+        if (!row) throw notFound(`deploy ${id}`);
+        const comment = (req.body as { comment?: string } | undefined)?.comment ?? '';
+        const queued = deps.effects.acknowledge(JSON.parse(row.deploy) as Deploy, a.name, comment);
+        deps.store.appendAudit(deps.now(), a.name, 'acknowledge', id, { comment, resolves: queued });
+        return { deploy: id, acknowledgedBy: a.name, resolves: queued };
+      },
+    );
+
     app.get('/v1/integrations/argo/:id', { schema: { params: Type.Object({ id: Type.String() }) } }, async (req) => {
       auth.require(auth.actor(req.headers.authorization), 'pipeline');
       const g = service.gate((req.params as { id: string }).id);
