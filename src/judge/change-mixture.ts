@@ -8,6 +8,8 @@
 // decays as 1/(k(k+1)), so a start at tick k costs about 2 ln k nats, not k ticks.
 // With S_n = sum_{k<=n} pi_k prod_{j=k..n} LR_j, the recursion S_n = LR_n (S_{n-1} + pi_n) is O(1) a tick.
 
+import { logMixture } from './effect-grid.js';
+
 export const START_MASS = 0.8;
 
 /** Prior mass on a regression starting at informative tick n (0-based). */
@@ -36,10 +38,8 @@ export function stepLogS(logS: number[], tickLlr: readonly number[], n: number):
 /** ln of the e-value: for each alternative S_n plus the mass on later starts, then the effect mixture. */
 export function logEValue(logS: readonly number[], ticks: number, logWeights: readonly number[]): number {
   const tail = Math.log(laterMass(ticks));
-  let max = -Infinity;
-  const terms = logS.map((x, k) => logAddExp(x, tail) + (logWeights[k] as number));
-  for (const t of terms) max = Math.max(max, t);
-  let sum = 0;
-  for (const t of terms) sum += Math.exp(t - max);
-  return max + Math.log(sum);
+  return logMixture(
+    logS.map((x) => logAddExp(x, tail)),
+    logWeights,
+  );
 }

@@ -40,16 +40,6 @@ export function logMixture(xs: readonly number[], logWeights: readonly number[])
   return max + Math.log(sum);
 }
 
-/** ln(mean_k exp(x_k)), stable. */
-export function logMeanExp(xs: readonly number[]): number {
-  let max = -Infinity;
-  for (const x of xs) if (x > max) max = x;
-  if (max === -Infinity) return -Infinity;
-  let sum = 0;
-  for (const x of xs) sum += Math.exp(x - max);
-  return max + Math.log(sum / xs.length);
-}
-
 /** Index of the largest entry: the effect the evidence favours most. */
 export function argMax(xs: readonly number[]): number {
   let best = 0;

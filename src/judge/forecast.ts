@@ -10,13 +10,6 @@ const DAY = 86400;
 /** Lags tried, in seconds: yesterday and the same weekday of the last four weeks. */
 export const SEASONAL_LAGS = [1, 7, 14, 21, 28].map((d) => d * DAY);
 
-/** A per-tick count history: values[i] counts events in the tick ending at start + i * step (NaN: missing). */
-export interface History {
-  start: number;
-  step: number;
-  values: ArrayLike<number>;
-}
-
 export interface ForecastSettings {
   /** ticks of level window before the origin */
   levelTicks: number;

@@ -68,11 +68,3 @@ export function toDeploy(input: DeployInput, now: number): Deploy {
     change: input.change ?? null,
   };
 }
-
-/** Canary traffic weight in force at time t (seconds); before the first stage the canary gets no traffic. */
-export function weightAt(deploy: Deploy, t: number): number {
-  if (deploy.strategy === 'all-at-once') return 1;
-  let w = 0;
-  for (const s of deploy.stages) if (s.at <= t) w = s.weight;
-  return w;
-}

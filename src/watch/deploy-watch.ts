@@ -118,14 +118,6 @@ export function decide(w: DeployWatch, t: number): void {
   }
 }
 
-/** Marks a watch whose data ended before it could be decided. */
-export function endOfData(w: DeployWatch): void {
-  if (w.status !== 'watching') return;
-  w.status = 'inconclusive';
-  w.decidedAt = null;
-  w.reason = 'the data ended before the deploy had been watched long enough';
-}
-
 export function signalVerdicts(w: DeployWatch): SignalVerdict[] {
   return w.signals.map((s) => ({
     signal: s.name,
