@@ -5,6 +5,11 @@
 // tick to tick (stages), which a mixture of per-effect likelihood ratios handles exactly: each grid point's
 // log-LR is a sum over ticks. The null is composite, r on the good side of r0 = 1 -/+ tolerance; the
 // likelihood ratio against the boundary r0 is a valid e-process for every such r (monotone likelihood ratio).
+// Why a discrete prior on the effect rather than the Beta(k rho_A, k rho_B) prior of Lindon & Malek's closed
+// form: that closed form needs one traffic share for the whole watch, while a canary's share changes at
+// every stage; per-effect likelihood ratios take each tick's share as it is, the grid puts prior mass where
+// deploy regressions are (collapses and small drops alike), and two-arm-beta.test.ts checks it against
+// the beta-binomial Bayes factor (gammaln from simple-statistics) on constant-share data.
 import { addPearson, dispersion, newDispersion, type DispersionState } from './dispersion.js';
 import { logEValue, stepLogS } from './change-mixture.js';
 import { argMax, effectGrid, type Direction } from './effect-grid.js';
