@@ -1,156 +1,101 @@
 // bench/anchors: Navigator's judge next to the reference judges of Flagger, Argo Rollouts and Kayenta
-// (bench/anchors/judges.ts), on the same simulated canary recordings.
-//   npx tsx bench/anchors/run.ts [--quick]
-// Prints a table and writes bench/results/anchors.json.
+// (bench/lib/judges.ts) on the same simulated canary recordings (bench/lib/simulate.ts).
+//   npx tsx bench/anchors/run.ts [--quick] [--without-navigator] [--out FILE] [--split-sd X]
+// Prints tables and writes bench/results/anchors.json (other names for partial runs, so a reference-only
+// or quick run never overwrites the full results).
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { gamma, mulberry32, overdispersed } from '../../test/support/random.js';
-import { argo, flagger, kayenta, navigator, TICK, type Judge, type Recording } from './judges.js';
+import { dirname } from 'node:path';
+import { referenceJudges, type BenchJudge } from '../lib/judges.js';
+import { navigatorJudge } from '../lib/navigator-judge.js';
+import {
+  BOUND_ALPHA,
+  BURST_SHAPE,
+  DIURNAL_AMPLITUDE,
+  DROPS,
+  LAMBDAS,
+  TICK_SECONDS,
+  WEIGHTS,
+  runGrid,
+  type GridOptions,
+} from './grid.js';
+import { summarize, type Row } from './report.js';
 
-const quick = process.argv.includes('--quick');
-const HOURS = 3;
-const TICKS = (HOURS * 3600) / TICK;
-const SEEDS = quick ? 4 : 12;
-const GOOD = quick ? 240 : 1200;
-
-function record(seed: number, total: number, weight: number, drop: number, bursty: boolean): Recording {
-  const rng = mulberry32(seed);
-  const r: Recording = { weight, canaryOrders: [], baselineOrders: [], expectedCanaryOrders: [], drop };
-  for (let i = 0; i < TICKS; i++) {
-    const burst = bursty ? gamma(rng, 20) / 20 : 1;
-    const mu = total * TICK * burst;
-    r.expectedCanaryOrders.push(total * TICK * weight);
-    r.canaryOrders.push(overdispersed(rng, mu * weight * (1 - drop), 1.3));
-    r.baselineOrders.push(overdispersed(rng, mu * (1 - weight), 1.3));
-  }
-  return r;
-}
-
-/** The part of the recording a judge watches before it promotes. */
-function cut(r: Recording, j: Judge): Recording {
-  const n = Math.round(j.lifetimeSeconds / TICK);
-  return {
-    ...r,
-    canaryOrders: r.canaryOrders.slice(0, n),
-    baselineOrders: r.baselineOrders.slice(0, n),
-    expectedCanaryOrders: r.expectedCanaryOrders.slice(0, n),
-  };
-}
-
-const judges: Judge[] = [navigator, flagger(5), flagger(10), argo, kayenta];
-const drops = [0.99, 0.5, 0.2, 0.1, 0.05];
-const totals = [0.5, 5, 50, 500];
-const weights = [0.05, 0.1, 0.5];
-const q = (xs: number[], p: number) =>
-  xs.length ? ([...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))] as number) : null;
-
-interface Acc {
-  delays: number[];
-  lost: number[];
-  missed: number;
-  runs: number;
-}
-const acc = new Map<string, Acc>();
-const get = (judge: string, drop: number, total: number | 'all') => {
-  const k = `${judge}|${drop}|${total}`;
-  if (!acc.has(k)) acc.set(k, { delays: [], lost: [], missed: 0, runs: 0 });
-  return acc.get(k) as Acc;
+const args = process.argv.slice(2);
+const flag = (name: string) => args.includes(name);
+const option = (name: string) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
 };
+const quick = flag('--quick');
+const withNavigator = !flag('--without-navigator');
+const splitSd = Number(option('--split-sd') ?? 0);
+const out =
+  option('--out') ?? `bench/results/anchors${quick ? '-quick' : ''}${withNavigator ? '' : '-references'}.json`;
 
-let seed = 1;
+function loadNavigator(): BenchJudge {
+  try {
+    return navigatorJudge();
+  } catch (e) {
+    console.error(`${(e as Error).message}\nrun with --without-navigator for the reference judges alone`);
+    process.exit(1);
+  }
+}
+const navigator = withNavigator ? loadNavigator() : null;
+const judges: BenchJudge[] = [...(navigator ? [navigator] : []), ...referenceJudges()];
+const options: GridOptions = { quick, splitSd };
 const t0 = Date.now();
-for (const drop of drops)
-  for (const total of totals)
-    for (const weight of weights)
-      for (const bursty of [false, true])
-        for (let s = 0; s < SEEDS; s++) {
-          const rec = record(seed++, total, weight, drop, bursty);
-          for (const j of judges) {
-            const k = j.decide(cut(rec, j));
-            for (const a of [get(j.name, drop, 'all'), get(j.name, drop, total)]) {
-              a.runs++;
-              if (k === null) {
-                a.missed++;
-                // Orders lost over the whole recording when the judge never acts.
-                a.lost.push(rec.expectedCanaryOrders.reduce((x, y) => x + y, 0) * drop);
-                continue;
-              }
-              a.delays.push((k + 1) * TICK);
-              a.lost.push(rec.expectedCanaryOrders.slice(0, k + 1).reduce((x, y) => x + y, 0) * drop);
-            }
-          }
-        }
+const run = runGrid(judges, options);
+const names = judges.map((j) => j.name);
+const summary = summarize(run, names, navigator?.name ?? null, TICK_SECONDS);
+const seconds = (Date.now() - t0) / 1000;
 
-const falseAlarms: Record<string, number> = {};
-for (let g = 0; g < GOOD; g++) {
-  const rec = record(
-    900000 + g,
-    totals[g % totals.length] as number,
-    weights[g % weights.length] as number,
-    0,
-    g % 2 === 1,
-  );
-  for (const j of judges) if (j.decide(cut(rec, j)) !== null) falseAlarms[j.name] = (falseAlarms[j.name] ?? 0) + 1;
-}
-
-// Delays are quantiles over all runs, a run that never acted counting as "after the recording" (censored):
-// a median over decided runs only would flatter a judge that misses.
-const CENSORED = (TICKS + 1) * TICK;
-const withMissed = (a: Acc) => [...a.delays, ...Array<number>(a.missed).fill(CENSORED)];
-const shown = (x: number | null) => (x === null || x >= CENSORED ? null : x);
-const rows = [];
-for (const total of ['all', ...totals] as const)
-  for (const drop of drops) {
-    const navMedian = shown(q(withMissed(get(navigator.name, drop, total)), 0.5));
-    for (const j of judges) {
-      const a = get(j.name, drop, total);
-      const median = shown(q(withMissed(a), 0.5));
-      rows.push({
-        judge: j.name,
-        totalPerS: total,
-        drop,
-        runs: a.runs,
-        medianDelaySeconds: median,
-        p90DelaySeconds: shown(q(withMissed(a), 0.9)),
-        medianOrdersLost: +(q(a.lost, 0.5) as number).toFixed(1),
-        missed: a.missed,
-        delayOverNavigator: median !== null && navMedian ? +(median / navMedian).toFixed(1) : null,
-      });
-    }
-  }
 const result = {
-  command: `npx tsx bench/anchors/run.ts${quick ? ' --quick' : ''}`,
-  recording: {
-    hours: HOURS,
-    tickSeconds: TICK,
-    totalsPerS: totals,
-    weights,
-    drops,
-    burstiness: 'gamma shape 20 on the total each tick, or none',
-    dispersion: 1.3,
-    seedsPerCell: SEEDS,
+  command: `npx tsx bench/anchors/run.ts ${args.join(' ')}`.trim(),
+  recordings: {
+    hours: run.shape.hours,
+    tickSeconds: TICK_SECONDS,
+    onsetTick: 0,
+    drops: DROPS,
+    totalRatesPerSecond: LAMBDAS,
+    canaryWeights: WEIGHTS,
+    burstiness: `none, or a shared gamma multiplier (shape ${BURST_SHAPE}) on the total rate each tick`,
+    dispersion: 'per-arm variance D times the mean, D uniform on [1, 2] per recording',
+    diurnal: `24 h sine, amplitude ${DIURNAL_AMPLITUDE}, random phase`,
+    errorRatio: 'p0 0.001; after the onset the canary has 1 - (1 - p0)(1 - drop)',
+    splitSd: run.shape.splitSd,
+    regressionsPerDrop: (run.outcomes.length / DROPS.length / judges.length / 2) | 0,
+    seedsPerCell: run.shape.seedsPerCell,
+    goodDeploys: summary.falseAlarms[0]?.goodDeploys ?? 0,
+    boundAlpha: BOUND_ALPHA,
   },
-  judges: judges.map((j) => ({ name: j.name, settings: j.settings })),
-  falseAlarmsPer1000: Object.fromEntries(
-    judges.map((j) => [j.name, +(((falseAlarms[j.name] ?? 0) / GOOD) * 1000).toFixed(2)]),
-  ),
-  goodDeploys: GOOD,
-  rows,
-  seconds: (Date.now() - t0) / 1000,
+  judges: judges.map((j) => ({ name: j.name, settings: j.settings, source: j.source })),
+  targets: summary.targets,
+  falseAlarmsPer1000: summary.falseAlarms,
+  rows: summary.rows,
+  judgeSeconds: Object.fromEntries(Object.entries(run.judgeSeconds).map(([k, v]) => [k, +v.toFixed(2)])),
+  seconds,
 };
-mkdirSync('bench/results', { recursive: true });
-writeFileSync('bench/results/anchors.json', `${JSON.stringify(result, null, 2)}\n`);
+mkdirSync(dirname(out), { recursive: true });
+writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
 
 const pad = (x: unknown, n: number) => String(x ?? '-').padStart(n);
+const head = `${pad('judge', 22)} ${pad('drop', 5)} ${pad('median s', 9)} ${pad('p90 s', 8)} ${pad('orders lost p50', 16)} ${pad('p90', 9)} ${pad('missed', 9)} ${pad('errors', 6)} ${pad('x Nav p50', 9)} ${pad('x Nav p90', 9)}`;
+const line = (r: Row) =>
+  `${pad(r.judge, 22)} ${pad(r.drop, 5)} ${pad(r.medianDelaySeconds, 9)} ${pad(r.p90DelaySeconds, 8)} ${pad(r.medianOrdersLost, 16)} ${pad(r.p90OrdersLost, 9)} ${pad(`${r.missed}/${r.runs}`, 9)} ${pad(r.errorHalts, 6)} ${pad(r.medianOverNavigator, 9)} ${pad(r.p90OverNavigator, 9)}`;
+for (const signal of ['orders', 'errors'] as const) {
+  console.log(`\n${signal}, all traffic levels ("-": after the ${run.shape.hours} h recording)`);
+  console.log(head);
+  for (const r of summary.rows.filter((x) => x.signal === signal && x.lambda === 'all')) console.log(line(r));
+}
 console.log(
-  `${pad('judge', 22)} ${pad('total/s', 7)} ${pad('drop', 5)} ${pad('median s', 9)} ${pad('p90 s', 7)} ${pad('orders lost', 12)} ${pad('missed', 8)} ${pad('x Navigator', 12)}`,
+  `\nfalse alarms per 1,000 good deploys (${result.recordings.goodDeploys} deploys, ${run.shape.hours} h each)`,
 );
-for (const r of rows.filter((x) => x.totalPerS === 'all' || x.totalPerS === 50))
+console.log(
+  `${pad('judge', 22)} ${pad('orders', 8)} ${pad('errors', 8)} ${pad('either', 8)} ${pad('either, 1st hour', 17)}`,
+);
+for (const f of summary.falseAlarms)
   console.log(
-    `${pad(r.judge, 22)} ${pad(r.totalPerS, 7)} ${pad(r.drop, 5)} ${pad(r.medianDelaySeconds, 9)} ${pad(r.p90DelaySeconds, 7)} ${pad(r.medianOrdersLost, 12)} ${pad(`${r.missed}/${r.runs}`, 8)} ${pad(r.delayOverNavigator, 12)}`,
+    `${pad(f.judge, 22)} ${pad(f.orders, 8)} ${pad(f.errors, 8)} ${pad(f.either, 8)} ${pad(f.firstHour.either, 17)}`,
   );
-console.log(
-  `false alarms per 1,000 good deploys (${GOOD} good deploys, 3 h each): ${Object.entries(result.falseAlarmsPer1000)
-    .map(([k, v]) => `${k} ${v}`)
-    .join(', ')}`,
-);
-console.log(`wrote bench/results/anchors.json in ${result.seconds.toFixed(1)} s`);
+if (summary.targets) console.log(`\ntargets: ${JSON.stringify(summary.targets)}`);
+console.log(`\nwrote ${out} in ${seconds.toFixed(1)} s (judging: ${JSON.stringify(result.judgeSeconds)})`);
