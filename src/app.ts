@@ -15,9 +15,8 @@ import { createMetrics, type Metrics } from './telemetry/metrics.js';
 import { LiveLoop } from './watch/live.js';
 import { selectorsOf } from './watch/inputs.js';
 import { Effects } from './actions/effects.js';
+import { ATTRIBUTION_WINDOW, attributionSettings, recentCandidates } from './attribution/candidates.js';
 import { rankCandidates } from './attribution/rank.js';
-import { attributionSettings, ATTRIBUTION_WINDOW } from './backtest/backtest.js';
-import type { Deploy } from './model/deploy.js';
 import { AlwaysWatches } from './watch/always-live.js';
 import { integrationRoutes } from './http/integrations.js';
 
@@ -124,28 +123,9 @@ export async function buildNavigator(o: {
     absentAfter: config.evaluation.absentAfter,
     onIncident: (inc) => {
       const t = now();
-      const rows = store.deploysStartedBetween(t - ATTRIBUTION_WINDOW, t);
-      const deploys = rows.map((r) => ({ row: r, d: JSON.parse(r.deploy) as Deploy }));
-      const ranked = rankCandidates(
-        inc,
-        deploys.map(({ row, d }) => ({
-          id: d.id,
-          service: d.service,
-          startedAt: d.startedAt,
-          strategy: d.strategy,
-          weight: d.strategy === 'all-at-once' ? 1 : Math.max(0, ...d.stages.map((s) => s.weight)),
-          status:
-            row.status === 'halted'
-              ? 'fail'
-              : row.status === 'watching'
-                ? 'watching'
-                : row.status === 'passed'
-                  ? 'pass'
-                  : 'other',
-        })),
-        attributionSettings(config, step),
-      );
-      const blamed = deploys.find(({ d }) => d.id === ranked[0]?.id)?.d ?? null;
+      const { candidates, byId } = recentCandidates(store, t, ATTRIBUTION_WINDOW);
+      const ranked = rankCandidates(inc, candidates, attributionSettings(config, step));
+      const blamed = byId.get(ranked[0]?.id ?? '') ?? null;
       store.appendAudit(t, 'navigator', 'incident', blamed?.id ?? null, {
         service: inc.service,
         signal: inc.signal,

@@ -5,6 +5,7 @@ import type { Config } from '../config/schema.js';
 import type { Deploy } from '../model/deploy.js';
 import type { Evidence } from '../model/verdict.js';
 import type { MetricSource } from '../sources/types.js';
+import { attributionSettings, toCandidate } from '../attribution/candidates.js';
 import { rankCandidates, type Candidate, type RankedCandidate } from '../attribution/rank.js';
 import { signalVerdicts, type DeployWatch } from '../watch/deploy-watch.js';
 import { newAlwaysWatch, stepAlways, type AlwaysWatch } from '../watch/always-watch.js';
@@ -38,17 +39,6 @@ export interface BacktestReport {
 }
 
 const iso = (t: number) => new Date(t * 1000).toISOString().replace('.000Z', 'Z');
-
-export const ATTRIBUTION_WINDOW = 6 * 3600;
-
-export function attributionSettings(config: Config, step: number) {
-  return {
-    window: ATTRIBUTION_WINDOW,
-    halfLife: Math.max(600, 4 * step),
-    slack: 2 * step,
-    dependsOn: Object.fromEntries(Object.entries(config.services).map(([k, v]) => [k, v.dependsOn])),
-  };
-}
 
 export async function runBacktest(o: {
   config: Config;
@@ -92,19 +82,7 @@ export async function runBacktest(o: {
   const candidatesAt = (t: number): Candidate[] =>
     deploys
       .filter((d) => d.startedAt <= t)
-      .map((d) => {
-        const w = decided.get(d.id) ?? started.get(d.id);
-        const status = !w ? 'other' : w.status;
-        return {
-          id: d.id,
-          service: d.service,
-          startedAt: d.startedAt,
-          strategy: d.strategy,
-          weight:
-            d.strategy === 'all-at-once' ? 1 : Math.max(0, ...d.stages.filter((s) => s.at <= t).map((s) => s.weight)),
-          status,
-        };
-      });
+      .map((d) => toCandidate(d, (decided.get(d.id) ?? started.get(d.id))?.status ?? 'other', t));
   const attribution = attributionSettings(config, step);
 
   let next = 0;
@@ -124,29 +102,28 @@ export async function runBacktest(o: {
       started.set(d.id, watcher.watch(d));
     }
     await watcher.tick(t);
-    for (const w of started.values())
-      if (w.status !== 'watching' && !decided.has(w.deploy.id)) decided.set(w.deploy.id, w);
-    for (const [id, w] of decided) {
-      if (started.has(id) && w.status === 'fail') {
-        started.delete(id);
-        const ranked = rankCandidates(
-          { service: w.deploy.service, onset: w.deploy.startedAt, detectedAt: w.decidedAt as number },
-          candidatesAt(w.decidedAt as number),
-          attribution,
-        );
-        const order = [id, ...ranked.map((r) => r.id).filter((x) => x !== id)];
-        const failing = signalVerdicts(w).find((s) => s.signal === w.failedSignal);
-        incidents.push({
-          detectedAt: iso(w.decidedAt as number),
-          onset: iso(w.deploy.startedAt),
-          service: w.deploy.service,
-          signal: w.failedSignal as string,
-          attributedTo: id,
-          candidates: order,
-          scores: ranked,
-          evidence: failing?.evidence ?? null,
-        });
-      } else if (started.has(id)) started.delete(id);
+    // Only the watches still open can have been decided this tick: move those, and page the failed ones.
+    for (const [id, w] of started) {
+      if (w.status === 'watching') continue;
+      started.delete(id);
+      decided.set(id, w);
+      if (w.status !== 'fail') continue;
+      const ranked = rankCandidates(
+        { service: w.deploy.service, onset: w.deploy.startedAt, detectedAt: w.decidedAt as number },
+        candidatesAt(w.decidedAt as number),
+        attribution,
+      );
+      const failing = signalVerdicts(w).find((s) => s.signal === w.failedSignal);
+      incidents.push({
+        detectedAt: iso(w.decidedAt as number),
+        onset: iso(w.deploy.startedAt),
+        service: w.deploy.service,
+        signal: w.failedSignal as string,
+        attributedTo: id,
+        candidates: [id, ...ranked.map((r) => r.id).filter((x) => x !== id)],
+        scores: ranked,
+        evidence: failing?.evidence ?? null,
+      });
     }
     for (const a of always) {
       const input = await totalTick(source, a.sig, t, step, absentAfter);

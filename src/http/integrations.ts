@@ -5,8 +5,8 @@
 // - Alertmanager webhook (version 4): each firing alert is attributed to recent changes and paged.
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
+import { ATTRIBUTION_WINDOW, attributionSettings, recentCandidates } from '../attribution/candidates.js';
 import { rankCandidates } from '../attribution/rank.js';
-import { attributionSettings, ATTRIBUTION_WINDOW } from '../backtest/backtest.js';
 import type { Config } from '../config/schema.js';
 import type { DeployService } from '../deploys/service.js';
 import { notFound } from '../deploys/errors.js';
@@ -154,25 +154,7 @@ export function integrationRoutes(deps: {
         }[];
       };
       const now = deps.now();
-      const rows = deps.store.deploysStartedBetween(now - ATTRIBUTION_WINDOW, now);
-      const candidates = rows.map((r) => {
-        const d = JSON.parse(r.deploy) as Deploy;
-        return {
-          id: d.id,
-          service: d.service,
-          startedAt: d.startedAt,
-          strategy: d.strategy,
-          weight: d.strategy === 'all-at-once' ? 1 : Math.max(0, ...d.stages.map((s) => s.weight)),
-          status: (r.status === 'halted'
-            ? 'fail'
-            : r.status === 'watching'
-              ? 'watching'
-              : r.status === 'passed'
-                ? 'pass'
-                : 'other') as 'fail' | 'watching' | 'pass' | 'other',
-          deploy: d,
-        };
-      });
+      const { candidates, byId } = recentCandidates(deps.store, now, ATTRIBUTION_WINDOW);
       const results = [];
       for (const a of body.alerts) {
         if (a.status !== 'firing') continue;
@@ -183,10 +165,10 @@ export function integrationRoutes(deps: {
           candidates,
           attributionSettings(deps.config, 60),
         );
-        const top = candidates.find((c) => c.id === ranked[0]?.id);
+        const top = byId.get(ranked[0]?.id ?? '');
         if (top)
           deps.effects.pageAlert(
-            top.deploy,
+            top,
             a.labels.alertname ?? 'alert',
             a.annotations?.summary ?? a.labels.alertname ?? 'firing alert',
             ranked.map((r) => r.id),
