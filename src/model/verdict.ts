@@ -29,6 +29,10 @@ export interface Evidence {
   forecast?: { expected: number; observed: number; margin: number; sigma2: number; lags: string[]; origins: number };
   /** the new version's series reported nothing while events were due */
   absent?: boolean;
+  /** how much of the watch was seen (ticks judged; ticks counted, blind, and gaps) */
+  seen?: { ticks: number; seenTicks: number; blindTicks: number; gapTicks: number };
+  /** the signal cannot see now */
+  blind?: boolean;
   sentence: string;
 }
 
@@ -39,4 +43,18 @@ export interface SignalVerdict {
   /** ticks the source could not answer or the data were unknown */
   blindTicks: number;
   evidence: Evidence | null;
+  /** what the signal's ticks saw (design §8): seen, absent, gap or blind */
+  seeing?: SeeingSummary;
+}
+
+export interface SeeingSummary {
+  ticks: number;
+  seenTicks: number;
+  gapTicks: number;
+  blindTicks: number;
+  last: 'seen' | 'absent' | 'gap' | 'blind' | null;
+  blind: boolean;
+  /** epoch seconds */
+  blindSince: number | null;
+  reason: string | null;
 }

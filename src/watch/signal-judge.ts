@@ -21,8 +21,13 @@ export interface ArmPair {
   num: ArmCount;
   den: ArmCount | null;
 }
-export type TickInput =
-  { mode: 'canary'; weight: number; canary: ArmPair; baseline: ArmPair } | { mode: 'history'; total: ArmPair };
+/**
+ * One observation: `span` ticks ending at the tick judged (default 1; more when a gap's events arrive with
+ * the first tick that sees the counter again), with the canary weight averaged over them.
+ */
+export type TickInput = (
+  { mode: 'canary'; weight: number; canary: ArmPair; baseline: ArmPair } | { mode: 'history'; total: ArmPair }
+) & { span?: number };
 
 /** A frozen forecast for the watch: values[i] is expected for the tick at start + (i + 1) * step. */
 export interface FrozenForecast {
@@ -156,7 +161,8 @@ export function stepSignal(
       s.blindTicks++;
       return false;
     }
-    const f = s.forecast.values[index];
+    const span = input.span ?? 1;
+    const f = spanSum(s.forecast.values, index, span);
     if (f === undefined) return false; // past the frozen horizon: nothing to compare with
     if (total.num.live === 0 && (s.kind === 'count' || (total.den as ArmCount).live === 0)) s.absentTicks++;
     if (s.kind === 'count') {
@@ -165,7 +171,7 @@ export function stepSignal(
     } else {
       const den = (total.den as ArmCount).value;
       updateForecastTest(s.main, total.num.value, den * (s.forecast.ratio ?? 0));
-      const tf = s.trafficForecast?.values[index];
+      const tf = s.trafficForecast ? spanSum(s.trafficForecast.values, index, span) : undefined;
       if (s.traffic?.kind === 'forecast' && tf !== undefined) updateForecastTest(s.traffic, den, tf);
     }
   } else {
@@ -175,6 +181,14 @@ export function stepSignal(
   else if (s.traffic && statistic(s.traffic) >= s.trafficThreshold) s.failed = 'traffic';
   if (s.failed) s.decidedAt = t;
   return s.failed !== null;
+}
+
+/** What a forecast expects over the `span` ticks ending at `index` (undefined past its horizon). */
+function spanSum(values: number[], index: number, span: number): number | undefined {
+  if (values[index] === undefined) return undefined;
+  let sum = 0;
+  for (let i = Math.max(0, index - span + 1); i <= index; i++) sum += values[i] ?? 0;
+  return sum;
 }
 
 function statistic(test: TwoArmState | ForecastTestState): number {
