@@ -62,7 +62,8 @@ export function observeCohort(
       }
     } else if (!Number.isFinite(cur)) {
       let recent = false;
-      for (let j = Math.max(0, last - absentAfter + 1); j < last; j++) if (Number.isFinite(v[j] as number)) recent = true;
+      for (let j = Math.max(0, last - absentAfter + 1); j < last; j++)
+        if (Number.isFinite(v[j] as number)) recent = true;
       if (recent) {
         gap ??= `${describe(s.labels)} missed a sample`;
         continue;

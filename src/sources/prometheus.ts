@@ -181,7 +181,8 @@ export class PrometheusSource implements MetricSource {
     let lastError = '';
     let wait = 0;
     for (let attempt = 0; attempt <= this.o.retries; attempt++) {
-      if (attempt > 0) await new Promise((r) => setTimeout(r, wait || Math.min(backoff.cap, backoff.base * 2 ** attempt)));
+      if (attempt > 0)
+        await new Promise((r) => setTimeout(r, wait || Math.min(backoff.cap, backoff.base * 2 ** attempt)));
       wait = 0;
       this.requests++;
       try {

@@ -54,7 +54,10 @@ export class Scraper implements MetricSource {
     for (const g of this.health.gridSync({ metric: 'up', matchers: {} }, from, to, step)) {
       attempted.set(g.labels.target as string, g.values);
       // In flight: its samples land later in this tick's past, so the tick is a gap, not blind.
-      up.set(g.labels.target as string, g.values.map((v) => (v === IN_FLIGHT ? NaN : v)));
+      up.set(
+        g.labels.target as string,
+        g.values.map((v) => (v === IN_FLIGHT ? NaN : v)),
+      );
     }
     for (const s of series) {
       const target = this.targetOf.get(seriesId(sel.metric, s.labels));

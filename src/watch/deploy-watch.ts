@@ -54,8 +54,13 @@ export function blindness(w: DeployWatch): Blindness {
   for (const s of w.signals) {
     const st = w.seeing?.[s.name];
     if (w.sourceError && w.blindSince !== null)
-      signals.push({ signal: s.name, since: Math.min(w.blindSince, st?.blindSince ?? Infinity), reason: w.sourceError });
-    else if (st?.blindSince != null) signals.push({ signal: s.name, since: st.blindSince, reason: st.reason ?? 'blind' });
+      signals.push({
+        signal: s.name,
+        since: Math.min(w.blindSince, st?.blindSince ?? Infinity),
+        reason: w.sourceError,
+      });
+    else if (st?.blindSince != null)
+      signals.push({ signal: s.name, since: st.blindSince, reason: st.reason ?? 'blind' });
   }
   const since = w.blindSince ?? (signals.length ? Math.min(...signals.map((x) => x.since)) : null);
   return { blind: since !== null, since, signals };
@@ -160,8 +165,8 @@ export function decide(w: DeployWatch, t: number): void {
       w.reason = notSeen.length
         ? `not seen enough to judge ${notSeen.map((x) => `${x.name} (${x.why})`).join(', ')} after ${formatDuration(t - w.deploy.startedAt)}`
         : w.signals.length
-        ? `too little data to judge ${thin.map((s) => s.name).join(', ')} after ${formatDuration(t - w.deploy.startedAt)}: a collapse would not have been detectable`
-        : 'no signals configured for this service';
+          ? `too little data to judge ${thin.map((s) => s.name).join(', ')} after ${formatDuration(t - w.deploy.startedAt)}: a collapse would not have been detectable`
+          : 'no signals configured for this service';
     }
   }
 }

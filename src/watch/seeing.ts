@@ -72,7 +72,14 @@ export function markBlind(st: SeeingState, t: number, step: number, reason: stri
 }
 
 /** A gap tick: carried. Returns false when the gap has become too long (the caller marks it blind). */
-export function markGap(st: SeeingState, t: number, step: number, weight: number, restart: boolean, reason: string): boolean {
+export function markGap(
+  st: SeeingState,
+  t: number,
+  step: number,
+  weight: number,
+  restart: boolean,
+  reason: string,
+): boolean {
   st.run = 0;
   st.last = 'gap';
   st.reason = reason;
@@ -92,7 +99,12 @@ export function markGap(st: SeeingState, t: number, step: number, weight: number
 }
 
 /** A counted tick: returns the span it covers and the canary weight averaged over it. */
-export function markSeen(st: SeeingState, t: number, weight: number, absent: boolean): { span: number; weight: number } {
+export function markSeen(
+  st: SeeingState,
+  t: number,
+  weight: number,
+  absent: boolean,
+): { span: number; weight: number } {
   const span = st.pending + 1;
   const w = (st.pendingWeight + weight) / span;
   st.seenTicks += span;

@@ -111,7 +111,11 @@ export class Watcher {
       const index = Math.round((t - w.firstTick) / step);
       const service = this.deps.config.services[w.deploy.service];
       if (!service) throw new Error(`service ${w.deploy.service} left the config`);
-      const split = { label: service.cohortLabel, version: w.deploy.version, baselineVersion: w.deploy.baselineVersion };
+      const split = {
+        label: service.cohortLabel,
+        version: w.deploy.version,
+        baselineVersion: w.deploy.baselineVersion,
+      };
       const weight = weightOver(w.deploy, t, step);
       // Every signal's observation first: a source that fails throws here, before any state changed, so
       // the tick is judged again once the source answers (Prometheus keeps the history).
@@ -128,7 +132,10 @@ export class Watcher {
       // The new version is up once any of its series reports: from then on, a signal whose series it does
       // not report (no orders at all, say) counts as zero events, not as "still starting".
       const alive = observations.some(
-        (o) => o.kind === 'seen' && 'canary' in o.counts && (o.counts.canary.num.live > 0 || (o.counts.canary.den?.live ?? 0) > 0),
+        (o) =>
+          o.kind === 'seen' &&
+          'canary' in o.counts &&
+          (o.counts.canary.num.live > 0 || (o.counts.canary.den?.live ?? 0) > 0),
       );
       w.signals.forEach((s, i) => {
         const o = observations[i]!;
