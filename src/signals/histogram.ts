@@ -169,3 +169,25 @@ export function addBuckets(acc: BucketCounts, b: BucketCounts): void {
     }
   }
 }
+
+/**
+ * The check a recording allows before any tick: every bucketed series of the histogram must have the bound.
+ * `buckets` are the label sets of its `_bucket` series. Null when fine (or when there are no buckets yet).
+ */
+export function missingBound(
+  sig: LatencySignalConfig,
+  buckets: readonly Record<string, string>[],
+): HistogramBoundError | null {
+  const bound = slowBound(sig);
+  const groups = new Map<string, boolean>();
+  for (const labels of buckets) {
+    const key = seriesKeyWithoutLe(labels);
+    groups.set(key, (groups.get(key) ?? false) || sameBound(parseLe(labels.le), bound));
+  }
+  if ([...groups.values()].every(Boolean)) return null;
+  return new HistogramBoundError(
+    sig.metric,
+    bound,
+    boundsOf(buckets.map((labels) => ({ labels, values: new Float64Array(0) }))),
+  );
+}
