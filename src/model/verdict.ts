@@ -33,6 +33,8 @@ export interface Evidence {
   seen?: { ticks: number; seenTicks: number; blindTicks: number; gapTicks: number };
   /** the signal cannot see now */
   blind?: boolean;
+  /** latency signals: per arm quantiles and slow share (see LatencyEvidence) */
+  latency?: LatencyEvidence;
   sentence: string;
 }
 
@@ -57,4 +59,25 @@ export interface SeeingSummary {
   /** epoch seconds */
   blindSince: number | null;
   reason: string | null;
+}
+
+/** One arm of a latency signal, over the ticks judged so far. Durations in seconds. */
+export interface LatencyArm {
+  requests: number;
+  slow: number;
+  /** share of requests slower than slowerThan, with a 95% Wilson interval widened by the dispersion */
+  slowShare: { estimate: number; low: number; high: number };
+  p50: number | null;
+  p90: number | null;
+  p99: number | null;
+}
+
+export interface LatencyEvidence {
+  slowerThan: number;
+  /** how quantiles are read from buckets */
+  interpolation: string;
+  /** the new version (all traffic, for a judgement against history) */
+  canary: LatencyArm;
+  /** the baseline version; for a judgement against history, the slow share before the deploy */
+  baseline: LatencyArm | { slowShare: { estimate: number; low: number; high: number } } | null;
 }

@@ -4,11 +4,48 @@ import type { SignalConfig } from '../config/schema.js';
 import { cohortCounts, selectCohort } from '../signals/increments.js';
 import { observeCohort, type CohortObservation } from '../signals/observe.js';
 import { observeOf, type MetricSource, type Observed, type SeriesGrid, type SeriesSelector } from '../sources/types.js';
+import {
+  HistogramBoundError,
+  isSlowSelector,
+  lastBucketIncrements,
+  latencySelectors,
+  slowGrids,
+} from '../signals/histogram.js';
 import type { ArmCount, ArmPair, TickInput } from './signal-judge.js';
 
 export function selectorsOf(signal: SignalConfig): { num: SeriesSelector; den: SeriesSelector | null } {
   if (signal.kind === 'count') return { num: { metric: signal.metric, matchers: signal.matchers }, den: null };
+  // A latency signal is the ratio slow requests / requests (signals/histogram.ts).
+  if (signal.kind === 'latency') {
+    const h = latencySelectors(signal);
+    return { num: h.slow, den: h.count };
+  }
   return { num: signal.numerator, den: signal.denominator };
+}
+
+/** source.grid, except that a histogram's slow-request counter is derived from its buckets and count. */
+async function gridOf(source: MetricSource, sel: SeriesSelector, from: number, to: number, step: number) {
+  if (!isSlowSelector(sel)) return source.grid(sel, from, to, step);
+  const count = { metric: `${sel.histogram.base}_count`, matchers: sel.matchers };
+  const [buckets, counts] = await Promise.all([source.grid(sel, from, to, step), source.grid(count, from, to, step)]);
+  return slowGrids(sel, buckets, counts);
+}
+
+/** A latency tick's buckets per arm (for quantiles); a histogram without the slowerThan bound is an error. */
+async function latencyParts(
+  source: MetricSource,
+  signal: SignalConfig,
+  from: number,
+  t: number,
+  step: number,
+  absentAfter: number,
+  arms: Record<string, (s: SeriesGrid) => boolean>,
+) {
+  if (signal.kind !== 'latency') return null;
+  const buckets = await source.grid(latencySelectors(signal).buckets, from, t, step);
+  return Object.fromEntries(
+    Object.entries(arms).map(([arm, pick]) => [arm, lastBucketIncrements(buckets.filter(pick), absentAfter)]),
+  );
 }
 
 /** Which cohorts a deploy compares: the new version against its baseline, or everything (history). */
@@ -33,7 +70,10 @@ async function armPairs(
 ): Promise<{ num: SeriesGrid[]; den: SeriesGrid[] | null }> {
   const { num, den } = selectorsOf(signal);
   const from = t - absentAfter * step;
-  const [n, d] = await Promise.all([source.grid(num, from, t, step), den ? source.grid(den, from, t, step) : null]);
+  const [n, d] = await Promise.all([
+    gridOf(source, num, from, t, step),
+    den ? gridOf(source, den, from, t, step) : null,
+  ]);
   return { num: n, den: d };
 }
 
@@ -47,15 +87,33 @@ export async function canaryTick(
   step: number,
   absentAfter: number,
 ): Promise<TickInput> {
-  const g = await armPairs(source, signal, t, step, absentAfter);
   const isCanary = (v: string) => v === split.version;
   const isBaseline = (v: string) =>
     split.baselineVersion === null ? v !== split.version : v === split.baselineVersion;
+  let g: Awaited<ReturnType<typeof armPairs>>;
+  try {
+    g = await armPairs(source, signal, t, step, absentAfter);
+  } catch (e) {
+    if (e instanceof HistogramBoundError) return { mode: 'canary', weight, ...unknownArms(), error: e.message };
+    throw e;
+  }
   const pair = (pick: (v: string) => boolean): ArmPair => ({
     num: lastCount(selectCohort(g.num, split.label, pick), absentAfter),
     den: g.den ? lastCount(selectCohort(g.den, split.label, pick), absentAfter) : null,
   });
-  return { mode: 'canary', weight, canary: pair(isCanary), baseline: pair(isBaseline) };
+  const input: TickInput = { mode: 'canary', weight, canary: pair(isCanary), baseline: pair(isBaseline) };
+  const label = split.label;
+  const parts = await latencyParts(source, signal, t - absentAfter * step, t, step, absentAfter, {
+    canary: (s) => isCanary(s.labels[label] ?? ''),
+    baseline: (s) => isBaseline(s.labels[label] ?? ''),
+  });
+  if (parts) input.buckets = { canary: parts.canary ?? null, baseline: parts.baseline ?? null };
+  return input;
+}
+
+const UNKNOWN: ArmCount = { value: NaN, live: 0 };
+function unknownArms(): { canary: ArmPair; baseline: ArmPair } {
+  return { canary: { num: UNKNOWN, den: UNKNOWN }, baseline: { num: UNKNOWN, den: UNKNOWN } };
 }
 
 /** The tick ending at t for one signal judged against history: all cohorts together. */
@@ -66,11 +124,21 @@ export async function totalTick(
   step: number,
   absentAfter: number,
 ): Promise<TickInput> {
-  const g = await armPairs(source, signal, t, step, absentAfter);
-  return {
+  let g: Awaited<ReturnType<typeof armPairs>>;
+  try {
+    g = await armPairs(source, signal, t, step, absentAfter);
+  } catch (e) {
+    if (e instanceof HistogramBoundError)
+      return { mode: 'history', total: { num: UNKNOWN, den: UNKNOWN }, error: e.message };
+    throw e;
+  }
+  const input: TickInput = {
     mode: 'history',
     total: { num: lastCount(g.num, absentAfter), den: g.den ? lastCount(g.den, absentAfter) : null },
   };
+  const parts = await latencyParts(source, signal, t - absentAfter * step, t, step, absentAfter, { total: () => true });
+  if (parts) input.buckets = { canary: parts.total ?? null, baseline: null };
+  return input;
 }
 
 /**
@@ -85,7 +153,7 @@ export async function totalHistory(
   step: number,
   absentAfter: number,
 ): Promise<Float64Array> {
-  const grids = await source.grid(sel, from - absentAfter * step, to, step);
+  const grids = await gridOf(source, sel, from - absentAfter * step, to, step);
   const points = Math.round((to - from) / step) + 1 + absentAfter;
   return cohortCounts(grids, absentAfter, points).values.subarray(absentAfter);
 }
@@ -114,10 +182,12 @@ export function weightOver(deploy: Deploy, t: number, step: number): number {
 
 /** A signal's tick as seen: the counts since the anchor, or why they are not known. */
 export type SignalObservation<C> =
-  | { kind: 'seen'; counts: C }
+  | { kind: 'seen'; counts: C; buckets?: TickInput['buckets'] }
   /** unknown for now: carried until the counter is seen again; `restart`: count from this tick on */
   | { kind: 'gap'; restart: boolean; reason: string }
-  | { kind: 'blind'; reason: string };
+  | { kind: 'blind'; reason: string }
+  /** the signal cannot be judged as configured (a histogram without the slowerThan bound) */
+  | { kind: 'error'; error: string };
 
 export type CanaryCounts = { canary: ArmPair; baseline: ArmPair };
 export type TotalCounts = { total: ArmPair };
@@ -133,10 +203,28 @@ async function observedArms(
   const { num, den } = selectorsOf(signal);
   const from = Math.min(anchor, t - absentAfter * step);
   const [n, d] = await Promise.all([
-    observeOf(source, num, from, t, step),
-    den ? observeOf(source, den, from, t, step) : null,
+    observeSel(source, num, from, t, step),
+    den ? observeSel(source, den, from, t, step) : null,
   ]);
   return { num: n, den: d, a: Math.round((anchor - from) / step), last: Math.round((t - from) / step) };
+}
+
+/**
+ * `observeOf`, except that a histogram's slow-request counter is derived from its buckets and count; each
+ * derived series keeps the health of its `_count` series, and the selector is blind where either is.
+ */
+async function observeSel(source: MetricSource, sel: SeriesSelector, from: number, to: number, step: number) {
+  if (!isSlowSelector(sel)) return observeOf(source, sel, from, to, step);
+  const count = { metric: `${sel.histogram.base}_count`, matchers: sel.matchers };
+  const [b, c] = await Promise.all([observeOf(source, sel, from, to, step), observeOf(source, count, from, to, step)]);
+  const series = slowGrids(sel, b.series, c.series);
+  const upOf = new Map(c.series.map((x) => [JSON.stringify(Object.entries(x.labels).sort()), x.up]));
+  for (const x of series) {
+    const up = upOf.get(JSON.stringify(Object.entries(x.labels).sort()));
+    if (up) x.up = up;
+  }
+  const blind = c.blind.map((r, i) => r ?? b.blind[i] ?? null);
+  return { series, blind, health: b.health && c.health };
 }
 
 /** Combines cohort observations: blind beats gap beats seen; a cohort only of new series restarts the count. */
@@ -162,7 +250,13 @@ export async function observeCanary(
   step: number,
   absentAfter: number,
 ): Promise<SignalObservation<CanaryCounts>> {
-  const o = await observedArms(source, signal, anchor, t, step, absentAfter);
+  let o: Awaited<ReturnType<typeof observedArms>>;
+  try {
+    o = await observedArms(source, signal, anchor, t, step, absentAfter);
+  } catch (e) {
+    if (e instanceof HistogramBoundError) return { kind: 'error', error: e.message };
+    throw e;
+  }
   const isCanary = (v: string) => v === split.version;
   const isBaseline = (v: string) =>
     split.baselineVersion === null ? v !== split.version : v === split.baselineVersion;
@@ -172,10 +266,19 @@ export async function observeCanary(
   const bn = cohort(o.num, isBaseline);
   const cd = o.den ? cohort(o.den, isCanary) : null;
   const bd = o.den ? cohort(o.den, isBaseline) : null;
-  return combine([cn, bn, ...(cd && bd ? [cd, bd] : [])], () => ({
+  const seen = combine([cn, bn, ...(cd && bd ? [cd, bd] : [])], () => ({
     canary: { num: armCount(cn), den: cd ? armCount(cd) : null },
     baseline: { num: armCount(bn), den: bd ? armCount(bd) : null },
   }));
+  if (seen.kind !== 'seen') return seen;
+  // Latency quantiles (evidence only): the buckets of the tick itself.
+  const label = split.label;
+  const parts = await latencyParts(source, signal, t - absentAfter * step, t, step, absentAfter, {
+    canary: (s) => isCanary(s.labels[label] ?? ''),
+    baseline: (s) => isBaseline(s.labels[label] ?? ''),
+  });
+  if (parts) seen.buckets = { canary: parts.canary ?? null, baseline: parts.baseline ?? null };
+  return seen;
 }
 
 /** The tick ending at t of a signal judged against history (all cohorts together), counted from `anchor`. */
@@ -187,9 +290,19 @@ export async function observeTotal(
   step: number,
   absentAfter: number,
 ): Promise<SignalObservation<TotalCounts>> {
-  const o = await observedArms(source, signal, anchor, t, step, absentAfter);
+  let o: Awaited<ReturnType<typeof observedArms>>;
+  try {
+    o = await observedArms(source, signal, anchor, t, step, absentAfter);
+  } catch (e) {
+    if (e instanceof HistogramBoundError) return { kind: 'error', error: e.message };
+    throw e;
+  }
   const n = observeCohort(o.num.series, o.num.blind, o.num.health, o.a, o.last, absentAfter);
   const d = o.den ? observeCohort(o.den.series, o.den.blind, o.den.health, o.a, o.last, absentAfter) : null;
   // Across all cohorts a new series (a new pod) beside counted ones is normal; only all-new restarts.
-  return combine([n, ...(d ? [d] : [])], () => ({ total: { num: armCount(n), den: d ? armCount(d) : null } }));
+  const seen = combine([n, ...(d ? [d] : [])], () => ({ total: { num: armCount(n), den: d ? armCount(d) : null } }));
+  if (seen.kind !== 'seen') return seen;
+  const parts = await latencyParts(source, signal, t - absentAfter * step, t, step, absentAfter, { total: () => true });
+  if (parts) seen.buckets = { canary: parts.total ?? null, baseline: null };
+  return seen;
 }

@@ -17,6 +17,7 @@ import {
 } from './deploy-watch.js';
 import { historyForecasts } from './history.js';
 import { observeCanary, observeTotal, weightOver } from './inputs.js';
+import { latencyOptions } from './latency-evidence.js';
 import { MAX_GAP_SECONDS, markBlind, markGap, markSeen } from './seeing.js';
 import { newSignalJudge, stepSignal, type TickInput } from './signal-judge.js';
 
@@ -31,6 +32,9 @@ export interface Logger {
   warn(obj: object, msg: string): void;
   error(obj: object, msg: string): void;
 }
+
+const UNKNOWN = { value: NaN, live: 0 };
+const UNKNOWN_ARMS = { canary: { num: UNKNOWN, den: UNKNOWN }, baseline: { num: UNKNOWN, den: UNKNOWN } };
 
 /** Watches judged between two yields to the event loop. */
 const CHUNK = 25;
@@ -140,6 +144,14 @@ export class Watcher {
       w.signals.forEach((s, i) => {
         const o = observations[i]!;
         const st = seeingOf(w, s.name);
+        if (o.kind === 'error') {
+          const input: TickInput =
+            s.mode === 'canary'
+              ? { mode: 'canary', weight, ...UNKNOWN_ARMS }
+              : { mode: 'history', total: UNKNOWN_ARMS.canary };
+          stepSignal(s, { ...input, error: o.error }, t, index, true);
+          return;
+        }
         if (o.kind === 'blind') {
           markBlind(st, t, step, o.reason);
           s.blindTicks++;
@@ -153,12 +165,13 @@ export class Watcher {
           return;
         }
         const canary = 'canary' in o.counts ? o.counts.canary : null;
-        const absent = canary !== null && (s.kind === 'ratio' ? (canary.den?.live ?? 0) : canary.num.live) === 0;
+        const absent = canary !== null && (s.kind !== 'count' ? (canary.den?.live ?? 0) : canary.num.live) === 0;
         const { span, weight: avgWeight } = markSeen(st, t, weight, absent);
         const input: TickInput =
           'canary' in o.counts
             ? { mode: 'canary', weight: avgWeight, canary: o.counts.canary, baseline: o.counts.baseline, span }
             : { mode: 'history', total: o.counts.total, span };
+        if (o.buckets) input.buckets = o.buckets;
         stepSignal(s, input, t, index, alive || t > w.graceUntil);
       });
       w.lastTick = t;
@@ -190,6 +203,7 @@ export class Watcher {
           tolerance: sig.minEffect ?? minEffect,
           forecast: f.main,
           trafficForecast: f.traffic,
+          latency: latencyOptions(sig),
         }),
       );
     }
