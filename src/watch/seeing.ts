@@ -35,7 +35,7 @@ export interface SeeingState {
   seenTicks: number;
   blindTicks: number;
   gapTicks: number;
-  /** consecutive ticks covered by observations, ending at the last judged tick */
+  /** consecutive ticks covered by observations, ending at the last counted tick (pending gaps not yet in) */
   run: number;
   last: ObservationKind | null;
   /** start of the current blind stretch (null: not blind) and why */
@@ -80,11 +80,12 @@ export function markGap(
   restart: boolean,
   reason: string,
 ): boolean {
-  st.run = 0;
+  // The run is kept: a gap's ticks join it when the counter is seen again (unseen() wants no gap pending).
   st.last = 'gap';
   st.reason = reason;
   if (restart) {
-    // Counting starts from this tick's samples: nothing to carry.
+    // Counting starts from this tick's samples: nothing to carry, and this tick is not covered.
+    st.run = 0;
     st.anchor = t;
     st.pending = 0;
     st.pendingWeight = 0;
@@ -122,6 +123,7 @@ export function markSeen(
 export function unseen(st: SeeingState, step: number, watchSeconds: number): string | null {
   const final = Math.max(2 * step, FINAL_WINDOW_SECONDS);
   const need = Math.ceil((SEEN_SHARE * watchSeconds) / step);
+  if (st.pending > 0) return 'its last tick is a gap (no sample yet)';
   if (st.run * step < final) return `its last ${final}s are not all seen yet`;
   if (st.seenTicks < need) return `saw ${st.seenTicks} of the ${need} ticks it needs`;
   return null;
