@@ -1,6 +1,7 @@
 // Pipeline and alerting integrations (shared/reference/integrations.md):
 // - Flagger webhooks: src/http/flagger.ts (each revision its own deploy; answers per hook type).
-// - Argo Rollouts web metric provider: GET returns the gate decision as JSON, for jsonPath `{$.decision}`.
+// - Argo Rollouts web metric provider: GET returns the gate decision as JSON, always 200 (a non-2xx is an
+//   Error measurement in Argo), for jsonPath `{$.decision}` (README template; test/argo.test.ts).
 // - Alertmanager webhook (version 4): each firing alert is attributed to recent changes and paged.
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
