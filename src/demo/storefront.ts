@@ -125,8 +125,7 @@ const server = createServer((req, res) => {
           behaviour?: Record<string, Partial<Behaviour>>;
         };
         if (c.weights) weights = c.weights;
-        for (const [v, b] of Object.entries(c.behaviour ?? {}))
-          behaviour[v] = { ...DEFAULT, ...behaviour[v], ...b };
+        for (const [v, b] of Object.entries(c.behaviour ?? {})) behaviour[v] = { ...DEFAULT, ...behaviour[v], ...b };
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ weights, behaviour }));
       } catch (e) {
