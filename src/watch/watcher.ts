@@ -149,7 +149,10 @@ export class Watcher {
             s.mode === 'canary'
               ? { mode: 'canary', weight, ...UNKNOWN_ARMS }
               : { mode: 'history', total: UNKNOWN_ARMS.canary };
+          const hadError = s.error !== undefined;
           stepSignal(s, { ...input, error: o.error }, t, index, true);
+          // A configuration error seen in the data (a histogram without the slowerThan bound): said once, loudly.
+          if (!hadError && s.error) this.deps.log?.error({ deploy: w.deploy.id, signal: s.name }, s.error);
           return;
         }
         if (o.kind === 'blind') {
