@@ -54,3 +54,22 @@ describe('collapse test', () => {
     expect(small / 2000).toBeLessThanOrEqual(0.01);
   });
 });
+
+describe('collapse test: the tail beyond what history shows', () => {
+  it('needs more silence from a series whose quiet windows fall far below its median', () => {
+    const rng = mulberry32(9);
+    // 300 windows: steady (Poisson 30) or bursty (gamma shape 2 rate, mean 30).
+    const steady = Array.from({ length: 300 }, () => poisson(rng, 30));
+    const bursty = Array.from({ length: 300 }, () => poisson(rng, 15 * -Math.log(rng() * rng())));
+    const budget = 1e-5;
+    expect(collapseP(0, { totals: steady, scale: 1 }).p).toBeLessThan(budget);
+    expect(collapseP(0, { totals: bursty, scale: 1 }).p).toBeGreaterThan(budget);
+    // Three ticks of silence on the bursty series: its 3-tick windows are steadier, the evidence enough.
+    const bursty3 = Array.from({ length: 300 }, () => {
+      let s = 0;
+      for (let k = 0; k < 3; k++) s += poisson(rng, 15 * -Math.log(rng() * rng()));
+      return s;
+    });
+    expect(collapseP(0, { totals: bursty3, scale: 1 }).p).toBeLessThan(collapseP(0, { totals: bursty, scale: 1 }).p);
+  });
+});

@@ -35,20 +35,33 @@ export interface CollapseResult {
   lowest: number;
 }
 
-/** The empirical lower-tail p-value of observing `x` in a window like `ref`'s. */
+/**
+ * The lower-tail p-value of observing `x` in a window like `ref`'s: the larger of two bounds.
+ * - The Poisson mixture over the comparable windows (above).
+ * - A tail extrapolation: n windows can only show a tail down to about 1 / (n + 1), and a p-value far below
+ *   that needs the tail's shape. Assume the share of windows below a fraction e of the median falls like
+ *   e^a (a power law: a gamma- or lognormal-like lower tail is lighter still), with a fitted so that the
+ *   second-lowest window sits at 2 / (n + 1). Then p <= ((x + 1) / median)^a. A steady series (its
+ *   lowest windows near its median) gets a large a and pages a collapse at once; a bursty one, whose
+ *   quiet windows fall far below its median, gets a small a and needs more ticks of silence.
+ */
 export function collapseP(x: number, ref: CollapseReference): CollapseResult {
   const n = ref.totals.length;
   if (n === 0) return { p: 1, due: NaN, windows: 0, lowest: NaN };
   let sum = 0;
-  let lowest = Infinity;
-  for (const h of ref.totals) {
-    const mu = h * ref.scale;
-    sum += poissonLowerTail(x, mu);
-    if (mu < lowest) lowest = mu;
-  }
+  for (const h of ref.totals) sum += poissonLowerTail(x, h * ref.scale);
   const sorted = [...ref.totals].sort((a, b) => a - b);
   const due = (sorted[Math.floor((n - 1) / 2)] as number) * ref.scale;
-  return { p: sum / n, due, windows: n, lowest };
+  const lowest = (sorted[0] as number) * ref.scale;
+  let tail = 1;
+  const second = (sorted[Math.min(1, n - 1)] as number) * ref.scale;
+  if (n >= 2 && due > 0 && second > 0 && second < due) {
+    const a = Math.log(2 / (n + 1)) / Math.log(second / due);
+    tail = Math.min(1, ((x + 1) / due) ** a);
+  } else if (n >= 2 && due > 0 && second >= due)
+    tail = (x + 1) / due < 1 ? 0 : 1; // no spread at all
+  else if (!(second > 0)) tail = 1; // history shows empty windows here: a zero is ordinary
+  return { p: Math.max(sum / n, tail), due, windows: n, lowest };
 }
 
 /**

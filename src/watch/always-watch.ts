@@ -110,8 +110,10 @@ const RECOVERY_TICKS = (w: { step: number }) => Math.max(4, Math.round(7200 / w.
 /** History the forecast detector needs: a week (so the same weekday exists) and this many replayed origins. */
 export const ARM_SECONDS = 7 * DAY;
 const ARM_ORIGINS = 72;
-/** A collapse: the last ticks hold at most this share of what was due. */
+/** A collapse: the last ticks hold at most this share of the lowest comparable window. */
 const COLLAPSE_SHARE = 0.1;
+/** Comparable windows a collapse test needs (two hours of 5-minute ticks, or a day's of hourly ones). */
+const MIN_WINDOWS = 20;
 /** Collapse windows: 1, 2 and 3 ticks (each takes a third of the collapse test's budget). */
 const COLLAPSE_K = [1, 2, 3];
 
@@ -407,7 +409,11 @@ function collapseTest(w: AlwaysWatch, i: number, x: number, levelScale: number):
     obs += v;
     const totals = comparableTotals(w.masked, i, k, opts);
     const r = collapseP(obs, { totals, scale: Math.min(1, levelScale) });
-    if (!(obs <= COLLAPSE_SHARE * r.due)) continue;
+    // Far below anything comparable: at most a tenth of the lowest comparable window, not only of the
+    // typical one. A bursty series' quiet ticks are in the reference set, so its own lower tail decides;
+    // how far below the lowest of n windows a normal one falls is what the shape of that tail allows
+    // (for a gamma-shaped tail of shape a, a tenth of the minimum is about 10^-a / (n + 1)).
+    if (!(r.windows >= MIN_WINDOWS && obs <= COLLAPSE_SHARE * r.lowest)) continue;
     const c: Collapse = {
       candidate: true,
       page: r.p <= budget,
