@@ -78,6 +78,8 @@ export interface AlwaysWatch {
   judgedTicks: number;
   /** the first tick the forecast detector was armed (null: still warming up) */
   armedAt: number | null;
+  /** the tick of the first event ever seen */
+  firstEvent: number | null;
 }
 
 export interface AlwaysIncident {
@@ -155,6 +157,7 @@ export function newAlwaysWatch(o: {
     pages: 0,
     judgedTicks: 0,
     armedAt: null,
+    firstEvent: null,
   };
 }
 
@@ -184,7 +187,8 @@ const pendingTicks = (w: AlwaysWatch) =>
   Math.max(2, Math.min(Math.round(DAY / w.step / 2), Math.round(14400 / w.step)));
 
 export function alwaysStatus(w: AlwaysWatch): AlwaysStatus {
-  const historySeconds = w.history.length * w.step;
+  // Ticks with data, not the span asked for: a source may hold less than was read.
+  const historySeconds = w.judgedTicks * w.step;
   const armed = isArmed(w);
   let reason = 'armed: the forecast detector and the collapse test both run';
   if (!armed)
@@ -206,7 +210,7 @@ export function alwaysStatus(w: AlwaysWatch): AlwaysStatus {
 }
 
 function isArmed(w: AlwaysWatch): boolean {
-  return w.history.length * w.step >= ARM_SECONDS && w.origins >= ARM_ORIGINS;
+  return w.judgedTicks * w.step >= ARM_SECONDS && w.origins >= ARM_ORIGINS;
 }
 
 /** Re-measures the forecaster's error on the cleaned history so far (daily: cheap, tracks the season). */
@@ -269,8 +273,12 @@ function forecastOf(w: AlwaysWatch, s: ForecastSettings, copies: number[]): { f:
  * Feeds the tick ending at t with its observed total x (NaN: unknown). Returns an incident when this tick
  * starts a new regression episode.
  */
-export function stepAlways(w: AlwaysWatch, t: number, x: number): AlwaysIncident | null {
+export function stepAlways(w: AlwaysWatch, t: number, x0: number): AlwaysIncident | null {
   const i = Math.round((t - w.start) / w.step);
+  // Zeros before the series ever counted anything are no history (a source reports a series that does
+  // not exist yet as zero events): the watch starts with the first event.
+  if (w.firstEvent === null && x0 > 0) w.firstEvent = i;
+  const x = w.firstEvent === null ? NaN : x0;
   if (i < w.history.length) return null; // a tick already judged
   setAt(w.history, i, x);
   setAt(w.masked, i, x);
