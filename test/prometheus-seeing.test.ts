@@ -102,8 +102,8 @@ async function storefront(): Promise<number> {
   return shop;
 }
 
-/** Navigator on `prometheus` at 2 s ticks; registers a good and a bad canary; returns both outcomes. */
-async function judgeLive(name: string, prometheus: string, auth: string, scrape: number) {
+/** Navigator on `prometheus` at `tick` (2 s) ticks; registers a good and a bad canary; returns both outcomes. */
+async function judgeLive(name: string, prometheus: string, auth: string, scrape: number, tick = '2s') {
   const dir = mkdtempSync(join(tmpdir(), `navigator-${name}-`));
   const port = await freePort();
   writeFileSync(
@@ -111,7 +111,7 @@ async function judgeLive(name: string, prometheus: string, auth: string, scrape:
     `server: { listen: "127.0.0.1:${port}" }
 metrics: { source: prometheus, prometheus: { url: "${prometheus}", timeout: 5s, ${auth} } }
 store: { path: "${join(dir, 'navigator.db')}" }
-evaluation: { interval: 2s }
+evaluation: { interval: ${tick} }
 services:
   checkout:
     watchFor: 40s
@@ -181,6 +181,17 @@ describe.concurrent('the Prometheus source at scrape intervals other than the ti
     expect(orders?.seeing.blindTicks).toBe(0);
     expect(proxy.counts.ok).toBeGreaterThan(20);
     expect(proxy.counts.refused).toBe(0);
+  }, 240_000);
+
+  it('Prometheus at a 1 s scrape, 5 s ticks: passes a good canary, halts a 99% collapse at its first ticks', async () => {
+    const shop = await storefront();
+    const prom = await startPrometheus(procs, { targets: [`127.0.0.1:${shop}`], scrapeInterval: '1s' });
+    const r = await judgeLive('prom1s', prom.url, 'retries: 2', 1, '5s');
+    expect(r.bad).toMatchObject({ code: 409, decision: 'halt' });
+    expect(r.badView.failedSignal).toBe('orders');
+    expect(Date.parse(r.badView.decidedAt as string) / 1000 - r.startedAt).toBeLessThanOrEqual(2 * 5);
+    expect(r.good).toMatchObject({ code: 200, decision: 'proceed' });
+    expect(r.goodView.status).toBe('passed');
   }, 240_000);
 
   it('VictoriaMetrics at a 5 s scrape, 2 s ticks, with basic auth: passes a good canary, halts a 99% collapse', async () => {
