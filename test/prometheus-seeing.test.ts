@@ -94,7 +94,7 @@ scrape_configs:
 async function storefront(): Promise<number> {
   const shop = await freePort();
   procs.storefront(shop);
-  await waitUntil('the storefront', async () => (await fetch(`http://127.0.0.1:${shop}/metrics`)).ok);
+  await waitUntil('the storefront', async () => (await fetch(`http://127.0.0.1:${shop}/metrics`)).ok, 90_000);
   await fetch(`http://127.0.0.1:${shop}/control`, {
     method: 'POST',
     body: JSON.stringify({ weights: { v1: 0.8, v2: 0.1, v3: 0.1 }, behaviour: { v3: { orders: 0.01 } } }),

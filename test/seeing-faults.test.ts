@@ -43,7 +43,7 @@ interface Setup {
 async function storefront(): Promise<{ shop: number; shopProc: ChildProcess; control: Setup['control'] }> {
   const shop = await freePort();
   const shopProc = procs.storefront(shop);
-  await waitUntil('the storefront', async () => (await fetch(`http://127.0.0.1:${shop}/metrics`)).ok);
+  await waitUntil('the storefront', async () => (await fetch(`http://127.0.0.1:${shop}/metrics`)).ok, 90_000);
   const control = (body: unknown) =>
     fetch(`http://127.0.0.1:${shop}/control`, { method: 'POST', body: JSON.stringify(body) });
   await control({ weights: { v1: 0.9, v2: 0.1 } });
