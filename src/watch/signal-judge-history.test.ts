@@ -41,6 +41,9 @@ describe('history judgement across a gap', () => {
     expect(s.failed).toBeNull();
     expect(ev.interval).toMatch(/Garwood/);
     expect(ev.sentence).toMatch(/Interval: 95% interval of observed \/ forecast/);
+    expect(ev.sentence).toMatch(
+      /replaying the forecaster from 200 earlier origins, 0 beyond it \(certifies .* below about 1\.5%\)/,
+    );
     expect(ev.effect.low).toBeLessThan(0);
     expect(ev.effect.high).toBeGreaterThan(0);
   });
