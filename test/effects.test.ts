@@ -164,7 +164,8 @@ describe('pages and hooks', () => {
     rx.script.set('/slack/', [400]);
     t = await haltedNavigator(undefined, undefined, 'never'); // no rollback, so no resolve takes a scripted answer
     await t.nav.effects.drain();
-    const triggers = () => rx.at('/pd/v2/enqueue').filter((r) => (r.json as Record<string, string>).event_action === 'trigger');
+    const triggers = () =>
+      rx.at('/pd/v2/enqueue').filter((r) => (r.json as Record<string, string>).event_action === 'trigger');
     const slackTriggers = () =>
       rx.at('/slack/').filter((r) => !(r.json as { text: string }).text.startsWith('Resolved'));
     expect(triggers()).toHaveLength(1);
@@ -194,7 +195,9 @@ describe('pages and hooks', () => {
     t = await testNavigator({ config: config(rx.url), storePath, start: decidedAt + 60 });
     await t.nav.effects.drain();
     await t.nav.effects.drain();
-    const triggers = rx.at('/pd/v2/enqueue').filter((r) => (r.json as Record<string, string>).event_action === 'trigger');
+    const triggers = rx
+      .at('/pd/v2/enqueue')
+      .filter((r) => (r.json as Record<string, string>).event_action === 'trigger');
     expect(triggers).toHaveLength(1);
     expect(rx.at('/halt')).toHaveLength(1);
     await t.nav.effects.drain();
@@ -237,7 +240,9 @@ describe('acknowledgement', () => {
     expect(ack.json()).toMatchObject({ deploy: 'd-9', acknowledgedBy: 'anonymous' });
     expect(ack.json().resolves).toBeGreaterThanOrEqual(5);
     await t.nav.effects.drain();
-    const resolves = rx.at('/pd/v2/enqueue').filter((r) => (r.json as Record<string, string>).event_action === 'resolve');
+    const resolves = rx
+      .at('/pd/v2/enqueue')
+      .filter((r) => (r.json as Record<string, string>).event_action === 'resolve');
     expect(resolves).toHaveLength(1);
     const again = await t.nav.http.inject({
       method: 'POST',
@@ -246,7 +251,9 @@ describe('acknowledgement', () => {
     });
     expect(again.json().resolves).toBe(0);
     await t.nav.effects.drain();
-    expect(rx.at('/pd/v2/enqueue').filter((r) => (r.json as Record<string, string>).event_action === 'resolve')).toHaveLength(1);
+    expect(
+      rx.at('/pd/v2/enqueue').filter((r) => (r.json as Record<string, string>).event_action === 'resolve'),
+    ).toHaveLength(1);
     expect(t.nav.store.audit().filter((a) => a.action === 'acknowledge')).toHaveLength(2);
   });
 });

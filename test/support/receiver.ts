@@ -10,10 +10,17 @@ export interface Received {
   json: unknown;
 }
 
+export type Answer = number | { status: number; headers?: Record<string, string> } | 'hang';
+
 export class Receiver {
   readonly requests: Received[] = [];
-  /** status codes to answer, per path prefix, consumed in order; then `fallback` */
-  script = new Map<string, number[]>();
+  /**
+   * answers per path prefix, consumed in order; then `fallback`. An answer is a status code, a status with
+   * headers (Retry-After), or 'hang' (never answers: a receiver that accepts the connection and stalls).
+   */
+  script = new Map<string, Answer[]>();
+  /** when each request arrived (ms since the epoch), parallel to `requests` */
+  readonly arrivals: number[] = [];
   fallback = 202;
   private server: Server | null = null;
   url = '';
@@ -30,9 +37,12 @@ export class Receiver {
           /* not JSON */
         }
         this.requests.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers, body, json });
+        this.arrivals.push(Date.now());
         const key = [...this.script.keys()].find((k) => (req.url ?? '').startsWith(k));
-        const code = (key ? this.script.get(key)?.shift() : undefined) ?? this.fallback;
-        res.writeHead(code, { 'content-type': 'application/json' });
+        const answer = (key ? this.script.get(key)?.shift() : undefined) ?? this.fallback;
+        if (answer === 'hang') return;
+        const { status: code, headers = {} } = typeof answer === 'number' ? { status: answer } : answer;
+        res.writeHead(code, { 'content-type': 'application/json', ...headers });
         res.end(code < 300 ? '{"status":"success"}' : '{"error":"scripted"}');
       });
     });
@@ -47,6 +57,7 @@ export class Receiver {
   }
 
   async stop(): Promise<void> {
+    this.server?.closeAllConnections(); // hung requests too
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
   }
 }
