@@ -111,9 +111,9 @@ describe('delivery that never gives up silently', () => {
     expect((cant[0]!.json as { summary: string }).summary).toMatch(
       /cannot deliver a page for deploy d-1 to route oncall \(webhook\): still failing after 4 attempt\(s\): HTTP 500/,
     );
-    expect(await metric('navigator_deliveries_total', { route: 'oncall', provider: 'webhook', outcome: 'fallback' })).toBe(
-      1,
-    );
+    expect(
+      await metric('navigator_deliveries_total', { route: 'oncall', provider: 'webhook', outcome: 'fallback' }),
+    ).toBe(1);
     expect(
       await metric('navigator_deliveries_total', { route: 'oncall', provider: 'webhook', outcome: 'undeliverable' }),
     ).toBe(1);
@@ -168,7 +168,9 @@ describe('delivery that never gives up silently', () => {
     expect(row).toMatchObject({ status: 'failed', attempts: 1, escalated: 1 });
     expect(rx.at('/backup')).toHaveLength(1);
     expect((rx.at('/cant')[0]!.json as { summary: string }).summary).toMatch(/refused by the receiver after 1 attempt/);
-    expect(await metric('navigator_deliveries_total', { route: 'oncall', provider: 'slack', outcome: 'failed' })).toBe(1);
+    expect(await metric('navigator_deliveries_total', { route: 'oncall', provider: 'slack', outcome: 'failed' })).toBe(
+      1,
+    );
   });
 
   it('every HTTP delivery carries a stable idempotency key and, with a secret, a timestamped signature', async () => {
@@ -253,7 +255,7 @@ describe('delivery that never gives up silently', () => {
         },
       ],
     });
-    const post = (body: unknown) =>
+    const post = (body: object) =>
       t!.nav.http.inject({ method: 'POST', url: '/v1/integrations/alertmanager', payload: body });
     expect((await post(alert('firing', { alertname: 'OrdersLow', service: 'checkout' }, 'f1'))).statusCode).toBe(200);
     await t.nav.effects.drain();
