@@ -60,6 +60,6 @@ export interface LatencyEvidence {
   interpolation: string;
   /** the new version (all traffic, for a judgement against history) */
   canary: LatencyArm;
-  /** the baseline version; for a judgement against history, the slow share before the deploy */
-  baseline: LatencyArm | { slowShare: { estimate: number; low: number; high: number } } | null;
+  /** the baseline version; against history, the upper confidence bound on the slow share before the deploy */
+  baseline: LatencyArm | { slowShareBefore: { high: number } } | null;
 }
