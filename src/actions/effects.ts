@@ -27,6 +27,7 @@ import type { Metrics } from '../telemetry/metrics.js';
 import type { DeployWatch } from '../watch/deploy-watch.js';
 import { signalVerdicts } from '../watch/deploy-watch.js';
 import { backoffSeconds, classify, headerSafe, retryAfterSeconds, type Backoff } from './delivery-policy.js';
+import { syncRegion, type GrafanaRegion } from './grafana.js';
 import { hookRequest, runCommandHook, type HookContext } from './hooks.js';
 
 interface Log {
@@ -39,6 +40,7 @@ interface Log {
 type SignRef = { route: string } | { hook: { service: string; action: 'halt' | 'rollback' } };
 
 type Payload =
+  | GrafanaRegion
   | {
       type: 'request';
       request: OutgoingRequest;
@@ -130,7 +132,13 @@ export class Effects {
     if (!svc) return;
     const id = e.deploy.id;
     const ev = e.watch ? failingEvidence(e.watch) : null;
-    this.annotate(e.deploy, e.status, `deploy ${id} ${e.status}: ${e.reason}`.slice(0, 2000));
+    // The region ends at the tick the judge decided on (its data), else when a human or the pipeline did.
+    this.annotate(
+      e.deploy,
+      e.status,
+      `deploy ${id} ${e.status}: ${e.reason}`.slice(0, 2000),
+      e.watch?.decidedAt ?? e.at,
+    );
     if (e.status === 'halted') {
       const done: string[] = [];
       if (svc.hooks.halt) {
@@ -215,27 +223,31 @@ export class Effects {
     return this.d.config.server.publicUrl ?? `http://${this.d.config.server.listen}`;
   }
 
-  private annotate(deploy: Deploy, event: string, text: string): void {
+  /**
+   * The deploy's Grafana annotation region, from its start to its decision (src/actions/grafana.ts):
+   * registration creates it, each decision sets its end, text and tags.
+   */
+  private annotate(deploy: Deploy, event: string, text: string, at = this.d.now()): void {
     const g = this.d.config.grafana;
     if (!g) return;
-    const body = JSON.stringify({
+    const start = Math.round(deploy.startedAt * 1000);
+    const region: GrafanaRegion = {
+      type: 'grafana-region',
+      mode: event === 'registered' ? 'create' : 'upsert',
+      base: g.url,
+      token: g.token,
       dashboardUID: g.dashboardUid,
-      time: Math.round(this.d.now() * 1000),
-      tags: ['navigator', deploy.service, event],
+      deployTag: `deploy:${deploy.id}`,
+      time: start,
+      timeEnd: event === 'registered' ? start : Math.max(start, Math.round(at * 1000)),
+      tags: ['navigator', deploy.service, event, `deploy:${deploy.id}`],
       text,
-    });
-    const request: OutgoingRequest = {
-      provider: 'grafana',
-      url: new URL('api/annotations', g.url.endsWith('/') ? g.url : `${g.url}/`).toString(),
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${g.token}` },
-      body,
     };
     this.d.store.enqueue(
       `annotation:${deploy.id}:${event}`,
       'annotation',
       deploy.id,
-      { type: 'request', request } satisfies Payload,
+      region,
       this.d.now(),
       this.d.now(),
       { lane: 'grafana', provider: 'grafana', action: 'annotation' },
@@ -555,6 +567,20 @@ export class Effects {
   }
 
   private async send(row: OutboxRow, p: Payload, now: number, refresh: boolean): Promise<void> {
+    if (p.type === 'grafana-region') {
+      try {
+        await syncRegion(this.fetch, p);
+      } catch (e) {
+        const status = Number(/^HTTP (\d+)/.exec((e as Error).message)?.[1] ?? 0);
+        const retryAfter = (e as { retryAfter?: number }).retryAfter ?? 0;
+        throw new DeliveryError(
+          (e as Error).message,
+          status > 0 && classify('grafana', status) === 'final',
+          retryAfter,
+        );
+      }
+      return;
+    }
     if (p.type === 'command') {
       const svc = this.d.config.services[p.context.deploy.service];
       const hook = p.context.action === 'halt' ? svc?.hooks.halt : svc?.hooks.rollback;
@@ -621,7 +647,7 @@ export class Effects {
       this.d.store.supersede(row.page_key, row.route, row.provider, t);
     }
     if (row.escalated) this.resolveUndeliverable(row, p);
-    if (p.then === 'rolled_back' && row.deploy_id) {
+    if (p.type !== 'grafana-region' && p.then === 'rolled_back' && row.deploy_id) {
       this.d.service.markRolledBack(row.deploy_id, `rolled back to the baseline version by the rollback hook`);
       const deploy = JSON.parse(this.d.store.getDeploy(row.deploy_id)?.deploy ?? 'null') as Deploy | null;
       if (deploy)
