@@ -34,7 +34,9 @@ interface LatencyExtras {
  * the first tick that sees the counter again), with the canary weight averaged over them.
  */
 export type TickInput = (
-  { mode: 'canary'; weight: number; canary: ArmPair; baseline: ArmPair } | { mode: 'history'; total: ArmPair }
+  | { mode: 'canary'; weight: number; canary: ArmPair; baseline: ArmPair }
+  /** spans > 1: one aggregated observation over that many ticks ending at this one (a gap's counter jump) */
+  | { mode: 'history'; total: ArmPair; spans?: number }
 ) &
   LatencyExtras & { span?: number };
 
@@ -186,8 +188,18 @@ export function stepSignal(
       s.blindTicks++;
       return false;
     }
-    const span = input.span ?? 1;
-    const f = spanSum(s.forecast.values, index, span);
+    // An observation spanning several ticks is judged against the forecast summed over them.
+    const spans = Math.max(1, Math.min(Math.round(input.spans ?? input.span ?? 1), index + 1));
+    const sumOver = (values: number[]): number | undefined => {
+      let sum = 0;
+      for (let j = index - spans + 1; j <= index; j++) {
+        const v = values[j];
+        if (v === undefined) return undefined;
+        sum += v;
+      }
+      return sum;
+    };
+    const f = sumOver(s.forecast.values);
     if (f === undefined) return false; // past the frozen horizon: nothing to compare with
     if (total.num.live === 0 && (s.kind === 'count' || (total.den as ArmCount).live === 0)) s.absentTicks++;
     if (s.kind === 'count') {
@@ -196,7 +208,7 @@ export function stepSignal(
     } else {
       const den = (total.den as ArmCount).value;
       updateForecastTest(s.main, total.num.value, den * (s.forecast.ratio ?? 0));
-      const tf = s.trafficForecast ? spanSum(s.trafficForecast.values, index, span) : undefined;
+      const tf = s.trafficForecast ? sumOver(s.trafficForecast.values) : undefined;
       if (s.traffic?.kind === 'forecast' && tf !== undefined) updateForecastTest(s.traffic, den, tf);
     }
   } else {
@@ -206,14 +218,6 @@ export function stepSignal(
   else if (s.traffic && statistic(s.traffic) >= s.trafficThreshold) s.failed = 'traffic';
   if (s.failed) s.decidedAt = t;
   return s.failed !== null;
-}
-
-/** What a forecast expects over the `span` ticks ending at `index` (undefined past its horizon). */
-function spanSum(values: number[], index: number, span: number): number | undefined {
-  if (values[index] === undefined) return undefined;
-  let sum = 0;
-  for (let i = Math.max(0, index - span + 1); i <= index; i++) sum += values[i] ?? 0;
-  return sum;
 }
 
 function statistic(test: TwoArmState | ForecastTestState): number {
