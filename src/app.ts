@@ -19,6 +19,7 @@ import { ATTRIBUTION_WINDOW, attributionSettings, recentCandidates } from './att
 import { rankCandidates } from './attribution/rank.js';
 import { AlwaysWatches } from './watch/always-live.js';
 import { integrationRoutes } from './http/integrations.js';
+import { peopleRoutes } from './http/people.js';
 
 export interface Log {
   info(obj: object, msg: string): void;
@@ -168,7 +169,10 @@ export async function buildNavigator(o: {
     auth,
     metrics,
     ready: () => ready,
-    extraRoutes: integrationRoutes({ config, service, store, auth, effects, now }),
+    extraRoutes: (app) => {
+      integrationRoutes({ config, service, store, auth, effects, now })(app);
+      peopleRoutes({ config, service, store, auth, effects, now, source, fetch: o.fetch })(app);
+    },
   });
 
   let closed = false;
