@@ -20,6 +20,7 @@ import { rankCandidates } from './attribution/rank.js';
 import { AlwaysWatches } from './watch/always-live.js';
 import { integrationRoutes } from './http/integrations.js';
 import { peopleRoutes } from './http/people.js';
+import { slackApprovalRequests } from './http/slack-approvals.js';
 
 export interface Log {
   info(obj: object, msg: string): void;
@@ -116,6 +117,8 @@ export async function buildNavigator(o: {
     registered: (deploy) => effects.onRegister(deploy),
     tick: () => effects.checkBlind(service.watcher.watches()),
   });
+  // Deploys that wait for people get Approve / Acknowledge buttons in Slack (http/slack-approvals.ts).
+  service.on(slackApprovalRequests({ config, store, now }));
   // watch: always signals: every regression episode is attributed to recent changes of all services and paged.
   const always = new AlwaysWatches({
     config,

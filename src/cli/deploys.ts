@@ -60,11 +60,13 @@ export function registerDeploys(program: Command): void {
     if (o.status && !STATUSES.includes(o.status))
       throw new UsageError(`--status: "${o.status}" is not one of ${STATUSES.join(', ')}`);
     const limit = Number(o.limit);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
-      throw new UsageError(`--limit: "${o.limit}" is not a whole number from 1 to 1000`);
-    const q = new URLSearchParams({ limit: String(o.service ? 1000 : limit) });
+    if (!Number.isInteger(limit) || limit < 1 || limit > 200)
+      throw new UsageError(`--limit: "${o.limit}" is not a whole number from 1 to 200`);
+    // The API's own page (the newest 200) is filtered and cut here: its querystring is not coerced, so
+    // `limit` is not sent.
+    const q = new URLSearchParams();
     if (o.status) q.set('status', o.status);
-    const r = await callOrExit(o, 'GET', `/v1/deploys?${q.toString()}`);
+    const r = await callOrExit(o, 'GET', `/v1/deploys${o.status ? `?${q.toString()}` : ''}`);
     const rows = ((r.deploys as Row[]) ?? []).filter((d) => !o.service || d.service === o.service).slice(0, limit);
     if (o.json) printJson({ deploys: rows });
     else process.stdout.write(formatDeploys(rows));
