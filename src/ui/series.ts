@@ -40,6 +40,7 @@ export interface DeploySeries {
 
 const MAX_POINTS = 240;
 const CONTEXT_TICKS = 10;
+const AFTER_TICKS = 6;
 
 const num = (x: number) => (Number.isFinite(x) ? x : null);
 
@@ -59,7 +60,10 @@ export async function deploySeries(
 ): Promise<DeploySeries> {
   const svc = config.services[deploy.service];
   const base = watch?.step ?? 15;
-  const end = watch?.decidedAt ?? watch?.lastTick ?? Math.floor(now / base) * base;
+  // A decided deploy is shown a few ticks past its decision (what happened next), never past now.
+  const latest = Math.floor(now / base) * base;
+  const end =
+    watch?.decidedAt != null ? Math.min(latest, watch.decidedAt + AFTER_TICKS * base) : (watch?.lastTick ?? latest);
   const first = (watch?.firstTick ?? Math.floor(deploy.startedAt / base) * base + base) - CONTEXT_TICKS * base;
   // A long watch is shown at a coarser step (a multiple of the tick) so the chart stays readable.
   const step = base * Math.max(1, Math.ceil((end - first) / base / MAX_POINTS));
