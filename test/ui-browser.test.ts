@@ -135,7 +135,10 @@ describe('the on-call page', () => {
     await p2.goto(`${base}/ui/deploys/bad-1`);
     // Readable on a phone: nothing wider than the screen.
     expect(await p2.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
-    await p2.locator('section').first().screenshot({ path: join(shots, 'ui-deploy-phone.png') });
+    await p2
+      .locator('section')
+      .first()
+      .screenshot({ path: join(shots, 'ui-deploy-phone.png') });
     await page.goto(`${base}/ui/`);
     await page.screenshot({ path: join(shots, 'ui-deploys.png') });
     await page.context().close();

@@ -8,11 +8,11 @@ import type { Deploy } from '../model/deploy.js';
 import { cohortCounts, selectCohort } from '../signals/increments.js';
 import type { MetricSource } from '../sources/types.js';
 import type { DeployWatch } from '../watch/deploy-watch.js';
-import { selectorsOf } from '../watch/inputs.js';
+import { gridOf, selectorsOf } from '../watch/inputs.js';
 
 export interface SignalSeries {
   signal: string;
-  kind: 'count' | 'ratio';
+  kind: 'count' | 'ratio' | 'latency';
   mode: 'canary' | 'history';
   /** what `observed` and `expected` mean, for the legend */
   observedLabel: string;
@@ -87,8 +87,8 @@ export async function deploySeries(
       const state = watch?.signals.find((s) => s.name === name) ?? null;
       const { num: n, den: d } = selectorsOf(sig);
       const [ng, dg] = await Promise.all([
-        source.grid(n, lookFrom, end, step),
-        d ? source.grid(d, lookFrom, end, step) : Promise.resolve(null),
+        gridOf(source, n, lookFrom, end, step),
+        d ? gridOf(source, d, lookFrom, end, step) : Promise.resolve(null),
       ]);
       const counts = (g: typeof ng, pick?: (v: string) => boolean) =>
         cohortCounts(pick ? selectCohort(g, svc.cohortLabel, pick) : g, absentAfter).values.slice(absentAfter);
@@ -111,11 +111,12 @@ export async function deploySeries(
           deploy.baselineVersion === null ? v !== deploy.version : v === deploy.baselineVersion;
         const cn = counts(ng, isCanary);
         const bn = counts(ng, isBase);
-        if (sig.kind === 'ratio' && dg) {
+        if (sig.kind !== 'count' && dg) {
           const cd = counts(dg, isCanary);
           const bd = counts(dg, isBase);
-          s.observedLabel = `${deploy.version} bad share`;
-          s.expectedLabel = `${deploy.baselineVersion ?? 'baseline'} bad share`;
+          const share = sig.kind === 'latency' ? 'slow share' : 'bad share';
+          s.observedLabel = `${deploy.version} ${share}`;
+          s.expectedLabel = `${deploy.baselineVersion ?? 'baseline'} ${share}`;
           t.forEach((_, i) => {
             s.observed.push(num((cn[i] as number) / (cd[i] as number)));
             s.expected.push(num((bn[i] as number) / (bd[i] as number)));
@@ -139,15 +140,16 @@ export async function deploySeries(
         const on = counts(ng);
         const od = dg ? counts(dg) : null;
         const f = state?.forecast ?? null;
-        s.observedLabel = sig.kind === 'ratio' ? 'bad share' : 'events per tick';
+        s.observedLabel =
+          sig.kind === 'count' ? 'events per tick' : sig.kind === 'latency' ? 'slow share' : 'bad share';
         s.expectedLabel = f ? 'forecast' : 'no forecast';
         t.forEach((x, i) => {
           s.observed.push(num(od ? (on[i] as number) / (od[i] as number) : (on[i] as number)));
           // The frozen forecast covers the watch's own ticks at the watch's step.
           const k = watch ? Math.round((x - watch.firstTick) / base) : -1;
           let exp = NaN;
-          if (f && k >= 0 && step === base) exp = sig.kind === 'ratio' ? (f.ratio ?? NaN) : (f.values[k] ?? NaN);
-          const spread = sig.kind === 'ratio' ? 0 : 2 * Math.sqrt(Math.max(exp, 1));
+          if (f && k >= 0 && step === base) exp = sig.kind === 'count' ? (f.values[k] ?? NaN) : (f.ratio ?? NaN);
+          const spread = sig.kind === 'count' ? 2 * Math.sqrt(Math.max(exp, 1)) : 0;
           s.expected.push(num(exp));
           s.low.push(num(Math.max(0, exp * (1 - (f?.margin ?? 0)) - spread)));
           s.high.push(num(exp * (1 + (f?.margin ?? 0)) + spread));
