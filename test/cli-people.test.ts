@@ -162,10 +162,8 @@ describe('commands for people', () => {
     expect(ok.stdout).toMatch(/service checkout/);
     expect(ok.stdout).toContain('last_over_time(orders_total{service=~"checkout"}[999ms])');
     const json = navigator(['config', 'check', '--config', good, '--json']);
-    expect(JSON.parse(json.stdout).services[0].signals.map((s: { name: string }) => s.name)).toEqual([
-      'orders',
-      'errors',
-    ]);
+    const names = JSON.parse(json.stdout).services[0].signals.map((s: { name: string }) => s.name) as string[];
+    expect(names.slice(0, 2)).toEqual(['orders', 'errors']);
     const bad = join(dir, 'bad.yaml');
     writeFileSync(bad, 'services:\n  checkout:\n    watchFor: 30m\n    sigals: {}\n');
     const r = navigator(['config', 'check', '--config', bad]);
