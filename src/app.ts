@@ -21,6 +21,7 @@ import { AlwaysWatches } from './watch/always-live.js';
 import { integrationRoutes } from './http/integrations.js';
 import { peopleRoutes } from './http/people.js';
 import { slackApprovalRequests } from './http/slack-approvals.js';
+import { alwaysRoutes } from './http/always.js';
 
 export interface Log {
   info(obj: object, msg: string): void;
@@ -151,6 +152,13 @@ export async function buildNavigator(o: {
         inc.onset,
       );
     },
+    onStatus: (s) => {
+      const labels = { service: s.service, signal: s.signal };
+      metrics.alwaysWarmingUp.set(labels, s.state === 'warming-up' ? 1 : 0);
+      metrics.alwaysHistory.set(labels, s.historySeconds);
+      if (Number.isFinite(s.margin)) metrics.alwaysMargin.set(labels, s.margin);
+      if (s.calibration) metrics.alwaysReplayPages.set(labels, s.calibration.pages);
+    },
   });
   const settle = o.settle ?? (config.metrics.source === 'prometheus' ? Math.min(10, step / 2) : Math.min(2, step / 4));
   let ready = false;
@@ -175,6 +183,7 @@ export async function buildNavigator(o: {
     extraRoutes: (app) => {
       integrationRoutes({ config, service, store, auth, effects, now })(app);
       peopleRoutes({ config, service, store, auth, effects, now, source, fetch: o.fetch })(app);
+      alwaysRoutes({ auth, statuses: () => always.statuses() })(app);
     },
   });
 
