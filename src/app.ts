@@ -81,6 +81,11 @@ export async function buildNavigator(o: {
       headers: config.metrics.prometheus.headers,
       bearerToken: config.metrics.prometheus.bearerToken,
       basicAuth: config.metrics.prometheus.basicAuth,
+      maxConcurrency: config.metrics.prometheus.maxConcurrency,
+      onQuery: (outcome, seconds) => {
+        metrics.sourceQueries.inc({ outcome });
+        metrics.sourceQuerySeconds.observe({ outcome }, seconds);
+      },
     });
   } else {
     const keep = new Set<string>();

@@ -199,6 +199,14 @@ export const ConfigSchema = Type.Object(
           default: 2,
           description: 'retries of a query answered 429, 5xx, partially or not at all (capped backoff, Retry-After)',
         }),
+        // Prometheus runs at most --query.max-concurrency (default 20) queries at once and queues the rest; 10
+        // leaves half for dashboards, rules and other clients of a shared Prometheus.
+        maxConcurrency: Type.Integer({
+          minimum: 1,
+          maximum: 1000,
+          default: 10,
+          description: 'HTTP queries in flight to Prometheus at most (its default --query.max-concurrency is 20)',
+        }),
         headers: Type.Record(Type.String(), Type.String(), {
           default: {},
           description: 'sent with every query (X-Scope-OrgID for Mimir, ...)',

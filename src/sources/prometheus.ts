@@ -9,7 +9,9 @@
 //   series gone while its target is up is absent.
 // Every query carries the configured headers and credentials. 429 and 5xx are retried with capped
 // backoff (honouring Retry-After) within the tick; a partial response (warnings) or any failure is a
-// SourceError, which leaves watches blind, never passing.
+// SourceError, which leaves watches blind, never passing. At most `maxConcurrency` HTTP requests are in
+// flight at once (a backoff sleep holds no slot); each attempt is reported to `onQuery` with its outcome.
+import { Limit } from './limit.js';
 import {
   SourceError,
   gridPoints,
@@ -31,7 +33,17 @@ export interface PrometheusOptions {
   fetch?: typeof fetch;
   /** backoff before retry n (ms): min(cap, base * 2^n); tests shorten it */
   backoff?: { base: number; cap: number };
+  /** HTTP requests in flight at most (default 10: half of Prometheus' default --query.max-concurrency of 20) */
+  maxConcurrency?: number;
+  /** told about every HTTP attempt (telemetry, wired in app.ts: this module never imports prom-client) */
+  onQuery?: (outcome: QueryOutcome, seconds: number) => void;
 }
+
+/**
+ * One HTTP attempt's outcome: ok (an answer), partial (an answer with warnings, not used), retry (failed and
+ * tried again), error (failed, and the query gives up).
+ */
+export type QueryOutcome = 'ok' | 'partial' | 'retry' | 'error';
 
 const MAX_POINTS = 10_000;
 /** How far back the targets serving a selector are looked for (a target that died an hour ago still counts). */
@@ -89,6 +101,7 @@ const targetKey = (l: Record<string, string>) => JSON.stringify([l.job ?? '', l.
 export class PrometheusSource implements MetricSource {
   private readonly fetch: typeof fetch;
   private readonly headers: Record<string, string>;
+  private readonly limit: Limit;
   /** queries sent (attempts included), for tests and telemetry */
   requests = 0;
 
@@ -99,6 +112,7 @@ export class PrometheusSource implements MetricSource {
     else if (o.basicAuth)
       h.authorization = `Basic ${Buffer.from(`${o.basicAuth.username}:${o.basicAuth.password}`).toString('base64')}`;
     this.headers = h;
+    this.limit = new Limit(o.maxConcurrency ?? 10);
   }
 
   async grid(sel: SeriesSelector, from: number, to: number, step: number): Promise<SeriesGrid[]> {
@@ -183,44 +197,58 @@ export class PrometheusSource implements MetricSource {
     for (let attempt = 0; attempt <= this.o.retries; attempt++) {
       if (attempt > 0)
         await new Promise((r) => setTimeout(r, wait || Math.min(backoff.cap, backoff.base * 2 ** attempt)));
-      wait = 0;
-      this.requests++;
-      try {
-        const res = await this.fetch(url, {
-          method: 'POST',
-          body,
-          headers: { ...this.headers, 'content-type': 'application/x-www-form-urlencoded' },
-          signal: AbortSignal.timeout(this.o.timeout * 1000),
-        });
-        const text = await res.text();
-        // 429 and 5xx may pass (overload, a restart); another 4xx (a bad query, bad credentials) does not.
-        const retryable = res.status === 429 || res.status >= 500;
-        if (retryable) wait = retryAfterMs(res.headers.get('retry-after'));
-        let json: Answer<R>;
-        try {
-          json = JSON.parse(text) as Answer<R>;
-        } catch {
-          lastError = `HTTP ${res.status}: not JSON: ${text.slice(0, 120)}`;
-          if (!retryable && !res.ok) break;
-          continue;
-        }
-        if (res.ok && json.status === 'success' && json.data) {
-          // A partial answer (a Thanos store or a Mimir ingester missing) is not an answer: blind.
-          if (json.warnings?.length) {
-            lastError = `partial response: ${json.warnings.join('; ')}`;
-            continue;
-          }
-          return json.data.result;
-        }
-        lastError = `HTTP ${res.status}: ${json.error ?? 'unexpected answer'}`;
-        if (!retryable) break;
-      } catch (e) {
-        lastError = (e as Error).message;
-      }
+      const last = attempt === this.o.retries;
+      const a = await this.limit.run(() => this.attempt<R>(url, body));
+      this.o.onQuery?.(a.outcome === 'failed' ? (last || !a.retryable ? 'error' : 'retry') : a.outcome, a.seconds);
+      if (a.outcome === 'ok') return a.result;
+      lastError = a.error;
+      wait = a.wait;
+      if (a.outcome === 'failed' && !a.retryable) break;
     }
     throw new SourceError(`Prometheus ${this.o.url}: ${query}: ${lastError}`, 'prometheus');
   }
+
+  /** One HTTP request, inside a concurrency slot. */
+  private async attempt<R>(url: URL, body: URLSearchParams): Promise<Attempt<R>> {
+    const started = performance.now();
+    const seconds = () => (performance.now() - started) / 1000;
+    this.requests++;
+    try {
+      const res = await this.fetch(url, {
+        method: 'POST',
+        body,
+        headers: { ...this.headers, 'content-type': 'application/x-www-form-urlencoded' },
+        signal: AbortSignal.timeout(this.o.timeout * 1000),
+      });
+      const text = await res.text();
+      // 429 and 5xx may pass (overload, a restart); another 4xx (a bad query, bad credentials) does not.
+      const retryable = res.status === 429 || res.status >= 500;
+      const wait = retryable ? retryAfterMs(res.headers.get('retry-after')) : 0;
+      let json: Answer<R>;
+      try {
+        json = JSON.parse(text) as Answer<R>;
+      } catch {
+        const error = `HTTP ${res.status}: not JSON: ${text.slice(0, 120)}`;
+        return { outcome: 'failed', error, retryable: retryable || res.ok, wait, seconds: seconds() };
+      }
+      if (res.ok && json.status === 'success' && json.data) {
+        // A partial answer (a Thanos store or a Mimir ingester missing) is not an answer: blind.
+        if (json.warnings?.length)
+          return { outcome: 'partial', error: `partial response: ${json.warnings.join('; ')}`, wait, seconds: seconds() };
+        return { outcome: 'ok', result: json.data.result, seconds: seconds() };
+      }
+      const error = `HTTP ${res.status}: ${json.error ?? 'unexpected answer'}`;
+      return { outcome: 'failed', error, retryable, wait, seconds: seconds() };
+    } catch (e) {
+      return { outcome: 'failed', error: (e as Error).message, retryable: true, wait: 0, seconds: seconds() };
+    }
+  }
 }
+
+type Attempt<R> =
+  | { outcome: 'ok'; result: R; seconds: number }
+  | { outcome: 'partial'; error: string; wait: number; seconds: number }
+  | { outcome: 'failed'; error: string; retryable: boolean; wait: number; seconds: number };
 
 /** Retry-After in ms (seconds or an HTTP date), capped; 0 when absent or unreadable. */
 function retryAfterMs(h: string | null): number {

@@ -84,6 +84,19 @@ export function createMetrics() {
       labelNames: ['source'] as const,
       registers: [registry],
     }),
+    sourceQueries: new Counter({
+      name: 'navigator_source_queries_total',
+      help: 'HTTP queries to the Prometheus source by outcome (ok, partial, retry, error); each attempt counts',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    sourceQuerySeconds: new Histogram({
+      name: 'navigator_source_query_seconds',
+      help: 'Time of one HTTP query to the Prometheus source by outcome, once it holds a concurrency slot',
+      labelNames: ['outcome'] as const,
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
     detectionDelay: new Histogram({
       name: 'navigator_detection_delay_seconds',
       help: 'From a deploy start to its halt',
