@@ -16,7 +16,8 @@ export class Limit {
       return await task();
     } finally {
       const next = this.waiting.shift();
-      if (next) next(); // the slot passes straight to the next waiter: `active` is unchanged
+      if (next)
+        next(); // the slot passes straight to the next waiter: `active` is unchanged
       else this.active--;
     }
   }

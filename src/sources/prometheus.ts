@@ -234,7 +234,12 @@ export class PrometheusSource implements MetricSource {
       if (res.ok && json.status === 'success' && json.data) {
         // A partial answer (a Thanos store or a Mimir ingester missing) is not an answer: blind.
         if (json.warnings?.length)
-          return { outcome: 'partial', error: `partial response: ${json.warnings.join('; ')}`, wait, seconds: seconds() };
+          return {
+            outcome: 'partial',
+            error: `partial response: ${json.warnings.join('; ')}`,
+            wait,
+            seconds: seconds(),
+          };
         return { outcome: 'ok', result: json.data.result, seconds: seconds() };
       }
       const error = `HTTP ${res.status}: ${json.error ?? 'unexpected answer'}`;
