@@ -168,6 +168,7 @@ export async function buildNavigator(o: {
     auth,
     metrics,
     ready: () => ready,
+    log,
     extraRoutes: integrationRoutes({ config, service, store, auth, effects, now }),
   });
 

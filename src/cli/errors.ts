@@ -9,6 +9,6 @@ export class InputError extends Error {
 export function isInputError(e: unknown): boolean {
   return (
     e instanceof InputError ||
-    (e instanceof Error && ['ConfigError', 'OpenMetricsError', 'DeployFileError'].includes(e.name))
+    (e instanceof Error && ['ConfigError', 'OpenMetricsError', 'DeployFileError', 'StoreError'].includes(e.name))
   );
 }

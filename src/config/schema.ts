@@ -168,6 +168,13 @@ export const ConfigSchema = Type.Object(
             role: Type.Union([Type.Literal('pipeline'), Type.Literal('approver'), Type.Literal('admin')]),
             token: Type.Optional(Type.String({ minLength: 1, description: 'the token itself' })),
             sha256: Type.Optional(Type.String({ pattern: '^[0-9a-f]{64}$', description: 'or its SHA-256, hex' })),
+            identities: Type.Optional(
+              Type.Array(Type.String({ minLength: 1, maxLength: 200 }), {
+                maxItems: 20,
+                description:
+                  "the holder's other names (login, e-mail): a change authored under any of them cannot be approved with this token",
+              }),
+            ),
           },
           { additionalProperties: false },
         ),

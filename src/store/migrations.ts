@@ -120,4 +120,15 @@ export const MIGRATIONS: { version: number; sql: string }[] = [
       CREATE INDEX outbox_deploy ON outbox(deploy_id);
     `,
   },
+  {
+    // Numbered 10 and up (hardening) so that other branches' migrations (3..9) merge without renumbering.
+    // store_probe: a scratch row the store writes to find out whether it can write again after a fault
+    // (a full disk, a read-only remount). approvals.identities: every identity of the approver's token,
+    // normalised (policy/identity.ts), so the two-person rule compares people, not spellings.
+    version: 10,
+    sql: `
+      CREATE TABLE IF NOT EXISTS store_probe (id INTEGER PRIMARY KEY, pad BLOB NOT NULL, at REAL NOT NULL);
+      ALTER TABLE approvals ADD COLUMN identities TEXT NOT NULL DEFAULT '[]';
+    `,
+  },
 ];

@@ -7,9 +7,10 @@
 // registration is re-sent by the pipeline (registration is idempotent), and outbox keys make a repeated
 // effect happen once. FULL would add an fsync to every tick's commit for no gain in those terms.
 import { createHash } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { faultCode, StoreError, StoreUnavailable } from './faults.js';
 import { MIGRATIONS } from './migrations.js';
 import type {
   ApprovalPhase,
@@ -53,18 +54,85 @@ export function auditHash(
 const DEPLOY_SELECT = 'SELECT d.*, w.state AS watch FROM deploys d LEFT JOIN watches w ON w.deploy_id = d.id';
 const DEPLOY_FIELDS = new Set(['deploy', 'status', 'reason', 'hold', 'verdict', 'decided_at']);
 
+/** Whether the store can write, and since when it cannot (epoch seconds). */
+export interface StoreHealth {
+  writable: boolean;
+  /** the last fault, e.g. "SQLITE_FULL: database or disk is full" */
+  error: string | null;
+  since: number | null;
+}
+
+export interface OpenOptions {
+  /** refuse a missing file instead of creating an empty database (audit verify) */
+  mustExist?: boolean;
+  /** open read-only: no migrations, no writes (audit verify) */
+  readonly?: boolean;
+  /** check every page at open (PRAGMA quick_check) when the file is at most this big; default 256 MB */
+  checkUpTo?: number;
+}
+
 export class SqliteStore implements StoreApi {
   readonly db: Database.Database;
   private readonly stmts = new Map<string, Database.Statement>();
+  private fault: { error: string; since: number } | null = null;
+  private lastProbe = 0;
 
-  constructor(readonly path: string) {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    this.db = new Database(path);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
-    this.db.pragma('foreign_keys = ON');
-    this.db.pragma('busy_timeout = 5000');
-    this.migrate();
+  constructor(
+    readonly path: string,
+    o: OpenOptions = {},
+  ) {
+    const memory = path === ':memory:';
+    if (o.mustExist && !memory && !existsSync(path)) throw new StoreError(`store ${path}: no such file`);
+    try {
+      if (!memory && !o.readonly) mkdirSync(dirname(path), { recursive: true });
+      this.db = new Database(path, { fileMustExist: o.mustExist ?? false, readonly: o.readonly ?? false });
+    } catch (e) {
+      throw new StoreError(`store ${path}: cannot open: ${errText(e)}`);
+    }
+    try {
+      // Reading the header and the schema fails at once on a file that is not a database.
+      this.db.pragma('schema_version');
+      if (!memory && statSync(path).size <= (o.checkUpTo ?? 256 * 2 ** 20)) {
+        const check = this.db.pragma('quick_check(3)', { simple: false }) as { quick_check: string }[];
+        const problems = check.map((r) => r.quick_check).filter((m) => m !== 'ok');
+        if (problems.length) throw new StoreError(`store ${path}: the file is corrupt: ${problems.join('; ')}`);
+      }
+      if (!o.readonly) {
+        this.db.pragma('journal_mode = WAL');
+        this.db.pragma('synchronous = NORMAL');
+      }
+      this.db.pragma('foreign_keys = ON');
+      this.db.pragma('busy_timeout = 5000');
+      if (!o.readonly) this.migrate();
+    } catch (e) {
+      this.db.close();
+      if (e instanceof StoreError) throw e;
+      throw new StoreError(`store ${path}: cannot use it: ${errText(e)}`);
+    }
+  }
+
+  /** Whether the last write succeeded; a fault stays until a later write (or a probe) succeeds. */
+  health(): StoreHealth {
+    return { writable: this.fault === null, error: this.fault?.error ?? null, since: this.fault?.since ?? null };
+  }
+
+  /**
+   * After a fault, tries a small write that allocates pages (so a full disk fails it) and clears the fault
+   * when it commits. At most once a second; a healthy store is not probed. Returns whether it can write.
+   */
+  probe(now = Date.now() / 1000): boolean {
+    if (!this.fault) return true;
+    if (now - this.lastProbe < 1) return false;
+    this.lastProbe = now;
+    try {
+      this.transaction(() => {
+        this.sql('INSERT OR REPLACE INTO store_probe (id, pad, at) VALUES (1, randomblob(16384), ?)').run(now);
+        this.sql('DELETE FROM store_probe').run();
+      });
+    } catch {
+      return false;
+    }
+    return this.fault === null;
   }
 
   /** The schema version after migrating. */
@@ -98,8 +166,37 @@ export class SqliteStore implements StoreApi {
     return s;
   }
 
+  /**
+   * Runs fn in a transaction (a savepoint when nested). A store fault (full disk, read-only, corrupt file)
+   * becomes StoreUnavailable and marks the store unwritable; the next outermost transaction that writes
+   * and commits marks it writable again.
+   */
   transaction<T>(fn: () => T): T {
-    return this.db.transaction(fn)();
+    const outer = !this.db.inTransaction;
+    const before = outer ? this.totalChanges() : 0;
+    try {
+      const r = this.db.transaction(fn)();
+      if (outer && this.fault && this.totalChanges() > before) this.fault = null;
+      return r;
+    } catch (e) {
+      const code = faultCode(e);
+      if (!code) throw e;
+      const err = e instanceof StoreUnavailable ? e : new StoreUnavailable(this.path, code, errText(e));
+      if (outer) this.noteFault(err);
+      throw err;
+    }
+  }
+
+  /** Records a fault seen outside a transaction (a single statement's write failed). */
+  noteFault(e: unknown): void {
+    const code = faultCode(e);
+    if (!code) return;
+    const error = e instanceof StoreUnavailable ? e.message : `${code}: ${errText(e)}`;
+    this.fault = { error, since: this.fault?.since ?? Date.now() / 1000 };
+  }
+
+  private totalChanges(): number {
+    return (this.sql('SELECT total_changes() AS n').get() as { n: number }).n;
   }
 
   close(): void {
@@ -181,9 +278,9 @@ export class SqliteStore implements StoreApi {
 
   addApproval(a: ApprovalRow): void {
     this.sql(
-      `INSERT INTO approvals (deploy_id, approver, role, phase, comment, at)
-       VALUES (@deploy_id, @approver, @role, @phase, @comment, @at)`,
-    ).run(a);
+      `INSERT INTO approvals (deploy_id, approver, role, phase, comment, at, identities)
+       VALUES (@deploy_id, @approver, @role, @phase, @comment, @at, @identities)`,
+    ).run({ ...a, identities: a.identities ?? '[]' });
   }
 
   approvals(deployId: string, phase?: ApprovalPhase): ApprovalRow[] {
@@ -274,6 +371,12 @@ export class SqliteStore implements StoreApi {
       id,
     );
   }
+}
+
+function errText(e: unknown): string {
+  const code = (e as { code?: unknown } | null)?.code;
+  const msg = e instanceof Error ? e.message : String(e);
+  return typeof code === 'string' ? `${msg} (${code})` : msg;
 }
 
 /** The name the rest of the code has used for the SQLite store. */
