@@ -27,7 +27,7 @@ export function registerAudit(program: Command): void {
         check = r.json.chain as { ok: boolean; message: string };
       } else {
         const path = o.store ?? loadConfig(o.config ?? defaultConfigPath(process.env)).store.path;
-        const store = new Store(path);
+        const store = new Store(path, { mustExist: true, readonly: true });
         check = verifyAuditChain(store.audit(0, 10_000_000));
         store.close();
       }

@@ -16,6 +16,12 @@ export function instantProblem(s: string): string | null {
   const m = DATE_TIME.exec(s);
   if (!m) return 'must be an RFC 3339 date-time with a zone, e.g. 2025-11-27T14:00:00Z';
   if (m[6] === '60') return 'is a leap second (:60), which is not a representable instant; use :59 or the next second';
+  const [y, mo, d, h, mi, sec] = [m[1], m[2], m[3], m[4], m[5], m[6]].map(Number) as number[];
+  const zone = /^[+-](\d{2}):(\d{2})$/.exec(m[8] ?? '');
+  if (zone && (Number(zone[1]) > 23 || Number(zone[2]) > 59)) return 'has an impossible zone offset';
+  const days = new Date(Date.UTC(y as number, mo as number, 0)).getUTCDate();
+  if (!(mo! >= 1 && mo! <= 12 && d! >= 1 && d! <= days && h! <= 23 && mi! <= 59 && sec! <= 59))
+    return 'is not a real date and time (month, day, hour, minute or second out of range)';
   const t = Date.parse(s);
   if (!Number.isFinite(t)) return 'is not a real date and time';
   const year = new Date(t).getUTCFullYear();
