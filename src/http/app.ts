@@ -17,7 +17,7 @@ import type { Store } from '../store/types.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { Actor } from '../deploys/service.js';
 import type { Role } from '../policy/approvals.js';
-import type { Auth } from './auth.js';
+import { moveQueryToken, type Auth } from './auth.js';
 import { verifyAuditChain } from '../audit/verify.js';
 import {
   ApprovalBody,
@@ -93,6 +93,7 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
       const h = req.headers['x-request-id'];
       return typeof h === 'string' && REQUEST_ID.test(h) ? h : randomUUID();
     },
+    rewriteUrl: moveQueryToken, // ?token= on integration routes (contracts §7), out of the URL before logs
   }).withTypeProvider<TypeBoxTypeProvider>();
   // Bodies: no coercion (a string is not a number), no silent removal of unknown fields (they are errors),
   // the first error only (allErrors on untrusted input lets a big body cost a lot of validation).
@@ -176,15 +177,11 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
   );
 
   // Authentication (and the route's roles) before the body is read or validated: an unauthenticated
-  // caller learns nothing about fields. Integration routes also take `?token=` (contracts §7).
+  // caller learns nothing about fields. (An integration route's `?token=` is already in the header:
+  // moveQueryToken.)
   app.addHook('onRequest', async (req) => {
     if (!req.url.startsWith('/v1/') && req.url !== '/v1') return;
-    let header = req.headers.authorization;
-    if (!header && req.url.startsWith('/v1/integrations/')) {
-      const token = new URL(req.url, 'http://x').searchParams.get('token');
-      if (token) header = `Bearer ${token}`;
-    }
-    req.actor = deps.auth.actor(header);
+    req.actor = deps.auth.actor(req.headers.authorization);
     const roles = req.routeOptions.config?.roles;
     if (roles) deps.auth.require(req.actor, ...roles);
   });

@@ -15,6 +15,7 @@ import {
 } from './deploy-watch.js';
 import { historyForecasts } from './history.js';
 import { canaryTick, totalTick, weightOver } from './inputs.js';
+import { latencyOptions } from './latency-evidence.js';
 import { newSignalJudge, stepSignal } from './signal-judge.js';
 
 export interface WatcherEvents {
@@ -156,6 +157,7 @@ export class Watcher {
           tolerance: sig.minEffect ?? minEffect,
           forecast: f.main,
           trafficForecast: f.traffic,
+          latency: latencyOptions(sig),
         }),
       );
     }
