@@ -19,6 +19,7 @@ import { ATTRIBUTION_WINDOW, attributionSettings, recentCandidates } from './att
 import { rankCandidates } from './attribution/rank.js';
 import { AlwaysWatches } from './watch/always-live.js';
 import { integrationRoutes } from './http/integrations.js';
+import { attachAudit } from './audit/setup.js';
 
 export interface Log {
   info(obj: object, msg: string): void;
@@ -101,6 +102,7 @@ export async function buildNavigator(o: {
   }
 
   const store = new SqliteStore(config.store.path);
+  const auditVerifier = attachAudit({ config, store, metrics, log });
   const service = new DeployService({ config, store, source, now, log });
   const effects = new Effects({ config, store, service, now, log, metrics, fetch: o.fetch });
   attachTelemetry(metrics, service, { source: config.metrics.source, log });
@@ -169,6 +171,8 @@ export async function buildNavigator(o: {
     metrics,
     ready: () => ready,
     log,
+    audit: auditVerifier,
+    pipelineWrites: config.auth.pipelineWrites,
     extraRoutes: integrationRoutes({ config, service, store, auth, effects, now }),
   });
 

@@ -329,3 +329,30 @@ describe('a store that cannot write', () => {
     expect(lines.find((l) => l.reqId === id)).toMatchObject({ status: 500, err: 'boom: a bug' });
   });
 });
+
+describe('the audit log through the API', () => {
+  it('is paged by cursor, exports its head as a gauge, and bounds how fast a pipeline token grows it', async () => {
+    t = await testNavigator({
+      config: CONFIG.replace('auth:\n  tokens:', 'auth:\n  pipelineWrites: { perSecond: 0.5, burst: 4 }\n  tokens:'),
+    });
+    for (const id of ['a', 'b', 'c']) expect((await register(deploy({ id }))).statusCode).toBe(201);
+    const first = (await call('GET', '/v1/audit?limit=2', 'alice-token')).json();
+    expect(first.entries.map((e: { seq: number }) => e.seq)).toEqual([1, 2]);
+    expect(first.next).toBe(2);
+    const second = (await call('GET', `/v1/audit?after=${first.next}&limit=2`, 'alice-token')).json();
+    expect(second.entries.map((e: { seq: number }) => e.seq)).toEqual([3]);
+    expect(second.next).toBeNull();
+    expect(second.chain).toMatchObject({ ok: true, entries: 3, head: { seq: 3 } });
+    const metrics = (await t.nav.app.inject({ url: '/metrics' })).body;
+    expect(metrics).toMatch(/^navigator_audit_head_seq 3$/m);
+    // The burst of 4 is spent by the fourth write; the fifth waits.
+    expect((await call('POST', '/v1/deploys/a/end', 'ci-token')).statusCode).toBe(200);
+    const limited = await call('POST', '/v1/deploys/a/end', 'ci-token');
+    expect(limited.statusCode).toBe(429);
+    expect(limited.json().error.code).toBe('RATE_LIMITED');
+    expect(Number(limited.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect(t.nav.store.audit().length).toBe(4);
+    // People are not limited.
+    expect((await approve('b', 'alice-token')).statusCode).toBe(201);
+  });
+});

@@ -18,6 +18,7 @@ import type { Metrics } from '../telemetry/metrics.js';
 import type { Actor } from '../deploys/service.js';
 import type { Role } from '../policy/approvals.js';
 import { moveQueryToken, type Auth } from './auth.js';
+import { RateLimiter } from './rate-limit.js';
 import { verifyAuditChain } from '../audit/verify.js';
 import {
   ApprovalBody,
@@ -40,6 +41,10 @@ export interface HttpDeps {
   metrics: Metrics;
   ready: () => boolean;
   logger?: boolean | object;
+  /** pipeline tokens' writes per second and burst (config auth.pipelineWrites) */
+  pipelineWrites?: { perSecond: number; burst: number };
+  /** incremental verification of the audit log (audit/verifier.ts); default: the whole chain per request */
+  audit?: { check(): Promise<unknown> };
   /** where every 5xx is logged, with its request id */
   log?: { error(obj: object, msg: string): void; warn(obj: object, msg: string): void };
   extraRoutes?: (app: FastifyInstance) => void;
@@ -179,11 +184,23 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
   // Authentication (and the route's roles) before the body is read or validated: an unauthenticated
   // caller learns nothing about fields. (An integration route's `?token=` is already in the header:
   // moveQueryToken.)
-  app.addHook('onRequest', async (req) => {
+  const writes = new RateLimiter(deps.pipelineWrites?.perSecond ?? 20, deps.pipelineWrites?.burst ?? 300);
+  app.addHook('onRequest', async (req, reply) => {
     if (!req.url.startsWith('/v1/') && req.url !== '/v1') return;
     req.actor = deps.auth.actor(req.headers.authorization);
     const roles = req.routeOptions.config?.roles;
     if (roles) deps.auth.require(req.actor, ...roles);
+    if (req.actor.role === 'pipeline' && req.method !== 'GET' && req.method !== 'HEAD') {
+      const wait = writes.take(req.actor.name);
+      if (wait > 0) {
+        reply.header('Retry-After', String(Math.ceil(wait)));
+        throw new AppError(
+          429,
+          'RATE_LIMITED',
+          `the ${req.actor.name} token writes faster than auth.pipelineWrites allows; retry in ${Math.ceil(wait)} s`,
+        );
+      }
+    }
   });
   app.addHook('onSend', async (req, reply, payload) => {
     reply.header('x-request-id', req.id);
@@ -353,10 +370,15 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
     async (req) => {
       const a = actor(req);
       auth.require(a, 'approver');
-      const rows = deps.store.audit(req.query.after ?? 0, req.query.limit ?? 1000, req.query.deploy);
+      // A page after the cursor (`?after=` the last seq seen), at the cost of the page; the chain check is
+      // incremental (what was appended since the last check), never the whole log per request.
+      const limit = req.query.limit ?? 1000;
+      const rows = deps.store.audit(req.query.after ?? 0, limit, req.query.deploy);
+      const last = rows.at(-1);
       return {
         entries: rows.map((r) => ({ ...r, detail: JSON.parse(r.detail) as unknown })),
-        chain: verifyAuditChain(deps.store.audit(0, 10_000_000)),
+        next: rows.length === limit && last ? last.seq : null,
+        chain: deps.audit ? await deps.audit.check() : verifyAuditChain(deps.store.audit(0, 10_000_000)),
       };
     },
   );

@@ -131,4 +131,18 @@ export const MIGRATIONS: { version: number; sql: string }[] = [
       ALTER TABLE approvals ADD COLUMN identities TEXT NOT NULL DEFAULT '[]';
     `,
   },
+  {
+    // Signed checkpoints of the audit chain (audit/checkpoint.ts): at every `audit.checkpointEvery`-th entry
+    // the head's sequence and hash, with an HMAC under a key kept outside this database, so recomputing
+    // the chain after a rewrite, or deleting the newest entries below a checkpoint, no longer verifies.
+    version: 11,
+    sql: `
+      CREATE TABLE IF NOT EXISTS audit_checkpoints (
+        seq INTEGER PRIMARY KEY,      -- the audit entry the checkpoint signs
+        hash TEXT NOT NULL,           -- that entry's chain hash
+        at REAL NOT NULL,
+        mac TEXT NOT NULL             -- HMAC-SHA256(key, "seq:hash:at"), hex
+      );
+    `,
+  },
 ];

@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { checkpointMac, type Checkpoint } from '../audit/checkpoint.js';
 import { faultCode, StoreError, StoreUnavailable } from './faults.js';
 import { MIGRATIONS } from './migrations.js';
 import type {
@@ -71,8 +72,21 @@ export interface OpenOptions {
   checkUpTo?: number;
 }
 
+/** Signs audit checkpoints (audit/checkpoint.ts); `onCheckpoint` runs after the checkpoint committed. */
+export interface AuditSigner {
+  key: Buffer;
+  every: number;
+  onCheckpoint?(c: Checkpoint): void;
+}
+
 export class SqliteStore implements StoreApi {
   readonly db: Database.Database;
+  private signer: AuditSigner | null = null;
+  /** checkpoints written in the running transaction: announced once it commits, dropped if it does not */
+  private pendingCheckpoints: Checkpoint[] = [];
+  /** the newest audit entry this process appended and committed (the head as this process knows it) */
+  appendedHead: { seq: number; hash: string } | null = null;
+  private pendingHead: { seq: number; hash: string } | null = null;
   private readonly stmts = new Map<string, Database.Statement>();
   private fault: { error: string; since: number } | null = null;
   private lastProbe = 0;
@@ -176,9 +190,16 @@ export class SqliteStore implements StoreApi {
     const before = outer ? this.totalChanges() : 0;
     try {
       const r = this.db.transaction(fn)();
-      if (outer && this.fault && this.totalChanges() > before) this.fault = null;
+      if (outer) {
+        if (this.fault && this.totalChanges() > before) this.fault = null;
+        this.committed();
+      }
       return r;
     } catch (e) {
+      if (outer) {
+        this.pendingCheckpoints = [];
+        this.pendingHead = null;
+      }
       const code = faultCode(e);
       if (!code) throw e;
       const err = e instanceof StoreUnavailable ? e : new StoreUnavailable(this.path, code, errText(e));
@@ -193,6 +214,77 @@ export class SqliteStore implements StoreApi {
     if (!code) return;
     const error = e instanceof StoreUnavailable ? e.message : `${code}: ${errText(e)}`;
     this.fault = { error, since: this.fault?.since ?? Date.now() / 1000 };
+  }
+
+  private committed(): void {
+    // Read back rather than trust what was written: a savepoint inside may have rolled back its part.
+    if (this.pendingHead) this.appendedHead = this.auditHead();
+    this.pendingHead = null;
+    const cps = this.pendingCheckpoints;
+    this.pendingCheckpoints = [];
+    for (const c of cps) {
+      const kept = this.sql('SELECT mac FROM audit_checkpoints WHERE seq = ?').get(c.seq) as
+        { mac: string } | undefined;
+      if (kept?.mac === c.mac) this.signer?.onCheckpoint?.(c);
+    }
+  }
+
+  /**
+   * Starts signing checkpoints. Entries written before (an older store, or a changed interval) get their
+   * missing checkpoints now: trust on first use, said in the README.
+   */
+  setAuditSigner(signer: AuditSigner | null): number {
+    this.signer = signer;
+    if (!signer) return 0;
+    const head = this.auditHead();
+    if (!head) return 0;
+    const have = new Set((this.sql('SELECT seq FROM audit_checkpoints').all() as { seq: number }[]).map((r) => r.seq));
+    let added = 0;
+    this.transaction(() => {
+      for (let seq = signer.every; seq <= head.seq; seq += signer.every) {
+        if (have.has(seq)) continue;
+        const row = this.sql('SELECT hash, at FROM audit WHERE seq = ?').get(seq) as
+          { hash: string; at: number } | undefined;
+        if (!row) continue;
+        this.writeCheckpoint(seq, row.hash, row.at);
+        added++;
+      }
+    });
+    return added;
+  }
+
+  private writeCheckpoint(seq: number, hash: string, at: number): void {
+    if (!this.signer) return;
+    const c = { seq, hash, at, mac: checkpointMac(this.signer.key, seq, hash, at) };
+    this.sql('INSERT OR REPLACE INTO audit_checkpoints (seq, hash, at, mac) VALUES (@seq, @hash, @at, @mac)').run(c);
+    this.pendingCheckpoints.push(c);
+  }
+
+  /** The newest audit entry in the store. */
+  auditHead(): { seq: number; hash: string } | null {
+    return (
+      (this.sql('SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1').get() as
+        { seq: number; hash: string } | undefined) ?? null
+    );
+  }
+
+  /** One audit entry by sequence number. */
+  auditAt(seq: number): AuditRow | undefined {
+    return this.sql('SELECT * FROM audit WHERE seq = ?').get(seq) as AuditRow | undefined;
+  }
+
+  /** The highest sequence number the audit table ever handed out (AUTOINCREMENT keeps it after deletes). */
+  auditSequence(): number {
+    const r = this.sql("SELECT seq FROM sqlite_sequence WHERE name = 'audit'").get() as { seq: number } | undefined;
+    return r?.seq ?? 0;
+  }
+
+  /** Signed checkpoints with seq in (after, upTo]. */
+  checkpoints(after = 0, upTo = Number.MAX_SAFE_INTEGER): Checkpoint[] {
+    return this.sql('SELECT * FROM audit_checkpoints WHERE seq > ? AND seq <= ? ORDER BY seq').all(
+      after,
+      upTo,
+    ) as Checkpoint[];
   }
 
   private totalChanges(): number {
@@ -311,8 +403,11 @@ export class SqliteStore implements StoreApi {
       const r = this.sql(
         'INSERT INTO audit (at, actor, action, deploy_id, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?)',
       ).run(at, actor, action, deployId, text, prev, hash);
+      const seq = Number(r.lastInsertRowid);
+      if (this.signer && seq % this.signer.every === 0) this.writeCheckpoint(seq, hash, at);
+      this.pendingHead = { seq, hash };
       return {
-        seq: Number(r.lastInsertRowid),
+        seq,
         at,
         actor,
         action,
