@@ -103,7 +103,7 @@ describe('latency signals in the backtest', () => {
     expect(slow!.signal).toBe('latency');
     expect((Date.parse(slow!.decidedAt!) / 1000 - SLOW) / 15).toBeLessThanOrEqual(2);
     expect(slow!.evidence.sentence).toMatch(
-      /^p99 .* in the new version against .* in the baseline; \d+% of requests slower than 500 ms/,
+      /^latency: p99 .* in the new version against .* in the baseline; \d+% of requests slower than 500 ms/,
     );
     expect(good!.verdict).toBe('pass');
   });

@@ -29,6 +29,12 @@ export function newLatencyState(o: { bound: number; unitsPerSecond: number }): L
   return { ...o, canary: { bounds: [], counts: [] }, baseline: { bounds: [], counts: [] } };
 }
 
+/** After a JSON round trip (persist.ts): JSON has no Infinity, so the +Inf bound came back as null. */
+export function reviveLatency(s: { latency?: LatencyState }): void {
+  if (!s.latency) return;
+  for (const b of [s.latency.canary, s.latency.baseline]) b.bounds = b.bounds.map((x) => x ?? Infinity);
+}
+
 export function accumulateLatency(
   s: { latency?: LatencyState },
   b: { canary: BucketCounts | null; baseline: BucketCounts | null },
@@ -63,6 +69,7 @@ const share = (p: number) => (Number.isFinite(p) ? `${Number((p * 100).toFixed(p
 /** Adds `latency` to the evidence of a latency signal and puts its sentence first. */
 export function latencyEvidence(
   s: {
+    name: string;
     latency?: LatencyState;
     mode: 'canary' | 'history';
     main: Parameters<typeof summarizeTwoArm>[0] | { kind: 'forecast'; d0: number };
@@ -92,5 +99,8 @@ export function latencyEvidence(
       `${seconds(slowerThan)} against ${before === undefined ? 'unknown' : `at most ${share(before)}`} before it.`;
   }
   ev.latency = { slowerThan, interpolation: INTERPOLATION, canary, baseline };
-  ev.sentence = `${sentence} ${ev.sentence}`;
+  // "<name>: <quantiles and shares>. Slow requests <the ratio's sentence, without its name>"
+  const prefix = `${s.name}: `;
+  const rest = ev.sentence.startsWith(prefix) ? ev.sentence.slice(prefix.length) : ev.sentence;
+  ev.sentence = `${prefix}${sentence} Slow requests ${rest}`;
 }

@@ -83,7 +83,7 @@ describe('latency signals', () => {
     expect(c.p99).toBeGreaterThan(b.p99);
     expect(c.p50).toBeLessThanOrEqual(c.p90);
     expect(ev.sentence).toMatch(
-      /^p99 [\d.]+ m?s in the new version against [\d.]+ m?s in the baseline; \d+% of requests slower than 500 ms against [\d.]+%\./,
+      /^latency: p99 [\d.]+ m?s in the new version against [\d.]+ m?s in the baseline; \d+% of requests slower than 500 ms against [\d.]+%\./,
     );
   });
 
