@@ -20,6 +20,7 @@ import { rankCandidates } from './attribution/rank.js';
 import { AlwaysWatches } from './watch/always-live.js';
 import { integrationRoutes } from './http/integrations.js';
 import { attachAudit } from './audit/setup.js';
+import { alwaysRoutes } from './http/always.js';
 
 export interface Log {
   info(obj: object, msg: string): void;
@@ -149,6 +150,13 @@ export async function buildNavigator(o: {
         inc.onset,
       );
     },
+    onStatus: (s) => {
+      const labels = { service: s.service, signal: s.signal };
+      metrics.alwaysWarmingUp.set(labels, s.state === 'warming-up' ? 1 : 0);
+      metrics.alwaysHistory.set(labels, s.historySeconds);
+      if (Number.isFinite(s.margin)) metrics.alwaysMargin.set(labels, s.margin);
+      if (s.calibration) metrics.alwaysReplayPages.set(labels, s.calibration.pages);
+    },
   });
   const settle = o.settle ?? (config.metrics.source === 'prometheus' ? Math.min(10, step / 2) : Math.min(2, step / 4));
   let ready = false;
@@ -173,7 +181,10 @@ export async function buildNavigator(o: {
     log,
     audit: auditVerifier,
     pipelineWrites: config.auth.pipelineWrites,
-    extraRoutes: integrationRoutes({ config, service, store, auth, effects, now }),
+    extraRoutes: (app) => {
+      integrationRoutes({ config, service, store, auth, effects, now })(app);
+      alwaysRoutes({ auth, statuses: () => always.statuses() })(app);
+    },
   });
 
   let closed = false;

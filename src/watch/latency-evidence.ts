@@ -93,7 +93,7 @@ export function latencyEvidence(
       `${share(canary.slowShare.estimate)} of requests slower than ${seconds(slowerThan)} against ${share(b?.slowShare.estimate ?? NaN)}.`;
   } else {
     const before = s.forecast?.ratio;
-    baseline = before === undefined ? null : { slowShare: { estimate: before, low: before, high: before } };
+    baseline = before === undefined ? null : { slowShareBefore: { high: before } };
     sentence =
       `p99 ${seconds(canary.p99)} since the deploy; ${share(canary.slowShare.estimate)} of requests slower than ` +
       `${seconds(slowerThan)} against ${before === undefined ? 'unknown' : `at most ${share(before)}`} before it.`;

@@ -143,4 +143,41 @@ describe('latency signals', () => {
     expect(ev.latency.canary.slowShare.estimate).toBeGreaterThan(0.05);
     expect(ev.sentence).toMatch(/of requests slower than 500 ms against at most [\d.]+% before it/);
   });
+
+  it('pages an always-watched latency signal when the service got slow with no deploy watched', async () => {
+    const onset = T0 + 3 * 86400 + 11 * 3600;
+    const store = new MemoryStore();
+    const text = histogramOpenMetrics({
+      metric: METRIC,
+      from: T0,
+      to: onset + 1800,
+      step: 15,
+      rng: mulberry32(5),
+      poisson,
+      series: [
+        {
+          labels: { service: 'checkout', version: 'v1' },
+          rate: (t) => 50 * (1 + 0.5 * Math.sin((2 * Math.PI * (t % 86400)) / 86400)),
+          slowShare: (t) => (t >= onset ? 0.1 : 0.01),
+        },
+      ],
+    });
+    parseOpenMetricsText(text, 'always.om', store);
+    const cfg = parseConfig(
+      `evaluation: { interval: 15s }
+services:
+  checkout:
+    signals:
+      latency: { kind: latency, bad: rise, metric: ${METRIC}, matchers: { service: checkout }, slowerThan: 500ms, watch: always }
+`,
+      'always.yaml',
+    );
+    const r = await runBacktest({ config: cfg, source: store, deploys: [], from: T0, to: onset + 1800 });
+    const before = r.incidents.filter((i) => Date.parse(i.detectedAt) / 1000 < onset);
+    const after = r.incidents.filter((i) => Date.parse(i.detectedAt) / 1000 >= onset);
+    expect(before).toHaveLength(0);
+    expect(after.length).toBeGreaterThanOrEqual(1);
+    expect(after[0]!.signal).toBe('latency');
+    expect((Date.parse(after[0]!.detectedAt) / 1000 - onset) / 15).toBeLessThanOrEqual(10);
+  }, 60_000);
 });
