@@ -8,6 +8,7 @@
 // SIGXFSZ ignored, so writes fail with EFBIG), lowered to the store's current size and lifted again with
 // prlimit. NAVIGATOR_FAULT_DISK=rlimit forces the second.
 import { execFileSync, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { existsSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync, writeSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -49,6 +50,16 @@ function fillDisk(dir: string): string {
   }
   closeSync(fd);
   return filler;
+}
+
+/** The server's pid: `navigator serve` runs the server in a child with a heap cap (bin/navigator.js). */
+function serverPid(pid: number): number {
+  try {
+    const kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+    return kids.length ? Number(kids[0]) : pid;
+  } catch {
+    return pid;
+  }
 }
 
 describe('a full disk under a running navigator', () => {
@@ -103,7 +114,7 @@ describe('a full disk under a running navigator', () => {
     if (tmpfs) filler = fillDisk(disk);
     else {
       const limit = Math.max(...[store, `${store}-wal`].map((f) => (existsSync(f) ? statSync(f).size : 0)));
-      execFileSync('prlimit', ['--pid', String(nav.pid), `--fsize=${limit}:`]);
+      execFileSync('prlimit', ['--pid', String(serverPid(nav.pid as number)), `--fsize=${limit}:`]);
     }
     const refused = await register('while-full', 't'.repeat(500));
     expect(refused.status).toBe(503);
@@ -120,7 +131,7 @@ describe('a full disk under a running navigator', () => {
 
     // Space returns: no restart, no operator.
     if (tmpfs) rmSync(filler);
-    else execFileSync('prlimit', ['--pid', String(nav.pid), '--fsize=unlimited:']);
+    else execFileSync('prlimit', ['--pid', String(serverPid(nav.pid as number)), '--fsize=unlimited:']);
     await waitUntil('ready again', async () => (await fetch(`${base}/readyz`)).ok, 20_000);
 
     // The next collapse: v2's orders fall 99%.
