@@ -16,7 +16,7 @@ export interface Evidence {
   direction: 'drop' | 'rise';
   /** ln of the e-value (mixture likelihood ratio); the test fails when it reaches `threshold` */
   statistic: number;
-  /** ln(1 / falseAlarmRate) for deploys; ln(mean ticks between false pages) for always-on signals */
+  /** ln(1 / falseAlarmRate) for deploys; for always-on signals ln(2 x mean ticks between false pages), half the budget per test */
   threshold: number;
   /** relative change of the new version (or of the signal) against the null, with an approximate 95% interval */
   effect: { estimate: number; low: number; high: number };

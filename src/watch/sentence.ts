@@ -24,9 +24,18 @@ export function describeEvidence(signal: string, unit: string, ev: Evidence, fai
   // Each test says which interval it computed; the short label stays for those that do not.
   const interval = ev.interval ? 'interval' : '95% interval';
   const kind = ev.interval ? ` Interval: ${ev.interval}.` : '';
+  // What the forecaster's replay certifies about its margin (rule of three at zero exceedances).
+  const f = ev.forecast;
+  const replay =
+    f && f.exceedances !== undefined && f.origins > 0
+      ? ` Margin measured by replaying the forecaster from ${f.origins} earlier origins, ${f.exceedances} beyond it` +
+        (f.exceedances === 0
+          ? ` (certifies a normal day beyond it below about ${pct(Math.min(1, 3 / f.origins))}).`
+          : '.')
+      : '';
   return (
     `${what}: ${signed(ev.effect.estimate)} against ${against} (${interval} ${signed(ev.effect.low)} to ${signed(ev.effect.high)}, ` +
-    `changes within ${pct(ev.tolerance)} tolerated) after ${ev.ticks} ticks; ${counts}; ${verdict}.${absent}${kind}`
+    `changes within ${pct(ev.tolerance)} tolerated) after ${ev.ticks} ticks; ${counts}; ${verdict}.${absent}${kind}${replay}`
   );
 }
 

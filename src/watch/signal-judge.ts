@@ -30,7 +30,9 @@ interface LatencyExtras {
   error?: string;
 }
 export type TickInput = (
-  { mode: 'canary'; weight: number; canary: ArmPair; baseline: ArmPair } | { mode: 'history'; total: ArmPair }
+  | { mode: 'canary'; weight: number; canary: ArmPair; baseline: ArmPair }
+  /** spans > 1: one aggregated observation over that many ticks ending at this one (a gap's counter jump) */
+  | { mode: 'history'; total: ArmPair; spans?: number }
 ) &
   LatencyExtras;
 
@@ -182,7 +184,18 @@ export function stepSignal(
       s.blindTicks++;
       return false;
     }
-    const f = s.forecast.values[index];
+    // An observation spanning several ticks is judged against the forecast summed over them.
+    const spans = Math.max(1, Math.min(Math.round(input.spans ?? 1), index + 1));
+    const sumOver = (values: number[]): number | undefined => {
+      let sum = 0;
+      for (let j = index - spans + 1; j <= index; j++) {
+        const v = values[j];
+        if (v === undefined) return undefined;
+        sum += v;
+      }
+      return sum;
+    };
+    const f = sumOver(s.forecast.values);
     if (f === undefined) return false; // past the frozen horizon: nothing to compare with
     if (total.num.live === 0 && (s.kind === 'count' || (total.den as ArmCount).live === 0)) s.absentTicks++;
     if (s.kind === 'count') {
@@ -191,7 +204,7 @@ export function stepSignal(
     } else {
       const den = (total.den as ArmCount).value;
       updateForecastTest(s.main, total.num.value, den * (s.forecast.ratio ?? 0));
-      const tf = s.trafficForecast?.values[index];
+      const tf = s.trafficForecast ? sumOver(s.trafficForecast.values) : undefined;
       if (s.traffic?.kind === 'forecast' && tf !== undefined) updateForecastTest(s.traffic, den, tf);
     }
   } else {
