@@ -20,6 +20,17 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 
+# Headless Chromium for the on-call page's browser tests (test/ui-browser.test.ts), driven by playwright-core.
+if ! command -v chromium >/dev/null 2>&1 && [ -z "${CHROMIUM_PATH:-}" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "test: installing chromium (Debian package)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
+  else
+    echo "test: missing chromium: install it with 'sudo apt-get install chromium' (or set CHROMIUM_PATH)" >&2
+  fi
+fi
+
 npm run --silent build
 npm run --silent typecheck
 npm run --silent lint

@@ -275,6 +275,18 @@ export const ConfigSchema = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    slack: Type.Optional(
+      Type.Object(
+        {
+          signingSecret: Type.String({ minLength: 1, description: "the Slack app's signing secret (interactivity)" }),
+          users: Type.Record(Type.String(), Type.String(), {
+            default: {},
+            description: 'Slack user id -> a name in auth.tokens, whose role applies',
+          }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     freezes: Type.Array(Freeze, { default: [] }),
     services: Type.Record(Type.String({ pattern: '^[a-zA-Z0-9_.-]+$' }), Service, { minProperties: 1 }),
   },

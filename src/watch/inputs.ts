@@ -23,7 +23,7 @@ export function selectorsOf(signal: SignalConfig): { num: SeriesSelector; den: S
 }
 
 /** source.grid, except that a histogram's slow-request counter is derived from its buckets and count. */
-async function gridOf(source: MetricSource, sel: SeriesSelector, from: number, to: number, step: number) {
+export async function gridOf(source: MetricSource, sel: SeriesSelector, from: number, to: number, step: number) {
   if (!isSlowSelector(sel)) return source.grid(sel, from, to, step);
   const count = { metric: `${sel.histogram.base}_count`, matchers: sel.matchers };
   const [buckets, counts] = await Promise.all([source.grid(sel, from, to, step), source.grid(count, from, to, step)]);
