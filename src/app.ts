@@ -79,6 +79,9 @@ export async function buildNavigator(o: {
       url: config.metrics.prometheus.url,
       timeout: parseDuration(config.metrics.prometheus.timeout),
       retries: config.metrics.prometheus.retries,
+      headers: config.metrics.prometheus.headers,
+      bearerToken: config.metrics.prometheus.bearerToken,
+      basicAuth: config.metrics.prometheus.basicAuth,
     });
   } else {
     const keep = new Set<string>();

@@ -124,7 +124,7 @@ function readJson(file: string): Record<string, unknown> {
 export function formatStatus(d: Record<string, unknown>): string {
   const lines = [
     `${String(d.id)}  ${String(d.service)} ${String(d.version)} (${String(d.strategy)}, against ${String(d.baselineVersion ?? 'history')})`,
-    `status: ${String(d.status).toUpperCase()}${d.decidedAt ? ` at ${String(d.decidedAt)}` : ''}${d.blind ? `  BLIND since ${String(d.blindSince)}` : ''}`,
+    `status: ${String(d.status).toUpperCase()}${d.decidedAt ? ` at ${String(d.decidedAt)}` : ''}${d.blind ? `  BLIND since ${String(d.blindSince)}${Array.isArray(d.blindSignals) && d.blindSignals.length ? ` (${(d.blindSignals as { signal: string; reason: string }[]).map((x) => `${x.signal}: ${x.reason}`).join('; ')})` : ''}` : ''}`,
     `reason: ${String(d.reason)}`,
   ];
   const change = d.change as Record<string, string> | null;

@@ -41,6 +41,10 @@ export interface Evidence {
   };
   /** the new version's series reported nothing while events were due */
   absent?: boolean;
+  /** how much of the watch was seen (ticks judged; ticks counted, blind, and gaps) */
+  seen?: { ticks: number; seenTicks: number; blindTicks: number; gapTicks: number };
+  /** the signal cannot see now */
+  blind?: boolean;
   /** latency signals: per arm quantiles and slow share (see LatencyEvidence) */
   latency?: LatencyEvidence;
   sentence: string;
@@ -53,6 +57,20 @@ export interface SignalVerdict {
   /** ticks the source could not answer or the data were unknown */
   blindTicks: number;
   evidence: Evidence | null;
+  /** what the signal's ticks saw (design §8): seen, absent, gap or blind */
+  seeing?: SeeingSummary;
+}
+
+export interface SeeingSummary {
+  ticks: number;
+  seenTicks: number;
+  gapTicks: number;
+  blindTicks: number;
+  last: 'seen' | 'absent' | 'gap' | 'blind' | null;
+  blind: boolean;
+  /** epoch seconds */
+  blindSince: number | null;
+  reason: string | null;
 }
 
 /** One arm of a latency signal, over the ticks judged so far. Durations in seconds. */

@@ -29,12 +29,16 @@ interface LatencyExtras {
   buckets?: { canary: BucketCounts | null; baseline: BucketCounts | null };
   error?: string;
 }
+/**
+ * One observation: `span` ticks ending at the tick judged (default 1; more when a gap's events arrive with
+ * the first tick that sees the counter again), with the canary weight averaged over them.
+ */
 export type TickInput = (
   | { mode: 'canary'; weight: number; canary: ArmPair; baseline: ArmPair }
   /** spans > 1: one aggregated observation over that many ticks ending at this one (a gap's counter jump) */
   | { mode: 'history'; total: ArmPair; spans?: number }
 ) &
-  LatencyExtras;
+  LatencyExtras & { span?: number };
 
 /** A frozen forecast for the watch: values[i] is expected for the tick at start + (i + 1) * step. */
 export interface FrozenForecast {
@@ -185,7 +189,7 @@ export function stepSignal(
       return false;
     }
     // An observation spanning several ticks is judged against the forecast summed over them.
-    const spans = Math.max(1, Math.min(Math.round(input.spans ?? 1), index + 1));
+    const spans = Math.max(1, Math.min(Math.round(input.spans ?? input.span ?? 1), index + 1));
     const sumOver = (values: number[]): number | undefined => {
       let sum = 0;
       for (let j = index - spans + 1; j <= index; j++) {
