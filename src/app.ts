@@ -19,6 +19,7 @@ import { ATTRIBUTION_WINDOW, attributionSettings, recentCandidates } from './att
 import { rankCandidates } from './attribution/rank.js';
 import { AlwaysWatches } from './watch/always-live.js';
 import { integrationRoutes } from './http/integrations.js';
+import { attachAudit } from './audit/setup.js';
 import { peopleRoutes } from './http/people.js';
 import { slackApprovalRequests } from './http/slack-approvals.js';
 import { alwaysRoutes } from './http/always.js';
@@ -112,6 +113,7 @@ export async function buildNavigator(o: {
   }
 
   const store = new SqliteStore(config.store.path);
+  const auditVerifier = attachAudit({ config, store, metrics, log });
   const service = new DeployService({ config, store, source, now, log });
   const effects = new Effects({ config, store, service, now, log, metrics, fetch: o.fetch });
   attachTelemetry(metrics, service, { source: config.metrics.source, log });
@@ -188,6 +190,9 @@ export async function buildNavigator(o: {
     auth,
     metrics,
     ready: () => ready,
+    log,
+    audit: auditVerifier,
+    pipelineWrites: config.auth.pipelineWrites,
     extraRoutes: (app) => {
       integrationRoutes({ config, service, store, auth, effects, now })(app);
       peopleRoutes({ config, service, store, auth, effects, now, source, fetch: o.fetch })(app);

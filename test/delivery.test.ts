@@ -301,4 +301,14 @@ describe('delivery that never gives up silently', () => {
     expect(body.payload.summary).toMatch(/^Deploy d-1: checkout v2 \(from v1\), canary: PR-7/);
     expect(rx.at('/pd/v2/enqueue')).toHaveLength(0); // nobody paged for a deploy starting
   });
+
+  it('queues a change event lost to a crash right after registration when it starts again, once', async () => {
+    t = await testNavigator({ config: config(rx.url) });
+    await t.nav.http.inject({ method: 'POST', url: '/v1/deploys', payload: deploy });
+    t.nav.store.db.prepare("DELETE FROM outbox WHERE key = 'change:oncall:d-1'").run(); // never queued
+    t.nav.effects.start();
+    t.nav.effects.start(); // twice: the key keeps it once
+    await t.nav.effects.drain();
+    expect(rx.at('/pd/v2/change/enqueue')).toHaveLength(1);
+  });
 });

@@ -472,6 +472,10 @@ export class Effects {
   }
 
   start(): void {
+    // Registration commits before its listeners run: a crash in between loses a change event or annotation.
+    // Queue them again for open watches at start (their keys make this a no-op when they exist).
+    for (const row of this.d.store.listDeploys('watching')) this.onRegister(JSON.parse(row.deploy) as Deploy);
+    if (this.timer) clearInterval(this.timer);
     this.timer = setInterval(() => this.pump(), 250);
     this.timer.unref();
     this.pump();

@@ -48,7 +48,7 @@ export class ExitError extends Error {
 export function isInputError(e: unknown): boolean {
   return (
     e instanceof InputError ||
-    (e instanceof Error && ['ConfigError', 'OpenMetricsError', 'DeployFileError'].includes(e.name))
+    (e instanceof Error && ['ConfigError', 'OpenMetricsError', 'DeployFileError', 'StoreError'].includes(e.name))
   );
 }
 

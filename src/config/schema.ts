@@ -229,11 +229,49 @@ export const ConfigSchema = Type.Object(
             role: Type.Union([Type.Literal('pipeline'), Type.Literal('approver'), Type.Literal('admin')]),
             token: Type.Optional(Type.String({ minLength: 1, description: 'the token itself' })),
             sha256: Type.Optional(Type.String({ pattern: '^[0-9a-f]{64}$', description: 'or its SHA-256, hex' })),
+            identities: Type.Optional(
+              Type.Array(Type.String({ minLength: 1, maxLength: 200 }), {
+                maxItems: 20,
+                description:
+                  "the holder's other names (login, e-mail): a change authored under any of them cannot be approved with this token",
+              }),
+            ),
           },
           { additionalProperties: false },
         ),
         { default: [] },
       ),
+      pipelineWrites: Obj({
+        perSecond: Type.Number({
+          exclusiveMinimum: 0,
+          default: 20,
+          description: 'sustained writes per pipeline token',
+        }),
+        burst: Type.Integer({ minimum: 1, default: 300, description: 'writes a pipeline token may make at once' }),
+      }),
+    }),
+    audit: Obj({
+      key: Type.Optional(
+        Type.String({
+          minLength: 16,
+          description:
+            'HMAC key for signed audit checkpoints, e.g. "${NAVIGATOR_AUDIT_KEY}"; kept outside the database',
+        }),
+      ),
+      keyFile: Type.Optional(
+        Type.String({
+          description: 'file holding the checkpoint key (default: <store.path>.audit-key, created 0600 when missing)',
+        }),
+      ),
+      headFile: Type.Optional(
+        Type.String({ description: 'append-only file that receives every signed checkpoint of the chain head' }),
+      ),
+      checkpointEvery: Type.Integer({
+        minimum: 1,
+        maximum: 100_000,
+        default: 100,
+        description: 'sign a checkpoint every this many audit entries',
+      }),
     }),
     evaluation: Obj({
       interval: Duration('15s', 'one tick: how often every watch is judged; the step of a backtest'),

@@ -88,3 +88,61 @@ describe('DeployService decisions', () => {
     expect(n).toBe(0);
   });
 });
+
+/** A store whose next outermost commit fails after every statement ran, as a full disk fails a WAL commit. */
+class FailingCommit extends SqliteStore {
+  failNext = false;
+  override transaction<T>(fn: () => T): T {
+    if (!this.failNext || this.db.inTransaction) return super.transaction(fn);
+    this.failNext = false;
+    return super.transaction(() => {
+      fn();
+      throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
+    });
+  }
+}
+
+describe('a transaction that does not commit leaves nothing behind in memory', () => {
+  const make = () => {
+    const store = new FailingCommit(join(mkdtempSync(join(tmpdir(), 'navigator-service-')), 'n.db'));
+    stores.push(store);
+    const s = new DeployService({ config, store, source: new MemoryStore(), now: () => 1_764_237_600 });
+    return { s, store };
+  };
+
+  it('a registration whose commit fails opens no watch, and later ticks persist fine', async () => {
+    const { s, store } = make();
+    store.failNext = true;
+    expect(() => s.register({ id: 'ghost', service: 'checkout', version: 'v2', baselineVersion: 'v1' }, ci)).toThrow(
+      /cannot write \(SQLITE_FULL/,
+    );
+    expect(store.getDeploy('ghost')).toBeUndefined();
+    expect(s.watcher.get('ghost')).toBeUndefined();
+    expect(store.health()).toMatchObject({ writable: false });
+    s.register({ id: 'real', service: 'checkout', version: 'v2', baselineVersion: 'v1' }, ci);
+    await s.tick(1_764_237_600 + 15);
+    expect(s.watcher.watches().map((w) => w.deploy.id)).toEqual(['real']);
+    expect(store.health().writable).toBe(true);
+  });
+
+  it('an override whose commit fails keeps watching the deploy', () => {
+    const { s, store } = make();
+    s.register({ id: 'd-1', service: 'checkout', version: 'v2', baselineVersion: 'v1' }, ci);
+    store.failNext = true;
+    expect(() => s.override('d-1', root, 'halt', 'smoke in the canary')).toThrow(/SQLITE_FULL/);
+    expect(store.getDeploy('d-1')?.status).toBe('watching');
+    expect(s.watcher.get('d-1')?.deploy.id).toBe('d-1');
+  });
+
+  it('a watch whose deploy row is gone is dropped by the tick, not failed on forever', async () => {
+    const { s, store } = make();
+    s.register({ id: 'd-1', service: 'checkout', version: 'v2', baselineVersion: 'v1' }, ci);
+    s.register({ id: 'd-2', service: 'checkout', version: 'v3', baselineVersion: 'v1' }, ci);
+    store.db.pragma('foreign_keys = OFF');
+    store.db.exec("DELETE FROM watches WHERE deploy_id = 'd-1'; DELETE FROM stages WHERE deploy_id = 'd-1'");
+    store.db.exec("DELETE FROM deploys WHERE id = 'd-1'");
+    store.db.pragma('foreign_keys = ON');
+    await s.tick(1_764_237_600 + 15);
+    expect(s.watcher.watches().map((w) => w.deploy.id)).toEqual(['d-2']);
+  });
+});

@@ -3,8 +3,9 @@
 // pipeline; this reads the store, asks policy, and writes the answer in one transaction.
 import type { Config } from '../config/schema.js';
 import { toDeploy, type Deploy, type DeployInput } from '../model/deploy.js';
-import { validateDeployInput } from '../model/validate.js';
-import { countingApprovals, refuseApproval, type Role } from '../policy/approvals.js';
+import { instantProblem, validateDeployInput } from '../model/validate.js';
+import { countingApprovals, refuseApproval, type Approval, type Role } from '../policy/approvals.js';
+import { identitySet } from '../policy/identity.js';
 import { activeFreeze } from '../policy/freeze.js';
 import {
   admit,
@@ -18,7 +19,8 @@ import {
 } from '../policy/lifecycle.js';
 import type { MetricSource } from '../sources/types.js';
 import { storeAuditSink } from '../store/audit-sink.js';
-import type { AuditSink, DeployRow, Store } from '../store/types.js';
+import { isStoreFault } from '../store/faults.js';
+import type { ApprovalRow, AuditSink, DeployRow, Store } from '../store/types.js';
 import { blindness, signalVerdicts, type DeployWatch } from '../watch/deploy-watch.js';
 import { restoreWatch, serializeWatch } from '../watch/persist.js';
 import { Watcher, type Logger } from '../watch/watcher.js';
@@ -28,6 +30,17 @@ import { iso, type DeployStatus, type DeployView } from './view.js';
 export interface Actor {
   name: string;
   role: Role;
+  /** the holder's other identities (login, e-mail) from the token's `identities`: the author check covers all */
+  identities?: readonly string[];
+}
+
+/** Approval rows as the policy compares them: each with the approver's identities. */
+function approvalsOf(rows: readonly ApprovalRow[]): Approval[] {
+  return rows.map((r) => ({
+    approver: r.approver,
+    role: r.role,
+    identities: JSON.parse(r.identities ?? '[]') as string[],
+  }));
 }
 
 export interface GateAnswer {
@@ -79,6 +92,19 @@ export interface DeployServiceDeps {
 }
 
 const SYSTEM: Actor = { name: 'navigator', role: 'admin' };
+/** How far from now a live deploy's times may be: history a pipeline may still report, and clock skew. */
+const MAX_PAST = 5 * 366 * 86_400;
+const MAX_FUTURE = 86_400;
+
+/** Epoch seconds of an API timestamp; a 400 naming the field unless it is a real instant near now. */
+function liveInstant(field: string, value: string, now: number): number {
+  const problem = instantProblem(value);
+  if (problem) throw badRequest(field, problem);
+  const t = Date.parse(value) / 1000;
+  if (t < now - MAX_PAST) throw badRequest(field, `is more than 5 years in the past (${value})`);
+  if (t > now + MAX_FUTURE) throw badRequest(field, `is more than a day in the future (${value})`);
+  return t;
+}
 /** Watch rows saved per transaction after a tick. */
 const PERSIST_CHUNK = 100;
 
@@ -87,6 +113,9 @@ export class DeployService {
   private readonly listeners: ServiceEvents[] = [];
   private readonly audit: AuditSink;
   private decided: DeployWatch[] = [];
+  /** watches opened and closed inside the running transaction: undone in memory when it does not commit */
+  private opened: string[] | null = null;
+  private closed: DeployWatch[] | null = null;
 
   constructor(private readonly deps: DeployServiceDeps) {
     this.audit = deps.audit ?? storeAuditSink(deps.store, deps.now);
@@ -119,6 +148,37 @@ export class DeployService {
     return this.on(o.inTransaction ? { decisionInTransaction: call } : { decision: call });
   }
 
+  /**
+   * One store transaction whose in-memory side effects follow its fate: a watch opened inside it is closed
+   * again, and a watch closed inside it is resumed, when the transaction does not commit (a full disk fails
+   * the commit after every statement ran). Without this a failed registration left a phantom watch whose
+   * rows never existed, and every later tick failed on it.
+   */
+  private tx<T>(fn: () => T): T {
+    if (this.opened) return this.deps.store.transaction(fn);
+    const opened: string[] = [];
+    const closed: DeployWatch[] = [];
+    this.opened = opened;
+    this.closed = closed;
+    try {
+      return this.deps.store.transaction(fn);
+    } catch (e) {
+      for (const id of opened) this.watcher.close(id);
+      for (const w of closed) this.watcher.resume(w);
+      throw e;
+    } finally {
+      this.opened = null;
+      this.closed = null;
+    }
+  }
+
+  /** Stops a watch; inside `tx`, resumed again if the transaction does not commit. */
+  private closeWatch(id: string): void {
+    const w = this.watcher.get(id);
+    if (w) this.closed?.push(w);
+    this.watcher.close(id);
+  }
+
   /** Resumes every open watch from the store: a restart continues where it stopped. */
   restore(): number {
     let n = 0;
@@ -145,6 +205,8 @@ export class DeployService {
     const input: DeployInput = v.value;
     const existing = this.deps.store.getDeploy(input.id);
     if (existing) return { created: false, view: this.toView(existing) };
+    if (input.startedAt !== undefined) liveInstant('startedAt', input.startedAt, this.deps.now());
+    input.stages.forEach((s, i) => liveInstant(`stages.${i}.at`, s.at, this.deps.now()));
     const service = this.deps.config.services[input.service];
     if (!service)
       throw badRequest(
@@ -156,7 +218,7 @@ export class DeployService {
     if (deploy.strategy === 'canary' && deploy.stages.length === 0)
       deploy.stages.push({ at: deploy.startedAt, weight: Math.min(0.1, service.maxFirstWeight) });
     const { status, hold, reason } = admit(deploy, service, this.deps.config.freezes, now);
-    this.deps.store.transaction(() => {
+    this.tx(() => {
       this.deps.store.insertDeploy({
         id: deploy.id,
         service: deploy.service,
@@ -190,6 +252,7 @@ export class DeployService {
   /** Opens the watch and saves its first state; call inside the transaction that makes the deploy watching. */
   private startWatch(deploy: Deploy, now: number): void {
     const w = this.watcher.watch(deploy);
+    this.opened?.push(deploy.id);
     try {
       this.deps.store.saveWatch(deploy.id, serializeWatch(w), now);
     } catch (e) {
@@ -207,14 +270,14 @@ export class DeployService {
     const now = this.deps.now();
     let t = now;
     if (at !== undefined) {
-      if (typeof at !== 'string' || Number.isNaN(Date.parse(at))) throw badRequest('at', 'must be an ISO 8601 time');
-      t = Date.parse(at) / 1000;
+      if (typeof at !== 'string') throw badRequest('at', 'must be an ISO 8601 time');
+      t = liveInstant('at', at, now);
     }
     const deploy = JSON.parse(row.deploy) as Deploy;
     deploy.stages.push({ at: t, weight });
     deploy.stages.sort((a, b) => a.at - b.at);
     const w = this.watcher.get(id);
-    this.deps.store.transaction(() => {
+    this.tx(() => {
       this.deps.store.updateDeploy(id, { deploy: JSON.stringify(deploy) }, now);
       this.deps.store.addStage({ deploy_id: id, at: t, weight, actor: actor.name, created_at: now });
       if (w) {
@@ -232,6 +295,8 @@ export class DeployService {
    */
   async tick(t: number): Promise<void> {
     const started = process.hrtime.bigint();
+    // After a store fault, find out whether it can write again even when no watch is open to write.
+    if (this.deps.store.health && !this.deps.store.health().writable) this.deps.store.probe?.();
     await this.watcher.tick(t);
     const decided = this.decided;
     this.decided = [];
@@ -244,13 +309,9 @@ export class DeployService {
       const open = this.watcher.watches();
       for (let i = 0; i < open.length; i += PERSIST_CHUNK) {
         if (i > 0) await new Promise((r) => setImmediate(r));
-        this.deps.store.transaction(() => {
-          for (const w of open.slice(i, i + PERSIST_CHUNK)) {
-            if (this.watcher.get(w.deploy.id)) this.deps.store.saveWatch(w.deploy.id, serializeWatch(w), now);
-          }
-        });
+        this.persistChunk(open.slice(i, i + PERSIST_CHUNK), now);
       }
-      this.deps.store.transaction(() => {
+      this.tx(() => {
         for (const w of decided) {
           const e = this.applyVerdict(w, now);
           if (e) events.push(e);
@@ -267,12 +328,34 @@ export class DeployService {
     this.listeners.forEach((l) => l.tick?.(seconds, this.watcher.watches().length));
   }
 
+  /** Saves a chunk of watches; a watch whose deploy row does not exist is dropped (logged), not retried forever. */
+  private persistChunk(chunk: DeployWatch[], now: number): void {
+    const save = () =>
+      this.deps.store.transaction(() => {
+        for (const w of chunk) {
+          if (this.watcher.get(w.deploy.id)) this.deps.store.saveWatch(w.deploy.id, serializeWatch(w), now);
+        }
+      });
+    try {
+      save();
+    } catch (err) {
+      if (isStoreFault(err)) throw err;
+      const phantoms = chunk.filter((w) => !this.deps.store.getDeploy(w.deploy.id));
+      if (phantoms.length === 0) throw err;
+      for (const w of phantoms) {
+        this.watcher.close(w.deploy.id);
+        this.deps.log?.error({ deploy: w.deploy.id }, 'dropped a watch whose deploy is not in the store');
+      }
+      save();
+    }
+  }
+
   private applyVerdict(w: DeployWatch, now: number): DecisionEvent | null {
     const row = this.deps.store.getDeploy(w.deploy.id);
     if (!row || row.status !== 'watching') return null;
     const outcome = w.status === 'watching' ? 'inconclusive' : w.status;
     const need = this.promotionNeed(w.deploy, outcome);
-    const have = countingApprovals(w.deploy.change, this.deps.store.approvals(w.deploy.id, 'promote'));
+    const have = countingApprovals(w.deploy.change, approvalsOf(this.deps.store.approvals(w.deploy.id, 'promote')));
     const { status, reason } = afterVerdict(outcome, w.reason, need, have);
     const verdicts = signalVerdicts(w);
     const failing = verdicts.find((s) => s.signal === w.failedSignal);
@@ -365,14 +448,20 @@ export class DeployService {
     // An approval of a held plan lets it start; any other approval counts toward promotion (given while
     // watching, it is an approval in advance: the judge must still find no regression).
     const phase = status === 'pending_approval' ? 'start' : 'promote';
-    const refusal = refuseApproval(actor.name, actor.role, deploy.change, this.deps.store.approvals(id, phase));
+    const refusal = refuseApproval(
+      actor.name,
+      actor.role,
+      deploy.change,
+      approvalsOf(this.deps.store.approvals(id, phase)),
+      actor.identities ?? [],
+    );
     if (refusal)
       throw refusal.code === 'ALREADY_APPROVED'
         ? conflict(refusal.code, refusal.message)
         : forbidden(refusal.code, refusal.message);
     const now = this.deps.now();
     let event: DecisionEvent | null = null;
-    this.deps.store.transaction(() => {
+    this.tx(() => {
       this.deps.store.addApproval({
         deploy_id: id,
         approver: actor.name,
@@ -380,6 +469,7 @@ export class DeployService {
         phase,
         comment: comment ?? '',
         at: now,
+        identities: JSON.stringify(identitySet([actor.name, ...(actor.identities ?? [])])),
       });
       this.audit.append({
         actor: actor.name,
@@ -405,7 +495,7 @@ export class DeployService {
         const outcome = (JSON.parse(row.verdict ?? '{}') as { outcome?: string }).outcome ?? 'pass';
         const need = this.promotionNeed(deploy, outcome);
         const approvals = this.deps.store.approvals(id, 'promote');
-        const have = countingApprovals(deploy.change, approvals);
+        const have = countingApprovals(deploy.change, approvalsOf(approvals));
         if (have >= need.count) {
           const reason = `approved by ${approvals.map((a) => a.approver).join(' and ')}`;
           this.deps.store.updateDeploy(id, { status: 'passed', reason }, now);
@@ -439,7 +529,7 @@ export class DeployService {
     const now = this.deps.now();
     const text = `${action === 'proceed' ? 'forced to proceed' : 'forced to halt'} by ${actor.name}: ${reason.trim()}`;
     let event: DecisionEvent | null = null;
-    this.deps.store.transaction(() => {
+    this.tx(() => {
       this.deps.store.addOverride({
         deploy_id: id,
         actor: actor.name,
@@ -465,7 +555,7 @@ export class DeployService {
         );
         this.startWatch(deploy, now);
       } else {
-        this.watcher.close(id);
+        this.closeWatch(id);
         this.deps.store.updateDeploy(id, { status, reason: text, hold: null, decided_at: now }, now);
         event = this.emitInTransaction({ deploy, status, reason: text, watch: null, actor: actor.name, at: now });
       }
@@ -481,10 +571,10 @@ export class DeployService {
     const now = this.deps.now();
     const deploy = JSON.parse(row.deploy) as Deploy;
     let event: DecisionEvent | null = null;
-    this.deps.store.transaction(() => {
+    this.tx(() => {
       this.audit.append({ actor: actor.name, action: 'end', deployId: id, detail: { from } });
       if (CLOSED.has(from) || from === 'passed') return;
-      this.watcher.close(id);
+      this.closeWatch(id);
       const reason = `ended by ${actor.name}`;
       this.deps.store.updateDeploy(id, { status: 'ended', reason, decided_at: now }, now);
       event = this.emitInTransaction({ deploy, status: 'ended', reason, watch: null, actor: actor.name, at: now });
@@ -496,7 +586,7 @@ export class DeployService {
   /** Marks a halted deploy rolled back (the rollback hook succeeded). */
   markRolledBack(id: string, detail: string): void {
     const now = this.deps.now();
-    this.deps.store.transaction(() => {
+    this.tx(() => {
       const row = this.deps.store.getDeploy(id);
       if (!row || row.status !== 'halted') return;
       this.deps.store.updateDeploy(id, { status: 'rolled_back', reason: detail }, now);
@@ -512,6 +602,15 @@ export class DeployService {
       const fallback = status === 'passed' ? 'judged good' : status === 'ended' ? 'ended by the pipeline' : status;
       return { ...g, status, reason: row.reason || fallback };
     }
+    // A regression judged but not yet recorded (the store could not write): halt now, never "wait" on it.
+    const unrecorded = this.decided.find((d) => d.deploy.id === id && d.status === 'fail');
+    if (unrecorded)
+      return {
+        httpStatus: 409,
+        decision: 'halt',
+        status,
+        reason: `${unrecorded.reason ?? 'regression'} (not yet recorded: the store cannot write)`,
+      };
     const w = this.watcher.get(id);
     const b = w ? blindness(w) : null;
     const blind =

@@ -10,13 +10,14 @@ import type { Role } from '../policy/approvals.js';
 const sha256 = (s: string) => createHash('sha256').update(s).digest();
 
 export class Auth {
-  private readonly tokens: { name: string; role: Role; hash: Buffer }[];
+  private readonly tokens: { name: string; role: Role; hash: Buffer; identities: string[] }[];
 
   constructor(config: Config) {
     this.tokens = config.auth.tokens.map((t) => ({
       name: t.name,
       role: t.role,
       hash: t.sha256 ? Buffer.from(t.sha256, 'hex') : sha256(t.token as string),
+      identities: [...(t.identities ?? [])],
     }));
   }
 
@@ -32,7 +33,7 @@ export class Auth {
     const h = sha256((m[1] as string).trim());
     const t = this.tokens.find((x) => timingSafeEqual(x.hash, h));
     if (!t) throw new AppError(401, 'UNAUTHORIZED', 'unknown token');
-    return { name: t.name, role: t.role };
+    return { name: t.name, role: t.role, identities: t.identities };
   }
 
   /** Throws 403 unless the actor has one of the roles (admin always may). */

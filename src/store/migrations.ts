@@ -122,5 +122,30 @@ export const MIGRATIONS: { version: number; sql: string }[] = [
       CREATE INDEX outbox_deploy ON outbox(deploy_id);
     `,
   },
+  {
+    // Numbered 10 and up (hardening) so that other branches' migrations (3..9) merge without renumbering.
+    // store_probe: a scratch row the store writes to find out whether it can write again after a fault
+    // (a full disk, a read-only remount). approvals.identities: every identity of the approver's token,
+    // normalised (policy/identity.ts), so the two-person rule compares people, not spellings.
+    version: 10,
+    sql: `
+      CREATE TABLE IF NOT EXISTS store_probe (id INTEGER PRIMARY KEY, pad BLOB NOT NULL, at REAL NOT NULL);
+      ALTER TABLE approvals ADD COLUMN identities TEXT NOT NULL DEFAULT '[]';
+    `,
+  },
+  {
+    // Signed checkpoints of the audit chain (audit/checkpoint.ts): at every `audit.checkpointEvery`-th entry
+    // the head's sequence and hash, with an HMAC under a key kept outside this database, so recomputing
+    // the chain after a rewrite, or deleting the newest entries below a checkpoint, no longer verifies.
+    version: 11,
+    sql: `
+      CREATE TABLE IF NOT EXISTS audit_checkpoints (
+        seq INTEGER PRIMARY KEY,      -- the audit entry the checkpoint signs
+        hash TEXT NOT NULL,           -- that entry's chain hash
+        at REAL NOT NULL,
+        mac TEXT NOT NULL             -- HMAC-SHA256(key, "seq:hash:at"), hex
+      );
+    `,
+  },
   OUTBOX_MIGRATION,
 ].sort((a, b) => a.version - b.version); // applied in version order, wherever a merge put them

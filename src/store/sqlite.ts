@@ -7,9 +7,11 @@
 // registration is re-sent by the pipeline (registration is idempotent), and outbox keys make a repeated
 // effect happen once. FULL would add an fsync to every tick's commit for no gain in those terms.
 import { createHash } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { checkpointMac, type Checkpoint } from '../audit/checkpoint.js';
+import { faultCode, StoreError, StoreUnavailable } from './faults.js';
 import { MIGRATIONS } from './migrations.js';
 import type {
   ApprovalPhase,
@@ -55,18 +57,98 @@ export function auditHash(
 const DEPLOY_SELECT = 'SELECT d.*, w.state AS watch FROM deploys d LEFT JOIN watches w ON w.deploy_id = d.id';
 const DEPLOY_FIELDS = new Set(['deploy', 'status', 'reason', 'hold', 'verdict', 'decided_at']);
 
+/** Whether the store can write, and since when it cannot (epoch seconds). */
+export interface StoreHealth {
+  writable: boolean;
+  /** the last fault, e.g. "SQLITE_FULL: database or disk is full" */
+  error: string | null;
+  since: number | null;
+}
+
+export interface OpenOptions {
+  /** refuse a missing file instead of creating an empty database (audit verify) */
+  mustExist?: boolean;
+  /** open read-only: no migrations, no writes (audit verify) */
+  readonly?: boolean;
+  /** check every page at open (PRAGMA quick_check) when the file is at most this big; default 256 MB */
+  checkUpTo?: number;
+}
+
+/** Signs audit checkpoints (audit/checkpoint.ts); `onCheckpoint` runs after the checkpoint committed. */
+export interface AuditSigner {
+  key: Buffer;
+  every: number;
+  onCheckpoint?(c: Checkpoint): void;
+}
+
 export class SqliteStore implements StoreApi {
   readonly db: Database.Database;
+  private signer: AuditSigner | null = null;
+  /** checkpoints written in the running transaction: announced once it commits, dropped if it does not */
+  private pendingCheckpoints: Checkpoint[] = [];
+  /** the newest audit entry this process appended and committed (the head as this process knows it) */
+  appendedHead: { seq: number; hash: string } | null = null;
+  private pendingHead: { seq: number; hash: string } | null = null;
   private readonly stmts = new Map<string, Database.Statement>();
+  private fault: { error: string; since: number } | null = null;
+  private lastProbe = 0;
 
-  constructor(readonly path: string) {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    this.db = new Database(path);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
-    this.db.pragma('foreign_keys = ON');
-    this.db.pragma('busy_timeout = 5000');
-    this.migrate();
+  constructor(
+    readonly path: string,
+    o: OpenOptions = {},
+  ) {
+    const memory = path === ':memory:';
+    if (o.mustExist && !memory && !existsSync(path)) throw new StoreError(`store ${path}: no such file`);
+    try {
+      if (!memory && !o.readonly) mkdirSync(dirname(path), { recursive: true });
+      this.db = new Database(path, { fileMustExist: o.mustExist ?? false, readonly: o.readonly ?? false });
+    } catch (e) {
+      throw new StoreError(`store ${path}: cannot open: ${errText(e)}`);
+    }
+    try {
+      // Reading the header and the schema fails at once on a file that is not a database.
+      this.db.pragma('schema_version');
+      if (!memory && statSync(path).size <= (o.checkUpTo ?? 256 * 2 ** 20)) {
+        const check = this.db.pragma('quick_check(3)', { simple: false }) as { quick_check: string }[];
+        const problems = check.map((r) => r.quick_check).filter((m) => m !== 'ok');
+        if (problems.length) throw new StoreError(`store ${path}: the file is corrupt: ${problems.join('; ')}`);
+      }
+      if (!o.readonly) {
+        this.db.pragma('journal_mode = WAL');
+        this.db.pragma('synchronous = NORMAL');
+      }
+      this.db.pragma('foreign_keys = ON');
+      this.db.pragma('busy_timeout = 5000');
+      if (!o.readonly) this.migrate();
+    } catch (e) {
+      this.db.close();
+      if (e instanceof StoreError) throw e;
+      throw new StoreError(`store ${path}: cannot use it: ${errText(e)}`);
+    }
+  }
+
+  /** Whether the last write succeeded; a fault stays until a later write (or a probe) succeeds. */
+  health(): StoreHealth {
+    return { writable: this.fault === null, error: this.fault?.error ?? null, since: this.fault?.since ?? null };
+  }
+
+  /**
+   * After a fault, tries a small write that allocates pages (so a full disk fails it) and clears the fault
+   * when it commits. At most once a second; a healthy store is not probed. Returns whether it can write.
+   */
+  probe(now = Date.now() / 1000): boolean {
+    if (!this.fault) return true;
+    if (now - this.lastProbe < 1) return false;
+    this.lastProbe = now;
+    try {
+      this.transaction(() => {
+        this.sql('INSERT OR REPLACE INTO store_probe (id, pad, at) VALUES (1, randomblob(16384), ?)').run(now);
+        this.sql('DELETE FROM store_probe').run();
+      });
+    } catch {
+      return false;
+    }
+    return this.fault === null;
   }
 
   /** The schema version after migrating. */
@@ -100,8 +182,115 @@ export class SqliteStore implements StoreApi {
     return s;
   }
 
+  /**
+   * Runs fn in a transaction (a savepoint when nested). A store fault (full disk, read-only, corrupt file)
+   * becomes StoreUnavailable and marks the store unwritable; the next outermost transaction that writes
+   * and commits marks it writable again.
+   */
   transaction<T>(fn: () => T): T {
-    return this.db.transaction(fn)();
+    const outer = !this.db.inTransaction;
+    const before = outer ? this.totalChanges() : 0;
+    try {
+      const r = this.db.transaction(fn)();
+      if (outer) {
+        if (this.fault && this.totalChanges() > before) this.fault = null;
+        this.committed();
+      }
+      return r;
+    } catch (e) {
+      if (outer) {
+        this.pendingCheckpoints = [];
+        this.pendingHead = null;
+      }
+      const code = faultCode(e);
+      if (!code) throw e;
+      const err = e instanceof StoreUnavailable ? e : new StoreUnavailable(this.path, code, errText(e));
+      if (outer) this.noteFault(err);
+      throw err;
+    }
+  }
+
+  /** Records a fault seen outside a transaction (a single statement's write failed). */
+  noteFault(e: unknown): void {
+    const code = faultCode(e);
+    if (!code) return;
+    const error = e instanceof StoreUnavailable ? e.message : `${code}: ${errText(e)}`;
+    this.fault = { error, since: this.fault?.since ?? Date.now() / 1000 };
+  }
+
+  private committed(): void {
+    // Read back rather than trust what was written: a savepoint inside may have rolled back its part.
+    if (this.pendingHead) this.appendedHead = this.auditHead();
+    this.pendingHead = null;
+    const cps = this.pendingCheckpoints;
+    this.pendingCheckpoints = [];
+    for (const c of cps) {
+      const kept = this.sql('SELECT mac FROM audit_checkpoints WHERE seq = ?').get(c.seq) as
+        { mac: string } | undefined;
+      if (kept?.mac === c.mac) this.signer?.onCheckpoint?.(c);
+    }
+  }
+
+  /**
+   * Starts signing checkpoints. Entries written before (an older store, or a changed interval) get their
+   * missing checkpoints now: trust on first use, said in the README.
+   */
+  setAuditSigner(signer: AuditSigner | null): number {
+    this.signer = signer;
+    if (!signer) return 0;
+    const head = this.auditHead();
+    if (!head) return 0;
+    const have = new Set((this.sql('SELECT seq FROM audit_checkpoints').all() as { seq: number }[]).map((r) => r.seq));
+    let added = 0;
+    this.transaction(() => {
+      for (let seq = signer.every; seq <= head.seq; seq += signer.every) {
+        if (have.has(seq)) continue;
+        const row = this.sql('SELECT hash, at FROM audit WHERE seq = ?').get(seq) as
+          { hash: string; at: number } | undefined;
+        if (!row) continue;
+        this.writeCheckpoint(seq, row.hash, row.at);
+        added++;
+      }
+    });
+    return added;
+  }
+
+  private writeCheckpoint(seq: number, hash: string, at: number): void {
+    if (!this.signer) return;
+    const c = { seq, hash, at, mac: checkpointMac(this.signer.key, seq, hash, at) };
+    this.sql('INSERT OR REPLACE INTO audit_checkpoints (seq, hash, at, mac) VALUES (@seq, @hash, @at, @mac)').run(c);
+    this.pendingCheckpoints.push(c);
+  }
+
+  /** The newest audit entry in the store. */
+  auditHead(): { seq: number; hash: string } | null {
+    return (
+      (this.sql('SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1').get() as
+        { seq: number; hash: string } | undefined) ?? null
+    );
+  }
+
+  /** One audit entry by sequence number. */
+  auditAt(seq: number): AuditRow | undefined {
+    return this.sql('SELECT * FROM audit WHERE seq = ?').get(seq) as AuditRow | undefined;
+  }
+
+  /** The highest sequence number the audit table ever handed out (AUTOINCREMENT keeps it after deletes). */
+  auditSequence(): number {
+    const r = this.sql("SELECT seq FROM sqlite_sequence WHERE name = 'audit'").get() as { seq: number } | undefined;
+    return r?.seq ?? 0;
+  }
+
+  /** Signed checkpoints with seq in (after, upTo]. */
+  checkpoints(after = 0, upTo = Number.MAX_SAFE_INTEGER): Checkpoint[] {
+    return this.sql('SELECT * FROM audit_checkpoints WHERE seq > ? AND seq <= ? ORDER BY seq').all(
+      after,
+      upTo,
+    ) as Checkpoint[];
+  }
+
+  private totalChanges(): number {
+    return (this.sql('SELECT total_changes() AS n').get() as { n: number }).n;
   }
 
   close(): void {
@@ -183,9 +372,9 @@ export class SqliteStore implements StoreApi {
 
   addApproval(a: ApprovalRow): void {
     this.sql(
-      `INSERT INTO approvals (deploy_id, approver, role, phase, comment, at)
-       VALUES (@deploy_id, @approver, @role, @phase, @comment, @at)`,
-    ).run(a);
+      `INSERT INTO approvals (deploy_id, approver, role, phase, comment, at, identities)
+       VALUES (@deploy_id, @approver, @role, @phase, @comment, @at, @identities)`,
+    ).run({ ...a, identities: a.identities ?? '[]' });
   }
 
   approvals(deployId: string, phase?: ApprovalPhase): ApprovalRow[] {
@@ -216,8 +405,11 @@ export class SqliteStore implements StoreApi {
       const r = this.sql(
         'INSERT INTO audit (at, actor, action, deploy_id, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?)',
       ).run(at, actor, action, deployId, text, prev, hash);
+      const seq = Number(r.lastInsertRowid);
+      if (this.signer && seq % this.signer.every === 0) this.writeCheckpoint(seq, hash, at);
+      this.pendingHead = { seq, hash };
       return {
-        seq: Number(r.lastInsertRowid),
+        seq,
         at,
         actor,
         action,
@@ -364,6 +556,12 @@ export class SqliteStore implements StoreApi {
       "SELECT count(*) AS pending, min(created_at) AS oldest FROM outbox WHERE status = 'pending'",
     ).get() as { pending: number; oldest: number | null };
   }
+}
+
+function errText(e: unknown): string {
+  const code = (e as { code?: unknown } | null)?.code;
+  const msg = e instanceof Error ? e.message : String(e);
+  return typeof code === 'string' ? `${msg} (${code})` : msg;
 }
 
 /** The name the rest of the code has used for the SQLite store. */

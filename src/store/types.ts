@@ -58,6 +58,8 @@ export interface ApprovalRow {
   phase: ApprovalPhase;
   comment: string;
   at: number;
+  /** every identity of the approver's token, normalised (policy/identity.ts), JSON array; '[]' before v10 */
+  identities?: string;
 }
 
 export interface OverrideRow {
@@ -130,6 +132,10 @@ export interface Store {
   /** Runs fn in one transaction: every write inside commits together or not at all. Nests (savepoints). */
   transaction<T>(fn: () => T): T;
   close(): void;
+  /** Whether the store can write (store/faults.ts); a store without it is assumed writable. */
+  health?(): { writable: boolean; error: string | null; since: number | null };
+  /** After a fault: a small write that tells whether the store can write again. */
+  probe?(): boolean;
 
   insertDeploy(r: Omit<DeployRow, 'watch' | 'verdict' | 'decided_at' | 'updated_at'>): void;
   getDeploy(id: string): DeployRow | undefined;

@@ -39,7 +39,13 @@ export interface TestNavigator {
 }
 
 export async function testNavigator(
-  o: { config?: string; storePath?: string; start?: number; fetch?: typeof fetch } = {},
+  o: {
+    config?: string;
+    storePath?: string;
+    start?: number;
+    fetch?: typeof fetch;
+    log?: { info(o: object, m: string): void; warn(o: object, m: string): void; error(o: object, m: string): void };
+  } = {},
 ): Promise<TestNavigator> {
   const storePath = o.storePath ?? join(mkdtempSync(join(tmpdir(), 'navigator-api-')), 'navigator.db');
   const config = parseConfig(`${o.config ?? BASE_CONFIG()}\nstore: { path: "${storePath}" }\n`, 'test.yaml', {});
@@ -50,6 +56,7 @@ export async function testNavigator(
     source: metrics,
     now: () => clock.now,
     ...(o.fetch ? { fetch: o.fetch } : {}),
+    ...(o.log ? { log: o.log } : {}),
   });
   return { nav, metrics, clock, storePath, auth: (token) => ({ authorization: `Bearer ${token}` }) };
 }
