@@ -1,6 +1,6 @@
 // The watch loop's I/O: turns a signal declaration and a deploy into per-tick cohort counts from a source.
 import type { Deploy } from '../model/deploy.js';
-import type { SignalConfig } from '../config/schema.js';
+import type { SelectorConfig, SignalConfig } from '../config/schema.js';
 import { cohortCounts, selectCohort } from '../signals/increments.js';
 import type { MetricSource, SeriesGrid, SeriesSelector } from '../sources/types.js';
 import type { ArmCount, ArmPair, TickInput } from './signal-judge.js';
@@ -36,17 +36,34 @@ async function armPairs(
   return { num: n, den: d };
 }
 
+/** The declared split around tick t: its time-averaged weight, and the range over the last `lag` ticks. */
+export interface StageWeights {
+  weight: number;
+  weightLow: number;
+  weightHigh: number;
+}
+
+/** A signal's name and the service's `traffic` counter, for a canary tick whose split is measured. */
+export interface TrafficDeclaration {
+  signal: string;
+  selector: SelectorConfig;
+}
+
 /** The tick ending at t for one signal of a canary deploy: canary and baseline cohorts. */
 export async function canaryTick(
   source: MetricSource,
   signal: SignalConfig,
   split: CohortSplit,
-  weight: number,
+  weight: number | StageWeights,
   t: number,
   step: number,
   absentAfter: number,
+  traffic: TrafficDeclaration | null = null,
 ): Promise<TickInput> {
-  const g = await armPairs(source, signal, t, step, absentAfter);
+  const [g, tg] = await Promise.all([
+    armPairs(source, signal, t, step, absentAfter),
+    traffic ? source.grid(traffic.selector, t - absentAfter * step, t, step) : null,
+  ]);
   const isCanary = (v: string) => v === split.version;
   const isBaseline = (v: string) =>
     split.baselineVersion === null ? v !== split.version : v === split.baselineVersion;
@@ -54,7 +71,21 @@ export async function canaryTick(
     num: lastCount(selectCohort(g.num, split.label, pick), absentAfter),
     den: g.den ? lastCount(selectCohort(g.den, split.label, pick), absentAfter) : null,
   });
-  return { mode: 'canary', weight, canary: pair(isCanary), baseline: pair(isBaseline) };
+  const w = typeof weight === 'number' ? { weight, weightLow: weight, weightHigh: weight } : weight;
+  let exposure = null;
+  if (traffic && tg) {
+    // A traffic counter whose series do not tell the versions apart cannot measure a split: that is a
+    // mistake in the config, not a tick to judge (nor one to pass).
+    if (tg.length > 0 && !tg.some((s) => s.labels[split.label] !== undefined))
+      throw new Error(
+        `signal ${traffic.signal}: traffic metric ${traffic.selector.metric} has no series with the cohort label "${split.label}": it cannot measure the canary's share`,
+      );
+    exposure = {
+      canary: lastCount(selectCohort(tg, split.label, isCanary), absentAfter),
+      baseline: lastCount(selectCohort(tg, split.label, isBaseline), absentAfter),
+    };
+  }
+  return { mode: 'canary', ...w, exposure, canary: pair(isCanary), baseline: pair(isBaseline) };
 }
 
 /** The tick ending at t for one signal judged against history: all cohorts together. */
@@ -87,6 +118,24 @@ export async function totalHistory(
   const grids = await source.grid(sel, from - absentAfter * step, to, step);
   const points = Math.round((to - from) / step) + 1 + absentAfter;
   return cohortCounts(grids, absentAfter, points).values.subarray(absentAfter);
+}
+
+/**
+ * The declared split for the tick ending at t: its time-weighted weight, and the lowest and highest weight
+ * over it and the `lag` ticks before (traffic may follow a stage change a tick or two late).
+ */
+export function stageWeights(deploy: Deploy, t: number, step: number, lag: number): StageWeights {
+  const weight = weightOver(deploy, t, step);
+  let weightLow = weight;
+  let weightHigh = weight;
+  // Before the first stage there was no canary to lag behind: its start-up is the grace period's business.
+  const first = Math.min(deploy.startedAt, ...deploy.stages.map((s) => s.at));
+  for (let k = 1; k <= lag && t - k * step > first; k++) {
+    const wk = weightOver(deploy, t - k * step, step);
+    weightLow = Math.min(weightLow, wk);
+    weightHigh = Math.max(weightHigh, wk);
+  }
+  return { weight, weightLow, weightHigh };
 }
 
 /** Time-weighted canary weight over the tick (t - step, t]. */

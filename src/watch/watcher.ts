@@ -14,8 +14,8 @@ import {
   type EvaluationSettings,
 } from './deploy-watch.js';
 import { historyForecasts } from './history.js';
-import { canaryTick, totalTick, weightOver } from './inputs.js';
-import { newSignalJudge, stepSignal } from './signal-judge.js';
+import { canaryTick, stageWeights, totalTick } from './inputs.js';
+import { newSignalJudge, STAGE_LAG, stepSignal } from './signal-judge.js';
 
 export interface WatcherEvents {
   /** a deploy was decided (fail, pass or inconclusive) */
@@ -116,10 +116,11 @@ export class Watcher {
                 source,
                 sig,
                 { label: service.cohortLabel, version: w.deploy.version, baselineVersion: w.deploy.baselineVersion },
-                weightOver(w.deploy, t, step),
+                stageWeights(w.deploy, t, step, STAGE_LAG),
                 t,
                 step,
                 absentAfter,
+                sig.kind === 'count' && service.traffic ? { signal: s.name, selector: service.traffic } : null,
               )
             : totalTick(source, sig, t, step, absentAfter);
         }),
