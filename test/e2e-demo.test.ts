@@ -3,12 +3,16 @@ import { describe, expect, it } from 'vitest';
 import { navigator } from './support/cli.js';
 
 describe('npm run demo', () => {
-  it('promotes the good canary and halts the bad one within seconds, in under two minutes', () => {
+  it('promotes the good canary and halts the bad and the slow ones within seconds, in under two minutes', () => {
     const started = Date.now();
     const r = navigator(['demo'], { timeout: 150_000 });
     expect(r.status, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toMatch(/gate exit 0: proceed/);
     expect(r.stdout).toMatch(/gate exit 1 after [0-9.]+s: halt: orders/);
+    expect(r.stdout).toMatch(/gate exit 1 after [0-9.]+s: halt: latency: p99 [0-9.]+ m?s in the new version/);
+    expect(r.stdout).toMatch(/status: HALTED[\s\S]*\$ navigator status demo-slow[\s\S]*HALTED/);
+    const slow = /gate exit 1 after ([0-9.]+)s: halt: latency/.exec(r.stdout);
+    expect(Number(slow?.[1])).toBeLessThan(20);
     expect(r.stdout).toMatch(/on-call webhook received [1-9]/);
     expect(r.stdout).toMatch(/status: HALTED/);
     const halt = /gate exit 1 after ([0-9.]+)s/.exec(r.stdout);

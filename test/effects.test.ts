@@ -269,7 +269,7 @@ describe('audit log', () => {
 });
 
 describe('integrations', () => {
-  it('answers Flagger webhooks 200 to advance and 423 to hold, and rolls back on a halt', async () => {
+  it('answers Flagger webhooks for a pipeline-registered deploy (metadata.deploy): fail the check, hold, roll back', async () => {
     t = await haltedNavigator();
     const hook = (name: string) =>
       t!.nav.http.inject({
@@ -277,7 +277,7 @@ describe('integrations', () => {
         url: `/v1/integrations/flagger/${name}`,
         payload: { name: 'checkout', namespace: 'shop', phase: 'Progressing', metadata: { deploy: 'd-9' } },
       });
-    expect((await hook('rollout')).statusCode).toBe(423);
+    expect((await hook('rollout')).statusCode).toBe(409); // a failed check: Flagger counts it toward its threshold
     expect((await hook('confirm-promotion')).statusCode).toBe(423);
     expect((await hook('rollback')).statusCode).toBe(200);
   });

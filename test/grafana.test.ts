@@ -1,12 +1,16 @@
 // The shipped Grafana dashboards: the dashboard-linter rules from the reference, every metric a dashboard
 // names is one Navigator exports, and every query parses and runs on a real Prometheus.
-import { readdirSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createMetrics } from '../src/telemetry/metrics.js';
 import { ROOT } from './support/cli.js';
 import { Processes } from './support/processes.js';
-import { startPrometheus } from './support/prometheus.js';
+import { binary, startPrometheus } from './support/prometheus.js';
+import { histogramOpenMetrics } from '../bench/lib/histogram.js';
+import { mulberry32, poisson } from '../bench/lib/random.js';
 
 interface Target {
   expr: string;
@@ -89,5 +93,56 @@ describe('Grafana dashboards', () => {
         expect(body.status, `${q}: ${body.error ?? ''}`).toBe('success');
       }
     }
+  }, 90_000);
+
+  it('the latency panels show each version, from a real Prometheus holding a backfilled histogram', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'navigator-grafana-latency-'));
+    const t0 = Date.parse('2025-11-27T08:00:00Z') / 1000;
+    writeFileSync(
+      join(dir, 'data.om'),
+      histogramOpenMetrics({
+        metric: 'http_request_duration_seconds',
+        from: t0,
+        to: t0 + 3600,
+        step: 15,
+        rng: mulberry32(3),
+        poisson,
+        series: [
+          { labels: { service: 'checkout', version: 'v1' }, rate: () => 90, slowShare: () => 0.01 },
+          { labels: { service: 'checkout', version: 'v2' }, rate: () => 10, slowShare: () => 0.3 },
+        ],
+      }),
+    );
+    execFileSync(
+      binary(['promtool'], 'prometheus'),
+      ['tsdb', 'create-blocks-from', 'openmetrics', join(dir, 'data.om'), join(dir, 'tsdb')],
+      { stdio: 'pipe' },
+    );
+    const prom = await startPrometheus(procs, { tsdb: join(dir, 'tsdb') });
+    const deploy = dashboards.find(([, d]) => d.uid === 'navigator-deploy')![1];
+    const panel = (title: RegExp) => deploy.panels.find((p) => title.test(p.title ?? ''))!;
+    const run = async (expr: string) => {
+      // 30 minutes of data in each rate window, so the shares are close to the simulated ones
+      const q = expr.replaceAll('$__rate_interval', '30m').replaceAll('$service', 'checkout');
+      const r = await fetch(`${prom.url}/api/v1/query?${new URLSearchParams({ query: q, time: String(t0 + 3600) })}`);
+      const body = (await r.json()) as { data: { result: { metric: { version: string }; value: [number, string] }[] } };
+      return Object.fromEntries(body.data.result.map((x) => [x.metric.version, Number(x.value[1])]));
+    };
+    const quantiles = panel(/^Latency quantiles/).targets!;
+    expect(quantiles.map((t) => (t as Target & { legendFormat: string }).legendFormat)).toEqual([
+      '{{version}} p50',
+      '{{version}} p90',
+      '{{version}} p99',
+    ]);
+    const [p50, , p99] = await Promise.all(quantiles.map((t) => run(t.expr)));
+    expect(Object.keys(p99!).sort()).toEqual(['v1', 'v2']);
+    expect(p99!.v2).toBeGreaterThan(1); // 30% slow: p99 deep in the slow tail
+    expect(p99!.v1).toBeLessThan(p99!.v2!);
+    expect(p50!.v1).toBeLessThan(0.25);
+    const slow = await run(panel(/slower than 500 ms/).targets![0]!.expr);
+    expect(slow.v2).toBeGreaterThan(0.25);
+    expect(slow.v2).toBeLessThan(0.35);
+    expect(slow.v1).toBeGreaterThan(0.005);
+    expect(slow.v1).toBeLessThan(0.015);
   }, 90_000);
 });

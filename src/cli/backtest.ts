@@ -7,6 +7,7 @@ import { MemoryStore } from '../sources/memory-store.js';
 import { readOpenMetricsFile } from '../sources/openmetrics.js';
 import type { MetricSource } from '../sources/types.js';
 import { InputError } from './errors.js';
+import { latencySelectors, missingBound } from '../signals/histogram.js';
 import { parseDuration } from '../config/duration.js';
 import { HISTORY_SECONDS } from '../watch/history.js';
 
@@ -60,6 +61,18 @@ export async function backtestCommand(opts: Options): Promise<BacktestReport> {
     await readOpenMetricsFile(opts.data, store);
     const range = store.timeRange();
     if (!range) throw new InputError(`${opts.data}: no samples`);
+    // A latency signal whose histogram lacks the slowerThan bound is a configuration error: say so now.
+    for (const [service, sc] of Object.entries(config.services)) {
+      for (const [name, sig] of Object.entries(sc.signals)) {
+        if (sig.kind !== 'latency') continue;
+        const err = missingBound(
+          sig,
+          store.samples(latencySelectors(sig).buckets).map((s) => s.labels),
+        );
+        if (err)
+          throw new InputError(`services.${service}.signals.${name}.slowerThan: ${err.message} (in ${opts.data})`);
+      }
+    }
     source = store;
     from = opts.from ? time(opts.from, '--from') : range.min;
     to = opts.to ? time(opts.to, '--to') : range.max;

@@ -1,7 +1,8 @@
 // navigator demo (npm run demo): a simulated storefront and `navigator serve` on the embedded defaults
 // (config/navigator.yaml: the embedded scraper, SQLite in a temporary folder), with time compressed to
-// one-second ticks; then a pipeline ships a good canary (it passes and is promoted) and a bad one (orders
-// fall 99% in the canary: halted within seconds, the gate says halt, `navigator gate` exits 1). Real
+// one-second ticks; then a pipeline ships a good canary (it passes and is promoted), a bad one (orders
+// fall 99% in the canary: halted within seconds, the gate says halt, `navigator gate` exits 1) and a slow
+// one (30% of its requests slower than 500 ms against 1%: halted on the latency signal). Real
 // processes and real HTTP throughout; prints a timeline and exits 0 when every step went as expected.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -18,7 +19,7 @@ const BIN = join(ROOT, 'bin/navigator.js');
 export function registerDemo(program: Command): void {
   program
     .command('demo')
-    .description('run a storefront and Navigator locally; ship a good and a bad canary (about a minute)')
+    .description('run a storefront and Navigator locally; ship a good, a bad and a slow canary (about a minute)')
     .option('--keep', 'leave the temporary folder (config, SQLite file, logs)')
     .action(async (o: { keep?: boolean }) => {
       process.exitCode = (await runDemo(o.keep ?? false)) ? 0 : 1;
@@ -177,12 +178,48 @@ export async function runDemo(keep: boolean): Promise<boolean> {
     expect(r.code === 1, 'the bad canary should be halted (navigator gate exits 1)');
     await control({ weights: { v2: 1 } });
     say('pipeline: rolled traffic back to v2');
-    await new Promise((r2) => setTimeout(r2, 1500)); // the outbox delivers the page
+
+    await new Promise((r2) => setTimeout(r2, 1000));
+    say('pipeline: canary v4 at 10% (PR-103 "Inline product images" by dev-c): 30% of its requests take over 500 ms');
+    await control({ weights: { v2: 0.9, v4: 0.1 }, behaviour: { v4: { slowRatio: 0.3 } } });
+    const slowStart = Date.now();
+    r = await run(
+      [
+        'deploy',
+        'start',
+        '--id',
+        'demo-slow',
+        '--service',
+        'checkout',
+        '--version',
+        'v4',
+        '--baseline',
+        'v2',
+        '--weight',
+        '0.1',
+        '--change-id',
+        'PR-103',
+        '--title',
+        'Inline product images',
+        '--author',
+        'dev-c',
+      ],
+      env,
+    );
+    expect(r.code === 0, `deploy start failed: ${r.out}`);
+    r = await run(['gate', '--deploy', 'demo-slow', '--wait', '--timeout', '60s'], env);
+    say(`gate exit ${r.code} after ${((Date.now() - slowStart) / 1000).toFixed(1)}s: ${r.out.split('\n').pop() ?? ''}`);
+    expect(r.code === 1, 'the slow canary should be halted (navigator gate exits 1)');
+    await control({ weights: { v2: 1 } });
+    say('pipeline: rolled traffic back to v2');
+    await new Promise((r2) => setTimeout(r2, 1500)); // the outbox delivers the pages
     const pages = (await fetch(`http://127.0.0.1:${shopPort}/pages`).then((x) => x.json())) as { summary: string }[];
     say(`on-call webhook received ${pages.length} page(s)${pages[0] ? `: ${pages[0].summary.slice(0, 160)}...` : ''}`);
     expect(pages.length >= 1, 'the halt should page the on-call route');
     const status = await run(['status', 'demo-bad'], env);
     process.stdout.write(`\n$ navigator status demo-bad\n${status.out}\n\n`);
+    const slowStatus = await run(['status', 'demo-slow'], env);
+    process.stdout.write(`$ navigator status demo-slow\n${slowStatus.out}\n\n`);
     if (!ok) process.stdout.write(`navigator log:\n${navLog.split('\n').slice(-20).join('\n')}\n`);
   } catch (e) {
     ok = false;
@@ -192,7 +229,7 @@ export async function runDemo(keep: boolean): Promise<boolean> {
   }
   say(
     ok
-      ? `demo finished: good canary promoted, bad canary halted${keep ? `; files in ${dir}` : ''}`
+      ? `demo finished: good canary promoted, bad and slow canaries halted${keep ? `; files in ${dir}` : ''}`
       : 'demo finished with problems',
   );
   return ok;

@@ -147,7 +147,9 @@ function unionMessage(path: Path, data: unknown): string {
       return 'a count signal needs kind, bad and metric (and optional matchers, watch, minEffect)';
     if (obj.kind === 'ratio')
       return 'a ratio signal needs kind, bad, numerator {metric, matchers} and denominator {metric, matchers}';
-    return `kind must be "count" or "ratio"`;
+    if (obj.kind === 'latency')
+      return 'a latency signal needs kind, bad, metric (a histogram) and slowerThan (a bucket bound, e.g. 500ms)';
+    return `kind must be "count", "ratio" or "latency"`;
   }
   if (/hooks\.(halt|rollback)$/.test(name))
     return 'a hook is either { url, method?, headers?, body?, secret? } or { command: [argv...] }';

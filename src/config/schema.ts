@@ -60,7 +60,26 @@ export const RatioSignal = Type.Object(
   { additionalProperties: false },
 );
 
-export const Signal = Type.Union([CountSignal, RatioSignal]);
+export const LatencySignal = Type.Object(
+  {
+    kind: Type.Literal('latency', {
+      description: 'a Prometheus histogram (<metric>_bucket{le}, _count): the share of requests slower than slowerThan',
+    }),
+    metric: Type.String({
+      pattern: '^[a-zA-Z_:][a-zA-Z0-9_:]*$',
+      description: 'the histogram, without _bucket/_count (in seconds; _milliseconds names are in ms)',
+    }),
+    matchers: Matchers,
+    slowerThan: Type.String({
+      pattern: DURATION_PATTERN,
+      description: 'a bucket bound (e.g. 500ms): requests slower than this are the bad events',
+    }),
+    ...SignalCommon,
+  },
+  { additionalProperties: false },
+);
+
+export const Signal = Type.Union([CountSignal, RatioSignal, LatencySignal]);
 
 export const HttpHook = Type.Object(
   {
@@ -234,6 +253,7 @@ export const ConfigSchema = Type.Object(
 export type Config = Static<typeof ConfigSchema>;
 export type ServiceConfig = Static<typeof Service>;
 export type SignalConfig = Static<typeof Signal>;
+export type LatencySignalConfig = Static<typeof LatencySignal>;
 export type SelectorConfig = Static<typeof Selector>;
 export type HookConfig = Static<typeof Hook>;
 export type RouteConfig = Static<typeof Route>;

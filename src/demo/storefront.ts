@@ -1,16 +1,21 @@
 // A simulated storefront for the demo and the end-to-end tests: prom-client counters `orders_total` and
-// `http_requests_total` by `version` (and `code`), Poisson traffic split between versions by weight, and a
-// small control API to shift traffic and break a version.
+// `http_requests_total` by `version` (and `code`), the histogram `http_request_duration_seconds` by
+// `version`, Poisson traffic split between versions by weight, and a small control API to shift traffic
+// and break a version (fewer orders, more errors, or slow responses).
 //   node dist/demo/storefront.js --port 9400 [--orders 40] [--requests 200]
 import { createServer } from 'node:http';
-import { Counter, Registry } from 'prom-client';
+import { Counter, Histogram, Registry } from 'prom-client';
 
 interface Behaviour {
   /** multiplier on the version's orders (0.01: orders fall 99%) */
   orders: number;
   /** share of requests answered 5xx */
   errorRatio: number;
+  /** share of requests slower than 500 ms (taking 0.6 to 3 s) */
+  slowRatio: number;
 }
+
+const DEFAULT: Behaviour = { orders: 1, errorRatio: 0.005, slowRatio: 0.01 };
 
 const args = process.argv.slice(2);
 const arg = (name: string, def: number) => {
@@ -34,6 +39,21 @@ const requests = new Counter({
   labelNames: ['service', 'version', 'code'] as const,
   registers: [registry],
 });
+
+// prom-client's default buckets, which include the 500 ms bound the demo's latency signal judges
+const duration = new Histogram({
+  name: 'http_request_duration_seconds',
+  help: 'HTTP request duration',
+  labelNames: ['service', 'version'] as const,
+  buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+  registers: [registry],
+});
+
+/** A request's duration: fast ones log-normal around 60 ms (below 500 ms), slow ones 0.6 to 3 s. */
+function latency(slow: boolean): number {
+  if (slow) return 0.6 + 2.4 * Math.random();
+  return Math.min(0.49, 0.06 * Math.exp(0.5 * gauss()));
+}
 
 let weights: Record<string, number> = { v1: 1 };
 const pages: unknown[] = [];
@@ -59,11 +79,13 @@ setInterval(() => {
   const dt = TICK_MS / 1000;
   for (const [version, w] of Object.entries(weights)) {
     if (w <= 0) continue;
-    const b = behaviour[version] ?? { orders: 1, errorRatio: 0.005 };
+    const b = behaviour[version] ?? DEFAULT;
     const n = poisson(requestsPerS * w * dt);
     const bad = poisson(n * b.errorRatio);
     if (n - bad > 0) requests.inc({ service: 'checkout', version, code: '200' }, n - bad);
     if (bad > 0) requests.inc({ service: 'checkout', version, code: '500' }, bad);
+    const timer = duration.labels({ service: 'checkout', version });
+    for (let i = 0; i < n; i++) timer.observe(latency(Math.random() < b.slowRatio));
     const o = poisson(ordersPerS * w * b.orders * dt);
     if (o > 0) orders.inc({ service: 'checkout', version }, o);
   }
@@ -103,8 +125,7 @@ const server = createServer((req, res) => {
           behaviour?: Record<string, Partial<Behaviour>>;
         };
         if (c.weights) weights = c.weights;
-        for (const [v, b] of Object.entries(c.behaviour ?? {}))
-          behaviour[v] = { orders: 1, errorRatio: 0.005, ...behaviour[v], ...b };
+        for (const [v, b] of Object.entries(c.behaviour ?? {})) behaviour[v] = { ...DEFAULT, ...behaviour[v], ...b };
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ weights, behaviour }));
       } catch (e) {

@@ -13,7 +13,7 @@ import { AppError } from '../deploys/errors.js';
 import type { DeployService } from '../deploys/service.js';
 import type { Store } from '../store/types.js';
 import type { Metrics } from '../telemetry/metrics.js';
-import type { Auth } from './auth.js';
+import { moveQueryToken, type Auth } from './auth.js';
 import { verifyAuditChain } from '../audit/verify.js';
 import {
   ApprovalBody,
@@ -61,6 +61,7 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
     // the first error only: allErrors on untrusted input lets a big body cost a lot of validation.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true, allErrors: false } },
     bodyLimit: 1 << 20,
+    rewriteUrl: moveQueryToken, // ?token= on integration routes (contracts §7), out of the URL before logs
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   await app.register(swagger, {

@@ -58,3 +58,29 @@ export function listenAddress(listen: string, authEnabled: boolean): { host: str
   }
   return { host, port: Number(m[2]) };
 }
+
+/**
+ * Fastify's rewriteUrl: on integration routes (`/v1/integrations/...`, contracts §7), a `?token=` query
+ * parameter stands for the bearer token, for clients that cannot send headers (Flagger's webhooks). The
+ * token is taken out of the URL before routing and before any log line sees the request, so it is never
+ * logged, stored or echoed; an Authorization header, when present, wins.
+ */
+export function moveQueryToken(req: {
+  url?: string;
+  originalUrl?: string;
+  headers: Record<string, string | string[] | undefined>;
+}): string {
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  if (q < 0 || !url.startsWith('/v1/integrations/')) return url;
+  const params = new URLSearchParams(url.slice(q + 1));
+  if (!params.has('token')) return url;
+  const token = params.get('token') ?? '';
+  params.delete('token');
+  if (!req.headers.authorization && token) req.headers.authorization = `Bearer ${token}`;
+  const rest = params.toString();
+  const clean = rest ? `${url.slice(0, q)}?${rest}` : url.slice(0, q);
+  // Fastify keeps the URL as received in originalUrl: the token must not survive there either.
+  req.originalUrl = clean;
+  return clean;
+}

@@ -1,7 +1,7 @@
 // Pipeline and alerting integrations (shared/reference/integrations.md):
-// - Flagger webhooks: confirm-rollout, rollout, confirm-promotion, rollback. Flagger treats only HTTP 200-202
-//   as success (its code: StatusCode > 202 is an error), so "advance" is 200 and "hold" is 423.
-// - Argo Rollouts web metric provider: GET returns the gate decision as JSON, for jsonPath `{$.decision}`.
+// - Flagger webhooks: src/http/flagger.ts (each revision its own deploy; answers per hook type).
+// - Argo Rollouts web metric provider: GET returns the gate decision as JSON, always 200 (a non-2xx is an
+//   Error measurement in Argo), for jsonPath `{$.decision}` (README template; test/argo.test.ts).
 // - Alertmanager webhook (version 4): each firing alert is attributed to recent changes and paged.
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
@@ -14,17 +14,7 @@ import type { Deploy } from '../model/deploy.js';
 import type { Store } from '../store/sqlite.js';
 import type { Auth } from './auth.js';
 import type { Effects } from '../actions/effects.js';
-
-const FlaggerPayload = Type.Object(
-  {
-    name: Type.String(),
-    namespace: Type.String(),
-    phase: Type.Optional(Type.String()),
-    checksum: Type.Optional(Type.String()),
-    metadata: Type.Optional(Type.Record(Type.String(), Type.String())),
-  },
-  { additionalProperties: true },
-);
+import { flaggerRoutes } from './flagger.js';
 
 const AlertmanagerPayload = Type.Object(
   {
@@ -59,52 +49,7 @@ export function integrationRoutes(deps: {
 }) {
   const { service, auth } = deps;
   return (app: FastifyInstance) => {
-    /** The deploy a Flagger canary stands for: metadata.deploy, else the newest deploy of metadata.service or the canary's name. */
-    const deployFor = (body: { name: string; metadata?: Record<string, string> }): string => {
-      const id = body.metadata?.deploy;
-      if (id) return id;
-      const svc = body.metadata?.service ?? body.name;
-      const d = service.list().find((x) => x.service === svc);
-      if (!d) throw notFound(`a deploy of service ${svc} (set metadata.deploy or metadata.service on the webhook)`);
-      return d.id;
-    };
-
-    app.post(
-      '/v1/integrations/flagger/:hook',
-      {
-        schema: {
-          params: Type.Object({
-            hook: Type.Union(
-              [
-                'confirm-rollout',
-                'rollout',
-                'confirm-promotion',
-                'rollback',
-                'pre-rollout',
-                'post-rollout',
-                'confirm-traffic-increase',
-              ].map((h) => Type.Literal(h)),
-            ),
-          }),
-          body: FlaggerPayload,
-        },
-      },
-      async (req, reply) => {
-        auth.require(auth.actor(req.headers.authorization), 'pipeline');
-        const id = deployFor(req.body as { name: string; metadata?: Record<string, string> });
-        const g = service.gate(id);
-        const hook = (req.params as { hook: string }).hook;
-        let advance: boolean;
-        if (hook === 'rollback')
-          advance = g.decision === 'halt'; // 2xx tells Flagger to roll back
-        else if (hook === 'confirm-promotion' || hook === 'post-rollout') advance = g.decision === 'proceed';
-        else if (hook === 'confirm-rollout') advance = g.status !== 'pending_approval' && g.decision !== 'halt';
-        else advance = g.decision !== 'halt'; // rollout / pre-rollout / traffic increase: keep going while watching
-        return reply
-          .status(advance ? 200 : 423)
-          .send({ deploy: id, hook, advance, decision: g.decision, status: g.status, reason: g.reason });
-      },
-    );
+    flaggerRoutes(deps)(app);
 
     app.post(
       '/v1/deploys/:id/acknowledge',

@@ -42,6 +42,10 @@ export interface TwoArmState {
   dispersionPrior: number;
   /** the dispersion the last observation was divided by (for the evidence) */
   lastDispersion?: number;
+  /** the fit the dispersion's residuals are taken around: canary, expected canary and all events since it started */
+  fitCanary?: number;
+  fitExpected?: number;
+  fitEvents?: number;
 }
 
 /**
@@ -55,17 +59,15 @@ export const ASSUMED_DISPERSION = 2;
 export const ASSUMED_CV2 = 0.04;
 export const ASSUMED_MAX = 5;
 /**
- * At most this many nats of evidence per tick and alternative: one tick, however extreme (a clump of
- * retried errors, a burst of bulk orders), cannot fail a deploy on its own, before the dispersion is known.
- * exp(min(l, c)) <= exp(l), so every factor stays a valid likelihood-ratio factor; a collapse still
- * reaches the threshold (about 9 nats) at the second tick.
- */
-export const TICK_CAP = 5;
-/**
- * A rise has no natural bound (a clump of retried errors in the canary), a drop does (at most every expected
- * event missing): rise tests take at most ln 20 nats a tick, so no fewer than three ticks can fail a deploy.
+ * A rise test takes at most ln 20 nats of evidence a tick and alternative: a rise has no natural bound (a
+ * clump of retried errors in the canary), so no fewer than three ticks can fail a deploy on one.
+ * exp(min(l, c)) <= exp(l), so every factor stays a valid likelihood-ratio factor. A drop is not capped:
+ * its evidence a tick is bounded by the events expected (all of them missing), and a collapse after twenty
+ * good minutes must be decided at once.
  */
 export const RISE_TICK_CAP = 3;
+/** A tick this many (dispersion-widened) standard deviations off the fit restarts the fit: a level change. */
+const RESET_Z = 4;
 /** Pseudo-events shrinking the fitted effect towards no change while few events are in. */
 const FIT_PSEUDO = 2;
 
@@ -128,9 +130,10 @@ export function updateTwoArm(
   const l0c = Math.log(t0);
   const l0b = Math.log(1 - t0);
   // This tick's likelihood ratios, divided by the dispersion as bounded before it (quasi-likelihood).
-  const d = estimateDispersion(s.dispersion, assumedDispersion(s, n * t0 * (1 - t0), span), early(s)).value;
+  const est = estimateDispersion(s.dispersion, assumedDispersion(s, n * t0 * (1 - t0), span), early(s));
+  const d = est.value;
   s.lastDispersion = d;
-  const cap = (s.direction === 'rise' ? RISE_TICK_CAP : TICK_CAP) * span;
+  const cap = s.direction === 'rise' ? RISE_TICK_CAP * span : Infinity;
   const tick: number[] = [];
   for (let k = 0; k < s.alternatives.length; k++) {
     const t = share(wn, s.alternatives[k] as number);
@@ -141,15 +144,28 @@ export function updateTwoArm(
   stepLogS(s.logS, tick, s.ticks);
   // Dispersion from a recursive residual: this tick against the effect fitted on the ticks before it (so a
   // regression from the start is not mistaken for noise, and a tick cannot explain itself away), its
-  // variance widened by that fit's own uncertainty (n / N_before), so each term is chi-square(1) times D.
-  const before = s.canary + s.baseline;
-  if (before > 0 && s.expectedCanary > 0) {
-    const fitted = share(w, Math.max((s.canary + FIT_PSEUDO) / (s.expectedCanary + FIT_PSEUDO), 1e-3));
-    addResidual(s.dispersion, canary - n * fitted, n * fitted * (1 - fitted) * (1 + n / before), span);
+  // variance widened by that fit's own uncertainty (n / N_fit), so each term is chi-square(1) times D.
+  // The fit runs from the start (so slow wander stays in the residuals, as long-run variance) until a
+  // tick lands RESET_Z standard deviations off it: a level change (a late collapse) restarts the fit there,
+  // so the change adds one term to D, not one every tick after it.
+  const fitC = s.fitCanary ?? s.canary;
+  const fitE = s.fitExpected ?? s.expectedCanary;
+  const fitN = s.fitEvents ?? s.canary + s.baseline;
+  const expected = (baseline * w) / (1 - w);
+  let reset = false;
+  if (fitN > 0 && fitE > 0) {
+    const fitted = share(w, Math.max((fitC + FIT_PSEUDO) / (fitE + FIT_PSEUDO), 1e-3));
+    const resid = canary - n * fitted;
+    const v = n * fitted * (1 - fitted) * (1 + n / fitN);
+    addResidual(s.dispersion, resid, v, span);
+    reset = resid * resid >= RESET_Z * RESET_Z * d * Math.max(v, 1);
   }
+  s.fitCanary = reset ? canary : fitC + canary;
+  s.fitExpected = reset ? expected : fitE + expected;
+  s.fitEvents = reset ? n : fitN + n;
   s.canary += canary;
   s.baseline += baseline;
-  s.expectedCanary += (baseline * w) / (1 - w);
+  s.expectedCanary += expected;
   s.ticks += 1;
   s.span = (s.span ?? s.ticks - 1) + span;
 }

@@ -31,6 +31,8 @@ export interface Evidence {
   absent?: boolean;
   /** canary tests: what the judgement assumed (the split it tested against, the dispersion and why) */
   assumptions?: Assumptions;
+  /** latency signals: per arm quantiles and slow share (see LatencyEvidence) */
+  latency?: LatencyEvidence;
   sentence: string;
 }
 
@@ -68,4 +70,25 @@ export interface SignalVerdict {
   /** ticks the source could not answer or the data were unknown */
   blindTicks: number;
   evidence: Evidence | null;
+}
+
+/** One arm of a latency signal, over the ticks judged so far. Durations in seconds. */
+export interface LatencyArm {
+  requests: number;
+  slow: number;
+  /** share of requests slower than slowerThan, with a 95% Wilson interval widened by the dispersion */
+  slowShare: { estimate: number; low: number; high: number };
+  p50: number | null;
+  p90: number | null;
+  p99: number | null;
+}
+
+export interface LatencyEvidence {
+  slowerThan: number;
+  /** how quantiles are read from buckets */
+  interpolation: string;
+  /** the new version (all traffic, for a judgement against history) */
+  canary: LatencyArm;
+  /** the baseline version; against history, the upper confidence bound on the slow share before the deploy */
+  baseline: LatencyArm | { slowShareBefore: { high: number } } | null;
 }

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { Histogram, Registry } from 'prom-client';
 import { MemoryStore } from './memory-store.js';
 import { OpenMetricsError, parseOpenMetricsLine, parseOpenMetricsText, readOpenMetricsFile } from './openmetrics.js';
 
@@ -321,5 +322,38 @@ describe('the reader', () => {
     const body = '# TYPE up gauge\nup 1\nreqs_total{code="200"} 5 1764248400000\n# EOF\n';
     expect(parseOpenMetricsText(body, 'http://t/metrics', store, 500)).toMatchObject({ samples: 2, series: 2 });
     expect(store.timeRange()).toEqual({ min: 500, max: 500 });
+  });
+});
+
+describe('histograms', () => {
+  it("reads prom-client's histogram exposition: buckets by le (+Inf included), _count and _sum as counters", async () => {
+    const registry = new Registry();
+    const h = new Histogram({
+      name: 'req_seconds',
+      help: 'request duration',
+      labelNames: ['version'],
+      buckets: [0.1, 0.5, 1],
+      registers: [registry],
+    });
+    for (const x of [0.05, 0.2, 0.3, 0.7, 2]) h.observe({ version: 'v1' }, x);
+    const store = new MemoryStore();
+    const r = parseOpenMetricsText(await registry.metrics(), 'scrape', store, 100);
+    expect(r.samples).toBe(6); // four buckets, _sum and _count
+    const buckets = store.gridSync({ metric: 'req_seconds_bucket', matchers: { version: 'v1' } }, 100, 100, 15);
+    const byLe = Object.fromEntries(buckets.map((b) => [b.labels.le, b.values[0]]));
+    expect(byLe).toEqual({ '0.1': 1, '0.5': 3, '1': 4, '+Inf': 5 });
+    expect(store.gridSync({ metric: 'req_seconds_count', matchers: {} }, 100, 100, 15)[0]!.values[0]).toBe(5);
+  });
+
+  it('refuses a bucket of a histogram family without a numeric le, naming the line', () => {
+    const text = (le: string) => `# TYPE req_seconds histogram\nreq_seconds_bucket{${le}} 3 1\n# EOF\n`;
+    expect(() => parseOpenMetricsText(text('version="v1"'), 'h.om', new MemoryStore())).toThrow(
+      /h\.om:2: histogram bucket req_seconds_bucket has no le label/,
+    );
+    expect(() => parseOpenMetricsText(text('le="fast"'), 'h.om', new MemoryStore())).toThrow(
+      /h\.om:2: histogram bucket req_seconds_bucket has le="fast", which is not a number or \+Inf/,
+    );
+    // the same names in a family not typed histogram are just counters
+    expect(parseOpenMetricsText('req_seconds_bucket 3 1\n', 'c.om', new MemoryStore()).samples).toBe(1);
   });
 });

@@ -10,6 +10,8 @@
 // - In a recording every sample needs a timestamp in seconds (a float is fine); one above 1e11 (year 5138)
 //   is refused as milliseconds, Prometheus' exposition unit, which would silently shift the data 1000x.
 // - Exemplars (`... # {trace_id="x"} 1 1.5`) are checked and ignored.
+// - Histograms are their classic series: `<name>_bucket{le}` (cumulative, +Inf last), `_count`, `_sum`, each
+//   stored as a counter; a bucket of a family typed histogram needs a numeric `le` (or +Inf).
 // - Per series, a sample older than the previous one is dropped (counted in `skipped`) and one at the same
 //   timestamp replaces it (counted in `samples`), as MemoryStore.append does.
 // - Lines end at \n; a trailing \r is dropped. (readline also ends a line at a lone \r, so a raw CR inside
@@ -260,6 +262,17 @@ export function parseOpenMetricsLine(line: string, lineNo: number, file: string)
   return { metric, labels, value, ts };
 }
 
+/**
+ * A classic histogram bucket names its upper bound in `le` (a number or +Inf): a bucket without one cannot
+ * be placed, and a latency signal would judge garbage. Checked once per series (repeat lines reuse it).
+ */
+function checkBucket(s: Sample, fail: Fail): void {
+  const le = s.labels.le;
+  if (le === undefined) fail(`histogram bucket ${s.metric} has no le label`);
+  if (parseNumber(le.trim()) === undefined || Number.isNaN(parseNumber(le.trim())))
+    fail(`histogram bucket ${s.metric} has le=${quote(le)}, which is not a number or +Inf`);
+}
+
 /** Feeds lines into a store, remembering each distinct series text so repeat lines skip label parsing. */
 class Reader {
   private samples = 0;
@@ -268,6 +281,8 @@ class Reader {
   private lineNo = 0;
   private readonly refs = new Map<string, SeriesRef>();
   private readonly touched = new Set<SeriesRef>();
+  /** `<name>_bucket` of every family typed histogram: their samples need a numeric `le` */
+  private readonly histograms = new Set<string>();
   /** the last line's series text and series: the fast path's first guess */
   private lastText = '';
   private lastRef: SeriesRef | undefined;
@@ -295,7 +310,11 @@ class Reader {
     }
     if (line.charCodeAt(0) === 35 /* # */) {
       if (line === '# EOF') this.eofAt = this.lineNo;
-      else checkComment(line, failer(line, this.lineNo, this.file));
+      else {
+        checkComment(line, failer(line, this.lineNo, this.file));
+        const h = /^# TYPE[ \t]+(\S+)[ \t]+(histogram|gaugehistogram)[ \t]*$/.exec(line);
+        if (h) this.histograms.add(`${h[1] as string}_bucket`);
+      }
       return;
     }
     if (this.fast(line)) return;
@@ -304,6 +323,7 @@ class Reader {
     const text = line.slice(0, s.seriesEnd);
     let ref = this.refs.get(text);
     if (!ref) {
+      if (this.histograms.has(s.metric)) checkBucket(s, failer(line, this.lineNo, this.file));
       ref = this.store.series(s.metric, s.labels);
       this.refs.set(text, ref);
       this.touched.add(ref);

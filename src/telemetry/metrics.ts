@@ -1,10 +1,42 @@
 // Navigator's own metrics, on its own registry (never the global one). Domain code emits events; this
 // module turns them into prom-client metrics. No deploy ids as label values: their number is unbounded.
+import { readFileSync } from 'node:fs';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * prom-client's default gauges that end in `_total` (a counter's suffix: `promtool check metrics` flags
+ * them); the same numbers stay exported per resource type without the suffix (nodejs_active_handles etc.).
+ */
+const MISNAMED_DEFAULTS = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+];
+
+/** The package version, from package.json two levels up (the same from src/ and from dist/). */
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      version?: string;
+    };
+    return pkg.version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
 
 export function createMetrics() {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'navigator_process_' });
+  // The standard process_* and nodejs_* names, unprefixed, as every Node.js dashboard expects them: instances
+  // are told apart by their `job` label. (A prefix would give navigator_process_process_cpu_seconds_total.)
+  collectDefaultMetrics({ register: registry });
+  for (const name of MISNAMED_DEFAULTS) registry.removeSingleMetric(name);
+  new Gauge({
+    name: 'navigator_build_info',
+    help: 'Always 1; the labels say which Navigator build and Node.js runtime this is',
+    labelNames: ['version', 'nodejs_version'] as const,
+    registers: [registry],
+  }).set({ version: packageVersion(), nodejs_version: process.versions.node }, 1);
   const m = {
     registry,
     activeWatches: new Gauge({

@@ -4,6 +4,7 @@ import { formatDuration, parseDuration } from '../config/duration.js';
 import type { Config, ServiceConfig } from '../config/schema.js';
 import type { Deploy } from '../model/deploy.js';
 import type { Outcome, SignalVerdict } from '../model/verdict.js';
+import { latencyOptions } from './latency-evidence.js';
 import { evidenceOf, hadEnoughData, newSignalJudge, type SignalJudgeState } from './signal-judge.js';
 
 export interface DeployWatch {
@@ -60,6 +61,7 @@ export function openDeployWatch(deploy: Deploy, service: ServiceConfig, ev: Eval
             forecast: null,
             trafficForecast: null,
             traffic: sig.kind === 'count' && service.traffic ? { metric: service.traffic.metric } : null,
+            latency: latencyOptions(sig),
           }),
         )
       : [];
@@ -105,11 +107,17 @@ export function decide(w: DeployWatch, t: number): void {
     const thin = w.signals.filter((s) => !hadEnoughData(s));
     // Too little data yet (low traffic, gaps): keep watching, up to three times watchFor, rather than
     // passing on a guess or giving up early.
-    if (thin.length > 0 && t < extendedEnd(w)) return;
+    // A signal that cannot be judged as configured (a histogram without the slowerThan bound) gains nothing
+    // from waiting: the deploy ends inconclusive at endAt, saying why.
+    const misconfigured = w.signals.filter((s) => s.error);
+    if (thin.length > misconfigured.length && t < extendedEnd(w)) return;
     w.decidedAt = t;
     if (w.signals.length > 0 && thin.length === 0) {
       w.status = 'pass';
       w.reason = `watched for ${formatDuration(t - w.deploy.startedAt)} with no regression on ${w.signals.map((s) => s.name).join(', ')}`;
+    } else if (misconfigured.length > 0) {
+      w.status = 'inconclusive';
+      w.reason = `not judged: ${misconfigured.map((s) => s.error).join('; ')}`;
     } else {
       w.status = 'inconclusive';
       w.reason = w.signals.length
@@ -130,5 +138,5 @@ export function signalVerdicts(w: DeployWatch): SignalVerdict[] {
 }
 
 function unitOf(s: SignalJudgeState): string {
-  return s.kind === 'ratio' ? 'bad events' : 'events';
+  return s.kind === 'latency' ? 'slow requests' : s.kind === 'ratio' ? 'bad events' : 'events';
 }

@@ -3,11 +3,48 @@ import type { Deploy } from '../model/deploy.js';
 import type { SelectorConfig, SignalConfig } from '../config/schema.js';
 import { cohortCounts, selectCohort } from '../signals/increments.js';
 import type { MetricSource, SeriesGrid, SeriesSelector } from '../sources/types.js';
+import {
+  HistogramBoundError,
+  isSlowSelector,
+  lastBucketIncrements,
+  latencySelectors,
+  slowGrids,
+} from '../signals/histogram.js';
 import type { ArmCount, ArmPair, TickInput } from './signal-judge.js';
 
 export function selectorsOf(signal: SignalConfig): { num: SeriesSelector; den: SeriesSelector | null } {
   if (signal.kind === 'count') return { num: { metric: signal.metric, matchers: signal.matchers }, den: null };
+  // A latency signal is the ratio slow requests / requests (signals/histogram.ts).
+  if (signal.kind === 'latency') {
+    const h = latencySelectors(signal);
+    return { num: h.slow, den: h.count };
+  }
   return { num: signal.numerator, den: signal.denominator };
+}
+
+/** source.grid, except that a histogram's slow-request counter is derived from its buckets and count. */
+async function gridOf(source: MetricSource, sel: SeriesSelector, from: number, to: number, step: number) {
+  if (!isSlowSelector(sel)) return source.grid(sel, from, to, step);
+  const count = { metric: `${sel.histogram.base}_count`, matchers: sel.matchers };
+  const [buckets, counts] = await Promise.all([source.grid(sel, from, to, step), source.grid(count, from, to, step)]);
+  return slowGrids(sel, buckets, counts);
+}
+
+/** A latency tick's buckets per arm (for quantiles); a histogram without the slowerThan bound is an error. */
+async function latencyParts(
+  source: MetricSource,
+  signal: SignalConfig,
+  from: number,
+  t: number,
+  step: number,
+  absentAfter: number,
+  arms: Record<string, (s: SeriesGrid) => boolean>,
+) {
+  if (signal.kind !== 'latency') return null;
+  const buckets = await source.grid(latencySelectors(signal).buckets, from, t, step);
+  return Object.fromEntries(
+    Object.entries(arms).map(([arm, pick]) => [arm, lastBucketIncrements(buckets.filter(pick), absentAfter)]),
+  );
 }
 
 /** Which cohorts a deploy compares: the new version against its baseline, or everything (history). */
@@ -32,7 +69,10 @@ async function armPairs(
 ): Promise<{ num: SeriesGrid[]; den: SeriesGrid[] | null }> {
   const { num, den } = selectorsOf(signal);
   const from = t - absentAfter * step;
-  const [n, d] = await Promise.all([source.grid(num, from, t, step), den ? source.grid(den, from, t, step) : null]);
+  const [n, d] = await Promise.all([
+    gridOf(source, num, from, t, step),
+    den ? gridOf(source, den, from, t, step) : null,
+  ]);
   return { num: n, den: d };
 }
 
@@ -60,18 +100,25 @@ export async function canaryTick(
   absentAfter: number,
   traffic: TrafficDeclaration | null = null,
 ): Promise<TickInput> {
-  const [g, tg] = await Promise.all([
-    armPairs(source, signal, t, step, absentAfter),
-    traffic ? source.grid(traffic.selector, t - absentAfter * step, t, step) : null,
-  ]);
   const isCanary = (v: string) => v === split.version;
   const isBaseline = (v: string) =>
     split.baselineVersion === null ? v !== split.version : v === split.baselineVersion;
+  const w = typeof weight === 'number' ? { weight, weightLow: weight, weightHigh: weight } : weight;
+  let g: Awaited<ReturnType<typeof armPairs>>;
+  let tg: SeriesGrid[] | null;
+  try {
+    [g, tg] = await Promise.all([
+      armPairs(source, signal, t, step, absentAfter),
+      traffic ? source.grid(traffic.selector, t - absentAfter * step, t, step) : null,
+    ]);
+  } catch (e) {
+    if (e instanceof HistogramBoundError) return { mode: 'canary', ...w, ...unknownArms(), error: e.message };
+    throw e;
+  }
   const pair = (pick: (v: string) => boolean): ArmPair => ({
     num: lastCount(selectCohort(g.num, split.label, pick), absentAfter),
     den: g.den ? lastCount(selectCohort(g.den, split.label, pick), absentAfter) : null,
   });
-  const w = typeof weight === 'number' ? { weight, weightLow: weight, weightHigh: weight } : weight;
   let exposure = null;
   if (traffic && tg) {
     // A traffic counter whose series do not tell the versions apart cannot measure a split: that is a
@@ -85,7 +132,19 @@ export async function canaryTick(
       baseline: lastCount(selectCohort(tg, split.label, isBaseline), absentAfter),
     };
   }
-  return { mode: 'canary', ...w, exposure, canary: pair(isCanary), baseline: pair(isBaseline) };
+  const input: TickInput = { mode: 'canary', ...w, exposure, canary: pair(isCanary), baseline: pair(isBaseline) };
+  const label = split.label;
+  const parts = await latencyParts(source, signal, t - absentAfter * step, t, step, absentAfter, {
+    canary: (s) => isCanary(s.labels[label] ?? ''),
+    baseline: (s) => isBaseline(s.labels[label] ?? ''),
+  });
+  if (parts) input.buckets = { canary: parts.canary ?? null, baseline: parts.baseline ?? null };
+  return input;
+}
+
+const UNKNOWN: ArmCount = { value: NaN, live: 0 };
+function unknownArms(): { canary: ArmPair; baseline: ArmPair } {
+  return { canary: { num: UNKNOWN, den: UNKNOWN }, baseline: { num: UNKNOWN, den: UNKNOWN } };
 }
 
 /** The tick ending at t for one signal judged against history: all cohorts together. */
@@ -96,11 +155,21 @@ export async function totalTick(
   step: number,
   absentAfter: number,
 ): Promise<TickInput> {
-  const g = await armPairs(source, signal, t, step, absentAfter);
-  return {
+  let g: Awaited<ReturnType<typeof armPairs>>;
+  try {
+    g = await armPairs(source, signal, t, step, absentAfter);
+  } catch (e) {
+    if (e instanceof HistogramBoundError)
+      return { mode: 'history', total: { num: UNKNOWN, den: UNKNOWN }, error: e.message };
+    throw e;
+  }
+  const input: TickInput = {
     mode: 'history',
     total: { num: lastCount(g.num, absentAfter), den: g.den ? lastCount(g.den, absentAfter) : null },
   };
+  const parts = await latencyParts(source, signal, t - absentAfter * step, t, step, absentAfter, { total: () => true });
+  if (parts) input.buckets = { canary: parts.total ?? null, baseline: null };
+  return input;
 }
 
 /**
@@ -115,7 +184,7 @@ export async function totalHistory(
   step: number,
   absentAfter: number,
 ): Promise<Float64Array> {
-  const grids = await source.grid(sel, from - absentAfter * step, to, step);
+  const grids = await gridOf(source, sel, from - absentAfter * step, to, step);
   const points = Math.round((to - from) / step) + 1 + absentAfter;
   return cohortCounts(grids, absentAfter, points).values.subarray(absentAfter);
 }

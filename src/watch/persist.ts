@@ -3,6 +3,7 @@
 import { effectGrid } from '../judge/effect-grid.js';
 import type { Deploy } from '../model/deploy.js';
 import type { DeployWatch } from './deploy-watch.js';
+import { reviveLatency } from './latency-evidence.js';
 
 type Test = {
   r0: number;
@@ -24,6 +25,7 @@ export function restoreWatch(json: string, deploy: Deploy): DeployWatch {
   const w = JSON.parse(json) as DeployWatch;
   w.deploy = deploy;
   for (const s of w.signals) {
+    reviveLatency(s);
     for (const t of [s.main, s.traffic] as Test[]) {
       if (!t) continue;
       const g = effectGrid(t.direction, Math.abs(t.r0 - 1));

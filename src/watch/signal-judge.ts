@@ -11,6 +11,8 @@ import type { Direction } from '../judge/effect-grid.js';
 import type { Assumptions, Evidence, TestKind } from '../model/verdict.js';
 import { BLOCKS, MIN_TERMS, type DispersionEstimate } from '../judge/dispersion.js';
 import { describeEvidence } from './sentence.js';
+import type { BucketCounts } from '../signals/histogram.js';
+import { accumulateLatency, latencyEvidence, newLatencyState, type LatencyState } from './latency-evidence.js';
 
 /** Events of one cohort in one tick: NaN when unknown; live = series that contributed (0: absent). */
 export interface ArmCount {
@@ -22,8 +24,14 @@ export interface ArmPair {
   num: ArmCount;
   den: ArmCount | null;
 }
+/** Latency signals: the tick's bucket increments per arm (history: `canary` holds the total), and a
+ * histogram that lacks the slowerThan bound (`error`: the signal is never judged). */
+interface LatencyExtras {
+  buckets?: { canary: BucketCounts | null; baseline: BucketCounts | null };
+  error?: string;
+}
 /** One tick of a canary deploy: both cohorts' counts, the declared split and, with `traffic`, the measured one. */
-export interface CanaryTickInput {
+export interface CanaryTickInput extends LatencyExtras {
   mode: 'canary';
   /** the declared canary weight, time-averaged over the tick */
   weight: number;
@@ -40,7 +48,7 @@ export interface CanaryTickInput {
   canary: ArmPair;
   baseline: ArmPair;
 }
-export type TickInput = CanaryTickInput | { mode: 'history'; total: ArmPair };
+export type TickInput = CanaryTickInput | ({ mode: 'history'; total: ArmPair } & LatencyExtras);
 
 /** A frozen forecast for the watch: values[i] is expected for the tick at start + (i + 1) * step. */
 export interface FrozenForecast {
@@ -56,9 +64,13 @@ export interface FrozenForecast {
 
 export interface SignalJudgeState {
   name: string;
-  kind: 'count' | 'ratio';
+  kind: 'count' | 'ratio' | 'latency';
   mode: 'canary' | 'history';
   direction: Direction;
+  /** latency signals: buckets seen per arm, for quantiles */
+  latency?: LatencyState;
+  /** set once, never cleared: the signal cannot be judged as configured (a histogram without the bound) */
+  error?: string;
   /** share of the deploy's false-alarm budget (ln 1/alpha) for the main and the traffic test */
   threshold: number;
   trafficThreshold: number;
@@ -106,7 +118,7 @@ const MAIN_SHARE = 0.9;
 
 export interface SignalJudgeOptions {
   name: string;
-  kind: 'count' | 'ratio';
+  kind: 'count' | 'ratio' | 'latency';
   mode: 'canary' | 'history';
   direction: Direction;
   alpha: number;
@@ -115,10 +127,12 @@ export interface SignalJudgeOptions {
   trafficForecast: FrozenForecast | null;
   /** the service's `traffic` counter (canary deploys): the split is measured from it, not assumed */
   traffic?: { metric: string } | null;
+  /** latency signals: slowerThan as a bucket bound, in the histogram's unit */
+  latency?: { bound: number; unitsPerSecond: number };
 }
 
 export function newSignalJudge(o: SignalJudgeOptions): SignalJudgeState {
-  const ratio = o.kind === 'ratio';
+  const ratio = o.kind !== 'count'; // a latency signal is a ratio: slow requests / requests
   let main: TwoArmState | ForecastTestState;
   let traffic: TwoArmState | ForecastTestState | null = null;
   if (o.mode === 'canary') {
@@ -164,6 +178,7 @@ export function newSignalJudge(o: SignalJudgeOptions): SignalJudgeState {
           },
         }
       : {}),
+    ...(o.latency ? { latency: newLatencyState(o.latency) } : {}),
   };
 }
 
@@ -181,8 +196,13 @@ export function stepSignal(
   index: number,
   graceOver: boolean,
 ): boolean {
-  if (s.failed) return false;
+  if (s.failed || s.error) return false;
+  if (input.error) {
+    s.error = `signal ${s.name}: ${input.error}`;
+    return false;
+  }
   s.ticks++;
+  if (input.buckets) accumulateLatency(s, input.buckets);
   if (input.mode === 'canary' && s.main.kind === 'two-arm') {
     if (stepCanary(s, s.main, input, graceOver) === 'blind') {
       s.blindTicks++;
@@ -190,7 +210,7 @@ export function stepSignal(
     }
   } else if (input.mode === 'history' && s.main.kind === 'forecast' && s.forecast) {
     const { total } = input;
-    const parts = [total.num, ...(s.kind === 'ratio' ? [total.den] : [])];
+    const parts = [total.num, ...(s.kind !== 'count' ? [total.den] : [])];
     if (!parts.every(known)) {
       s.blindTicks++;
       return false;
@@ -227,14 +247,14 @@ function stepCanary(
   const low = input.weightLow ?? weight;
   const high = input.weightHigh ?? weight;
   const span = input.span ?? 1;
-  const parts = [canary.num, baseline.num, ...(s.kind === 'ratio' ? [canary.den, baseline.den] : [])];
+  const parts = [canary.num, baseline.num, ...(s.kind !== 'count' ? [canary.den, baseline.den] : [])];
   if (!parts.every(known)) return 'blind';
   const exposure = input.exposure ?? null;
   const measuredCount = s.kind === 'count' && s.traffic !== null;
   // A declared `traffic` counter that cannot be seen this tick: never judge against an exposure we do not see.
   if (measuredCount && (!exposure || !known(exposure.canary) || !known(exposure.baseline))) return 'blind';
   if (measuredCount && exposure && exposure.canary.live + exposure.baseline.live === 0) return 'blind';
-  const canaryLive = s.kind === 'ratio' ? (canary.den as ArmCount).live : canary.num.live;
+  const canaryLive = s.kind !== 'count' ? (canary.den as ArmCount).live : canary.num.live;
   if (canaryLive > 0) s.canarySeen = true;
   else if (!s.canarySeen && !graceOver) return 'waiting';
   else s.absentTicks++;
@@ -284,7 +304,8 @@ function statistic(test: TwoArmState | ForecastTestState): number {
 
 /** Whether the watch saw enough to have caught a collapse: otherwise a pass would be a guess. */
 export function hadEnoughData(s: SignalJudgeState): boolean {
-  const test = s.kind === 'ratio' && s.traffic ? s.traffic : s.main;
+  if (s.error) return false;
+  const test = s.kind !== 'count' && s.traffic ? s.traffic : s.main;
   const expected = test.kind === 'two-arm' ? test.expectedCanary : test.expected;
   const threshold = test === s.main ? s.threshold : s.trafficThreshold;
   const d = test.kind === 'two-arm' ? summarizeTwoArm(test).dispersion : test.d0;
@@ -299,10 +320,10 @@ export function evidenceOf(s: SignalJudgeState, unit: string): Evidence {
   const kind: TestKind = useTraffic
     ? 'canary-traffic'
     : s.mode === 'canary'
-      ? s.kind === 'ratio'
+      ? s.kind !== 'count'
         ? 'ratio-canary-vs-baseline'
         : 'canary-vs-baseline'
-      : s.kind === 'ratio'
+      : s.kind !== 'count'
         ? 'ratio-against-history'
         : 'against-forecast';
   let ev: Evidence;
@@ -349,6 +370,7 @@ export function evidenceOf(s: SignalJudgeState, unit: string): Evidence {
   }
   if (s.absentTicks > 0) ev.absent = true;
   ev.sentence = describeEvidence(s.name, useTraffic ? 'requests' : unit, ev, s.failed !== null);
+  if (s.kind === 'latency' && !useTraffic) latencyEvidence(s, ev);
   return ev;
 }
 

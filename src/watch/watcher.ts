@@ -15,6 +15,7 @@ import {
 } from './deploy-watch.js';
 import { historyForecasts } from './history.js';
 import { canaryTick, stageWeights, totalTick } from './inputs.js';
+import { latencyOptions } from './latency-evidence.js';
 import { newSignalJudge, STAGE_LAG, stepSignal } from './signal-judge.js';
 
 export interface WatcherEvents {
@@ -128,7 +129,12 @@ export class Watcher {
       // The new version is up once any of its series reports: from then on, a signal whose series it does
       // not report (no orders at all, say) counts as zero events, not as "still starting".
       const alive = inputs.some((x) => x.mode === 'canary' && (x.canary.num.live > 0 || (x.canary.den?.live ?? 0) > 0));
-      w.signals.forEach((s, i) => stepSignal(s, inputs[i]!, t, index, alive || t > w.graceUntil));
+      w.signals.forEach((s, i) => {
+        const hadError = s.error !== undefined;
+        stepSignal(s, inputs[i]!, t, index, alive || t > w.graceUntil);
+        // A configuration error seen in the data (a histogram without the slowerThan bound): said once, loudly.
+        if (!hadError && s.error) this.deps.log?.error({ deploy: w.deploy.id, signal: s.name }, s.error);
+      });
       w.lastTick = t;
       w.blindSince = null;
       decide(w, t);
@@ -157,6 +163,7 @@ export class Watcher {
           tolerance: sig.minEffect ?? minEffect,
           forecast: f.main,
           trafficForecast: f.traffic,
+          latency: latencyOptions(sig),
         }),
       );
     }
