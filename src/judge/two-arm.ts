@@ -59,13 +59,14 @@ export const ASSUMED_DISPERSION = 2;
 export const ASSUMED_CV2 = 0.04;
 export const ASSUMED_MAX = 5;
 /**
- * A rise test takes at most ln 20 nats of evidence a tick and alternative: a rise has no natural bound (a
- * clump of retried errors in the canary), so no fewer than three ticks can fail a deploy on one.
+ * A rise test takes at most 5 nats of evidence a tick and alternative: a rise has no natural bound (a clump
+ * of retried errors in the canary), so no single tick can fail a deploy (the threshold is about 9 nats),
+ * and after one surprising tick D is raised (dispersion.ts) before the next is judged.
  * exp(min(l, c)) <= exp(l), so every factor stays a valid likelihood-ratio factor. A drop is not capped:
  * its evidence a tick is bounded by the events expected (all of them missing), and a collapse after twenty
  * good minutes must be decided at once.
  */
-export const RISE_TICK_CAP = 3;
+export const RISE_TICK_CAP = 5;
 /** A tick this many (dispersion-widened) standard deviations off the fit restarts the fit: a level change. */
 const RESET_Z = 4;
 /** Pseudo-events shrinking the fitted effect towards no change while few events are in. */
