@@ -28,6 +28,8 @@ npx vitest run
 if [ -f ../shared/scenarios/check.mjs ]; then
   cases=(../shared/scenarios)
   [ -d ../shared/datasets ] && cases+=(../shared/datasets)
+  # Real series with real outages and surges (NAB tweets, Microsoft purchases): the always-on watch.
+  [ -d ../shared/outages ] && cases+=(../shared/outages)
   node ../shared/scenarios/check.mjs "${cases[@]}"
 else
   echo "test: ../shared/scenarios not found next to this checkout; the shared example recordings were not run"

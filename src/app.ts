@@ -19,6 +19,7 @@ import { ATTRIBUTION_WINDOW, attributionSettings, recentCandidates } from './att
 import { rankCandidates } from './attribution/rank.js';
 import { AlwaysWatches } from './watch/always-live.js';
 import { integrationRoutes } from './http/integrations.js';
+import { alwaysRoutes } from './http/always.js';
 
 export interface Log {
   info(obj: object, msg: string): void;
@@ -147,6 +148,13 @@ export async function buildNavigator(o: {
         inc.onset,
       );
     },
+    onStatus: (s) => {
+      const labels = { service: s.service, signal: s.signal };
+      metrics.alwaysWarmingUp.set(labels, s.state === 'warming-up' ? 1 : 0);
+      metrics.alwaysHistory.set(labels, s.historySeconds);
+      if (Number.isFinite(s.margin)) metrics.alwaysMargin.set(labels, s.margin);
+      if (s.calibration) metrics.alwaysReplayPages.set(labels, s.calibration.pages);
+    },
   });
   const settle = o.settle ?? (config.metrics.source === 'prometheus' ? Math.min(10, step / 2) : Math.min(2, step / 4));
   let ready = false;
@@ -168,7 +176,10 @@ export async function buildNavigator(o: {
     auth,
     metrics,
     ready: () => ready,
-    extraRoutes: integrationRoutes({ config, service, store, auth, effects, now }),
+    extraRoutes: (app) => {
+      integrationRoutes({ config, service, store, auth, effects, now })(app);
+      alwaysRoutes({ auth, statuses: () => always.statuses() })(app);
+    },
   });
 
   let closed = false;

@@ -69,5 +69,19 @@ services:
     const audit = t.nav.store.audit().filter((a) => a.action === 'incident');
     expect(audit).toHaveLength(1);
     expect(Date.parse(new Date(audit[0]!.at * 1000).toISOString()) / 1000 - onset).toBeLessThanOrEqual(120);
+    // Three days of history: the watch says it is warming up (only a collapse can page), in the API and /metrics.
+    const res = await t.nav.http.inject({ method: 'GET', url: '/v1/watches/always' });
+    expect(res.statusCode).toBe(200);
+    const watches = (res.json() as { watches: Record<string, unknown>[] }).watches;
+    const orders = watches.find((w) => w.signal === 'orders')!;
+    expect(orders.state).toBe('warming-up');
+    expect(orders.reason).toMatch(/only a collapse/);
+    expect(orders.episode).toBe('collapse');
+    const cal = orders.calibration as { replayedSeconds: number; pages: number };
+    expect(cal.replayedSeconds).toBeGreaterThan(2.9 * 86400);
+    expect(cal.pages).toBe(0);
+    const metrics = await t.nav.http.inject({ method: 'GET', url: '/metrics' });
+    expect(metrics.body).toMatch(/navigator_always_warming_up\{service="checkout",signal="orders"\} 1/);
+    expect(metrics.body).toMatch(/navigator_always_history_seconds\{service="checkout",signal="orders"\} 2[5-9]\d{4}/);
   });
 });

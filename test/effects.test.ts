@@ -145,13 +145,14 @@ describe('pages and hooks', () => {
     expect(rx.at('/rollback')).toHaveLength(1);
     expect(t.nav.service.view('d-9').status).toBe('rolled_back');
 
-    // Grafana annotations for the deploy's start, its halt and its rollback, through the HTTP API.
-    const notes = rx.at('/grafana/api/annotations');
+    // Grafana annotations for the deploy's start, its halt and its rollback, through the HTTP API (this
+    // receiver finds no region on GET, so each is a POST; test/grafana-annotations.test.ts has the regions).
+    const notes = rx.at('/grafana/api/annotations').filter((n) => n.method === 'POST');
     expect(notes.map((n) => (n.json as { tags: string[] }).tags[2])).toEqual(['registered', 'halted', 'rolled_back']);
     expect(notes[0]!.headers.authorization).toBe('Bearer g-token');
     expect(notes[1]!.json).toMatchObject({
       dashboardUID: 'navigator-deploy',
-      tags: ['navigator', 'checkout', 'halted'],
+      tags: ['navigator', 'checkout', 'halted', 'deploy:d-9'],
     });
     expect(typeof (notes[1]!.json as { time: number }).time).toBe('number');
     await t.nav.effects.drain();

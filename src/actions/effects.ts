@@ -13,6 +13,7 @@ import type { OutboxRow, Store } from '../store/sqlite.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { DeployWatch } from '../watch/deploy-watch.js';
 import { signalVerdicts } from '../watch/deploy-watch.js';
+import { syncRegion, type GrafanaRegion } from './grafana.js';
 import { hookRequest, runCommandHook, type HookContext } from './hooks.js';
 
 interface Log {
@@ -21,6 +22,7 @@ interface Log {
 }
 
 type Payload =
+  | GrafanaRegion
   | { type: 'request'; request: OutgoingRequest; then?: 'rolled_back' }
   | { type: 'command'; context: HookContext; then?: 'rolled_back' };
 
@@ -51,7 +53,13 @@ export class Effects {
     if (!svc) return;
     const id = e.deploy.id;
     const ev = e.watch ? failingEvidence(e.watch) : null;
-    this.annotate(e.deploy, e.status, `deploy ${id} ${e.status}: ${e.reason}`.slice(0, 2000));
+    // The region ends at the tick the judge decided on (its data), else when a human or the pipeline did.
+    this.annotate(
+      e.deploy,
+      e.status,
+      `deploy ${id} ${e.status}: ${e.reason}`.slice(0, 2000),
+      e.watch?.decidedAt ?? e.at,
+    );
     if (e.status === 'halted') {
       const done: string[] = [];
       if (svc.hooks.halt) {
@@ -96,29 +104,27 @@ export class Effects {
     this.kick();
   }
 
-  private annotate(deploy: Deploy, event: string, text: string): void {
+  /**
+   * The deploy's Grafana annotation region, from its start to its decision (src/actions/grafana.ts):
+   * registration creates it, each decision sets its end, text and tags.
+   */
+  private annotate(deploy: Deploy, event: string, text: string, at = this.d.now()): void {
     const g = this.d.config.grafana;
     if (!g) return;
-    const body = JSON.stringify({
+    const start = Math.round(deploy.startedAt * 1000);
+    const region: GrafanaRegion = {
+      type: 'grafana-region',
+      mode: event === 'registered' ? 'create' : 'upsert',
+      base: g.url,
+      token: g.token,
       dashboardUID: g.dashboardUid,
-      time: Math.round(this.d.now() * 1000),
-      tags: ['navigator', deploy.service, event],
+      deployTag: `deploy:${deploy.id}`,
+      time: start,
+      timeEnd: event === 'registered' ? start : Math.max(start, Math.round(at * 1000)),
+      tags: ['navigator', deploy.service, event, `deploy:${deploy.id}`],
       text,
-    });
-    const request: OutgoingRequest = {
-      provider: 'grafana',
-      url: new URL('api/annotations', g.url.endsWith('/') ? g.url : `${g.url}/`).toString(),
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${g.token}` },
-      body,
     };
-    this.d.store.enqueue(
-      `annotation:${deploy.id}:${event}`,
-      'annotation',
-      deploy.id,
-      { type: 'request', request } satisfies Payload,
-      this.d.now(),
-    );
+    this.d.store.enqueue(`annotation:${deploy.id}:${event}`, 'annotation', deploy.id, region, this.d.now());
   }
 
   /** A human acknowledged the deploy's page: resolve it everywhere now (once: the resolve keys are shared). */
@@ -331,7 +337,8 @@ export class Effects {
   private async deliver(row: OutboxRow): Promise<void> {
     const p = JSON.parse(row.payload) as Payload;
     try {
-      if (p.type === 'request') {
+      if (p.type === 'grafana-region') await syncRegion(this.fetch, p);
+      else if (p.type === 'request') {
         const res = await this.fetch(p.request.url, {
           method: p.request.method,
           headers: p.request.headers,
@@ -356,7 +363,7 @@ export class Effects {
       this.d.store.finishEffect(row.id, 'done', this.d.now());
       this.d.metrics.pages.inc({ kind: row.kind, status: 'done' });
       this.d.log.info({ effect: row.key, deploy: row.deploy_id }, 'effect delivered');
-      if (p.then === 'rolled_back' && row.deploy_id) {
+      if (p.type !== 'grafana-region' && p.then === 'rolled_back' && row.deploy_id) {
         this.d.service.markRolledBack(row.deploy_id, `rolled back to the baseline version by the rollback hook`);
         const deploy = JSON.parse(this.d.store.getDeploy(row.deploy_id)?.deploy ?? 'null') as Deploy | null;
         if (deploy)

@@ -8,7 +8,13 @@ import type { MetricSource } from '../sources/types.js';
 import { attributionSettings, toCandidate } from '../attribution/candidates.js';
 import { rankCandidates, type Candidate, type RankedCandidate } from '../attribution/rank.js';
 import { signalVerdicts, type DeployWatch } from '../watch/deploy-watch.js';
-import { newAlwaysWatch, stepAlways, type AlwaysWatch } from '../watch/always-watch.js';
+import {
+  alwaysStatus,
+  newAlwaysWatch,
+  stepAlways,
+  type AlwaysStatus,
+  type AlwaysWatch,
+} from '../watch/always-watch.js';
 import { totalTick } from '../watch/inputs.js';
 import { Watcher } from '../watch/watcher.js';
 
@@ -32,10 +38,19 @@ export interface IncidentReport {
   evidence: Evidence | null;
 }
 
+/** An always-watched signal over the replay: when it could judge what (warm-up), and what it paged. */
+export interface WatchReport extends AlwaysStatus {
+  /** the first tick its forecast detector was armed; until then only a collapse could page */
+  armedAt: string | null;
+  judgedTicks: number;
+  pages: number;
+}
+
 export interface BacktestReport {
   range: { from: string; to: string; step: number; ticks: number };
   deploys: DeployReport[];
   incidents: IncidentReport[];
+  watches: WatchReport[];
 }
 
 const iso = (t: number) => new Date(t * 1000).toISOString().replace('.000Z', 'Z');
@@ -70,7 +85,6 @@ export async function runBacktest(o: {
           direction: sig.bad,
           step,
           start: t0,
-          history: [],
           meanTicksBetweenFalsePages: meanTicks,
           minEffect: sig.minEffect ?? config.evaluation.minEffect,
         }),
@@ -179,5 +193,11 @@ export async function runBacktest(o: {
     };
   });
   incidents.sort((a, b) => a.detectedAt.localeCompare(b.detectedAt));
-  return { range: { from: iso(t0), to: iso(t1), step, ticks }, deploys: reports, incidents };
+  const watches: WatchReport[] = always.map(({ w }) => ({
+    ...alwaysStatus(w),
+    armedAt: w.armedAt === null ? null : iso(w.armedAt),
+    judgedTicks: w.judgedTicks,
+    pages: w.pages,
+  }));
+  return { range: { from: iso(t0), to: iso(t1), step, ticks }, deploys: reports, incidents, watches };
 }

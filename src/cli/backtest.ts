@@ -97,6 +97,10 @@ function formatReport(r: BacktestReport): string {
     );
     lines.push(`  ${d.reason}`);
   }
+  for (const w of r.watches ?? [])
+    lines.push(
+      `${w.service}/${w.signal} (watch: always): armed ${w.armedAt ?? 'never'}; ${w.reason}; ${w.pages} pages`,
+    );
   lines.push('', `${r.incidents.length} incidents`);
   for (const i of r.incidents) {
     lines.push(

@@ -65,6 +65,7 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   if (!validate(data)) {
     for (const e of validate.errors ?? []) {
       const path: Path = e.instancePath.split('/').slice(1).map(unescapePointer);
+      if (otherSignalKind(e.schemaPath, path, data)) continue;
       if (e.keyword === 'additionalProperties') {
         const key = (e.params as { additionalProperty: string }).additionalProperty;
         problems.push(at([...path, key], 'unknown key'));
@@ -85,6 +86,20 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   semanticChecks(config, (path, msg) => problems.push(at(path, msg)));
   if (problems.length) throw new ConfigError(file, problems);
   return deepFreeze(config);
+}
+
+/** The order of the kinds in the Signal union (schema.ts): an error from another kind's branch is noise. */
+const SIGNAL_KINDS = ['count', 'ratio', 'latency'];
+
+/** Whether a schema error comes from the union branch of a signal kind other than the one the signal names. */
+function otherSignalKind(schemaPath: string, path: Path, data: unknown): boolean {
+  const m = /\/signals\/(?:additionalProperties|patternProperties\/[^/]+)\/anyOf\/(\d+)\//.exec(schemaPath);
+  const at = path.indexOf('signals');
+  if (!m || at < 0 || path.length < at + 2) return false;
+  let v: unknown = data;
+  for (const p of path.slice(0, at + 2)) v = (v as Record<string | number, unknown> | undefined)?.[p];
+  const kind = SIGNAL_KINDS.indexOf(String((v as { kind?: unknown } | undefined)?.kind));
+  return kind >= 0 && Number(m[1]) !== kind;
 }
 
 function unescapePointer(s: string): string {

@@ -4,6 +4,7 @@
 // with the count, Poisson noise with its square root: on real series the forecast error dominates).
 // r0 = 1 - margin for drops: a good deploy on a day that runs `margin` below its forecast does not fail.
 import { argMax, effectGrid, logMixture, type Direction } from './effect-grid.js';
+import { garwood } from './gamma.js';
 
 export interface ForecastTestState {
   kind: 'forecast';
@@ -20,9 +21,17 @@ export interface ForecastTestState {
   d0: number;
   sigma2: number;
   margin: number;
+  /** robust sd of the forecaster's level error, measured on history (for the effect's interval) */
+  levelSd?: number;
 }
 
-export function newForecastTest(direction: Direction, margin: number, d0: number, sigma2: number): ForecastTestState {
+export function newForecastTest(
+  direction: Direction,
+  margin: number,
+  d0: number,
+  sigma2: number,
+  levelSd?: number,
+): ForecastTestState {
   const { r0, alternatives, logWeights } = effectGrid(direction, margin);
   return {
     kind: 'forecast',
@@ -37,6 +46,7 @@ export function newForecastTest(direction: Direction, margin: number, d0: number
     d0: Math.max(1, d0),
     sigma2: Math.max(0, sigma2),
     margin,
+    ...(levelSd !== undefined ? { levelSd } : {}),
   };
 }
 
@@ -61,19 +71,42 @@ export function updateForecastTest(s: ForecastTestState, x: number, f: number): 
 export interface ForecastSummary {
   logE: number;
   effect: { estimate: number; low: number; high: number };
+  /** what kind of interval `effect` carries */
+  interval: string;
   favoured: number;
+}
+
+export const COUNT_INTERVAL_KIND =
+  "95% interval of observed / forecast: exact Poisson (Garwood) on the dispersion-scaled count, widened by 1.96 robust sd of the forecast's level error measured on history";
+
+/**
+ * An interval for the rate ratio observed / expected: the exact Poisson (Garwood) interval of the count
+ * on the quasi-Poisson scale (count / D, so over-dispersion widens it), divided by the forecast, then
+ * widened on each side by 1.96 sd of the forecaster's level error (the forecast is itself uncertain).
+ * Adding the two widths instead of combining them in quadrature errs on the wide side.
+ */
+export function countInterval(
+  observed: number,
+  expected: number,
+  dispersion: number,
+  levelSd: number,
+): { low: number; high: number; kind: string } {
+  if (!(expected > 0)) return { low: 0, high: Infinity, kind: COUNT_INTERVAL_KIND };
+  const d = Math.max(1, dispersion);
+  const g = garwood(observed / d);
+  const w = Math.exp(1.96 * Math.max(0, levelSd));
+  return { low: (g.low * d) / expected / w, high: ((g.high * d) / expected) * w, kind: COUNT_INTERVAL_KIND };
 }
 
 export function summarizeForecastTest(s: ForecastTestState): ForecastSummary {
   const r = s.expected > 0 ? s.observed / s.expected : 1;
   const meanF = s.ticks > 0 ? s.expected / s.ticks : 0;
-  // Interval from the dispersion-scaled Poisson variance of the total, plus the forecast's own level error.
-  const d = tickDispersion(s, meanF);
-  const se = Math.sqrt(d / Math.max(s.expected, 1e-9) + (s.margin / 2) ** 2);
-  const lr = Math.log(Math.max(r, 1e-6));
+  // Without a measured level error (older state), half the margin stands in for its sd.
+  const ci = countInterval(s.observed, s.expected, tickDispersion(s, meanF), s.levelSd ?? s.margin / 2);
   return {
     logE: logMixture(s.llr, s.logWeights),
-    effect: { estimate: r - 1, low: Math.exp(lr - 1.96 * se) - 1, high: Math.exp(lr + 1.96 * se) - 1 },
+    effect: { estimate: r - 1, low: ci.low - 1, high: ci.high - 1 },
+    interval: ci.kind,
     favoured: (s.alternatives[argMax(s.llr)] as number) - 1,
   };
 }

@@ -69,13 +69,20 @@ export interface FrozenModel {
 }
 
 /** Fits the level scales on the window [from, to) of ticks. */
-export function fitModel(values: ArrayLike<number>, from: number, to: number, s: ForecastSettings): FrozenModel {
+export function fitModel(
+  values: ArrayLike<number>,
+  from: number,
+  to: number,
+  s: ForecastSettings,
+  /** the observed values the level is fitted to (default `values`): NaN where a tick was anomalous */
+  truth: ArrayLike<number> = values,
+): FrozenModel {
   const lags: number[] = [];
   const scales: number[] = [];
   let flatSum = 0;
   let flatN = 0;
   for (let i = Math.max(0, from); i < to; i++) {
-    const x = values[i] as number;
+    const x = truth[i] as number;
     if (Number.isFinite(x)) {
       flatSum += x;
       flatN++;
@@ -87,7 +94,7 @@ export function fitModel(values: ArrayLike<number>, from: number, to: number, s:
     let sc = 0;
     let n = 0;
     for (let i = from; i < to; i++) {
-      const x = values[i] as number;
+      const x = truth[i] as number;
       const c = smoothedAt(values, i - lag, s.smoothHalf);
       if (Number.isFinite(x) && Number.isFinite(c)) {
         sx += x;
@@ -123,6 +130,11 @@ export interface ForecastError {
   sigma2: number;
   /** Poisson-scale dispersion of small counts */
   d0: number;
+  /** robust standard deviation of the level error (1.4826 x MAD) */
+  levelSd: number;
+  /** origins whose level error went beyond the margin: the replay's failures (0: certifies about 3 / origins) */
+  dropExceedances: number;
+  riseExceedances: number;
 }
 
 /**
@@ -140,6 +152,11 @@ export function measureForecastError(
   minLags = 0,
   /** probability that a normal day's level error exceeds the margin (the margin's share of alpha) */
   tail = 0.0005,
+  /**
+   * what was observed (default `values`): when `values` is a cleaned history whose anomalous ticks stand
+   * in as their forecasts, the errors are measured on the other ticks only (a stand-in has no error)
+   */
+  truth: ArrayLike<number> = values,
 ): ForecastError {
   const levelErrors: number[] = [];
   // Per-tick variance model r^2 ~ d0 f + sigma2 f^2, fitted as r^2 / f ~ d0 + sigma2 f by least squares.
@@ -149,12 +166,12 @@ export function measureForecastError(
   let sff = 0;
   let syf = 0;
   for (let o = end - horizon; o - s.levelTicks >= 0 && levelErrors.length < maxOrigins; o -= stride) {
-    const model = fitModel(values, o - s.levelTicks, o, s);
+    const model = fitModel(values, o - s.levelTicks, o, s, truth);
     if (model.lags.length < minLags) continue;
     const xs: number[] = [];
     const fs: number[] = [];
     for (let i = o; i < o + horizon; i++) {
-      const x = values[i] as number;
+      const x = truth[i] as number;
       const f = forecastAt(values, i, model, s);
       if (Number.isFinite(x) && f > 0) {
         xs.push(x);
@@ -179,21 +196,42 @@ export function measureForecastError(
   }
   if (levelErrors.length < 5) {
     // Too little history to know the forecaster's error: assume a wide one rather than a promise we cannot keep.
-    return { origins: levelErrors.length, dropMargin: 0.25, riseMargin: 0.25, sigma2: 0.01, d0: 2 };
+    return {
+      origins: levelErrors.length,
+      dropMargin: 0.25,
+      riseMargin: 0.25,
+      sigma2: 0.01,
+      d0: 2,
+      levelSd: 0.25,
+      dropExceedances: 0,
+      riseExceedances: 0,
+    };
   }
   const varF = n * sff - sf1 * sf1;
   let sigma2 = varF > 1e-9 ? (n * syf - sf1 * sy) / varF : 0;
   sigma2 = Math.max(0, sigma2);
   const d0 = Math.max(1, (sy - sigma2 * sf1) / Math.max(n, 1));
   // The margin must hold on all but `tail` of normal days, further out than a few hundred origins can
-  // show: the larger of the empirical 2% quantile and a normal tail from the robust spread (MAD).
+  // show: the larger of the empirical 2% quantile and a normal tail from the robust spread of that side
+  // (the median distance below / above the median, x 1.4826). One-sided spreads: a bursty series errs
+  // far upwards, and its bursts say nothing about how far it falls short on a normal day.
   const center = median(levelErrors);
-  const spread = 1.4826 * medianAbsoluteDeviation(levelErrors) * -probit(tail);
+  const z = -probit(tail);
+  const below = levelErrors.filter((e) => e < center).map((e) => center - e);
+  const above = levelErrors.filter((e) => e > center).map((e) => e - center);
+  const mad = 1.4826 * medianAbsoluteDeviation(levelErrors);
+  const lowSpread = Math.max(mad, below.length >= 3 ? 1.4826 * median(below) : mad);
+  const highSpread = Math.max(mad, above.length >= 3 ? 1.4826 * median(above) : mad);
+  const dropMargin = Math.max(0, -quantile(levelErrors, 0.02), lowSpread * z - center);
+  const riseMargin = Math.max(0, quantile(levelErrors, 0.98), highSpread * z + center);
   return {
     origins: levelErrors.length,
-    dropMargin: Math.max(0, -quantile(levelErrors, 0.02), spread - center),
-    riseMargin: Math.max(0, quantile(levelErrors, 0.98), spread + center),
+    dropMargin,
+    riseMargin,
     sigma2,
     d0,
+    levelSd: mad,
+    dropExceedances: levelErrors.filter((e) => -e > dropMargin).length,
+    riseExceedances: levelErrors.filter((e) => e > riseMargin).length,
   };
 }

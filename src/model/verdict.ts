@@ -8,7 +8,8 @@ export type TestKind =
   | 'canary-traffic' // the canary's share of a ratio's denominator (catches a vanished canary)
   | 'against-forecast' // counts against the service's own history
   | 'ratio-against-history' // bad events against the pre-deploy ratio
-  | 'always-against-forecast'; // watch: always, change time unknown
+  | 'always-against-forecast' // watch: always, change time unknown
+  | 'always-collapse'; // watch: always, a flat counter against the empirical lower tail of history
 
 export interface Evidence {
   test: TestKind;
@@ -19,6 +20,8 @@ export interface Evidence {
   threshold: number;
   /** relative change of the new version (or of the signal) against the null, with an approximate 95% interval */
   effect: { estimate: number; low: number; high: number };
+  /** what kind of interval `effect` carries, in words (absent: an approximate 95% interval) */
+  interval?: string;
   /** the effect size on the grid the evidence favours most */
   favouredEffect: number;
   /** changes smaller than this are tolerated (traffic split tolerance or forecast margin) */
@@ -26,7 +29,16 @@ export interface Evidence {
   dispersion: number;
   ticks: number;
   counts: Record<string, number>;
-  forecast?: { expected: number; observed: number; margin: number; sigma2: number; lags: string[]; origins: number };
+  forecast?: {
+    expected: number;
+    observed: number;
+    margin: number;
+    sigma2: number;
+    lags: string[];
+    /** replayed forecast origins the margin was measured on, and how many of them fell beyond it */
+    origins: number;
+    exceedances?: number;
+  };
   /** the new version's series reported nothing while events were due */
   absent?: boolean;
   /** canary tests: what the judgement assumed (the split it tested against, the dispersion and why) */

@@ -122,6 +122,30 @@ export function createMetrics() {
       labelNames: ['service', 'signal'] as const,
       registers: [registry],
     }),
+    alwaysWarmingUp: new Gauge({
+      name: 'navigator_always_warming_up',
+      help: 'Always-watched signals still warming up (1): too little history for the forecast detector, only a collapse to near zero can page',
+      labelNames: ['service', 'signal'] as const,
+      registers: [registry],
+    }),
+    alwaysHistory: new Gauge({
+      name: 'navigator_always_history_seconds',
+      help: 'History an always-watched signal is judged against (it is armed from 7 days)',
+      labelNames: ['service', 'signal'] as const,
+      registers: [registry],
+    }),
+    alwaysMargin: new Gauge({
+      name: 'navigator_always_margin_ratio',
+      help: "Drops (or rises) smaller than this share of the forecast are tolerated: the forecaster's measured error",
+      labelNames: ['service', 'signal'] as const,
+      registers: [registry],
+    }),
+    alwaysReplayPages: new Gauge({
+      name: 'navigator_always_replay_pages',
+      help: "Pages the detector would have sent replayed on the signal's own history at start (its calibration)",
+      labelNames: ['service', 'signal'] as const,
+      registers: [registry],
+    }),
     deployEvents: new Counter({
       name: 'navigator_deploy_events_total',
       help: 'Deploy lifecycle events for dashboard annotations: registered, halted, rolled_back, passed',

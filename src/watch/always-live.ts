@@ -1,16 +1,37 @@
 // `watch: always` signals in the live service: each judged every tick against its own history (the same
 // AlwaysWatch as the backtest), and every new regression episode attributed to the recent changes of all
-// services and paged. The history is read from the source when the watch starts (and again after a
-// restart: the source keeps it, so nothing but the detector's last few ticks is lost).
+// services and paged. At start (and after a restart) the history the forecast needs is read from the
+// source and replayed through the detector, so its cleaned history, level and warm-up state are those of
+// a watch that ran all along; the pages that replay would have sent are its calibration (how often this
+// detector, on this signal's own history, pages).
 import { parseDuration } from '../config/duration.js';
 import type { Config, SignalConfig } from '../config/schema.js';
 import type { MetricSource } from '../sources/types.js';
-import { newAlwaysWatch, stepAlways, type AlwaysIncident, type AlwaysWatch } from './always-watch.js';
+import {
+  alwaysStatus,
+  newAlwaysWatch,
+  replayHistory,
+  stepAlways,
+  type AlwaysIncident,
+  type AlwaysStatus,
+  type AlwaysWatch,
+} from './always-watch.js';
 import { HISTORY_SECONDS } from './history.js';
 import { selectorsOf, totalHistory, totalTick } from './inputs.js';
 
+/** A watch's status with the calibration replay on its own history. */
+export interface AlwaysLiveStatus extends AlwaysStatus {
+  calibration: { replayedSeconds: number; pages: number; statement: string } | null;
+}
+
 export class AlwaysWatches {
-  private readonly watches: { w: AlwaysWatch | null; service: string; name: string; sig: SignalConfig }[] = [];
+  private readonly watches: {
+    w: AlwaysWatch | null;
+    service: string;
+    name: string;
+    sig: SignalConfig;
+    calibration: AlwaysLiveStatus['calibration'];
+  }[] = [];
 
   constructor(
     private readonly o: {
@@ -19,16 +40,36 @@ export class AlwaysWatches {
       step: number;
       absentAfter: number;
       onIncident: (inc: AlwaysIncident) => void;
+      onStatus?: (s: AlwaysLiveStatus) => void;
     },
   ) {
     for (const [service, sc] of Object.entries(o.config.services)) {
       for (const [name, sig] of Object.entries(sc.signals))
-        if (sig.watch === 'always') this.watches.push({ w: null, service, name, sig });
+        if (sig.watch === 'always') this.watches.push({ w: null, service, name, sig, calibration: null });
     }
   }
 
   get count(): number {
     return this.watches.length;
+  }
+
+  statuses(): AlwaysLiveStatus[] {
+    return this.watches.map((a) =>
+      a.w
+        ? { ...alwaysStatus(a.w), calibration: a.calibration }
+        : {
+            service: a.service,
+            signal: a.name,
+            state: 'warming-up',
+            reason: 'warming up: its history has not been read yet',
+            historySeconds: 0,
+            needSeconds: 0,
+            origins: 0,
+            margin: NaN,
+            episode: null,
+            calibration: null,
+          },
+    );
   }
 
   async tick(t: number): Promise<void> {
@@ -43,15 +84,29 @@ export class AlwaysWatches {
           direction: a.sig.bad,
           step,
           start: from,
-          history,
           meanTicksBetweenFalsePages: parseDuration(config.evaluation.alwaysMeanTimeBetweenFalsePages) / step,
           minEffect: a.sig.minEffect ?? config.evaluation.minEffect,
         });
+        const replayed = replayHistory(a.w, history);
+        const seen = a.w.judgedTicks * step;
+        const days = seen / 86400;
+        a.calibration = {
+          replayedSeconds: seen,
+          pages: replayed.length,
+          statement:
+            days >= 1
+              ? `replayed on ${days.toFixed(1)} days of its own history: ${replayed.length} pages` +
+                (replayed.length === 0
+                  ? `, so the page rate is below about 3 / ${days.toFixed(1)} days (95%) on this signal's history`
+                  : ' (each a real drop, or a false page: check them)')
+              : 'too little history to replay',
+        };
       }
       const input = await totalTick(source, a.sig, t, step, absentAfter);
       const x = input.mode === 'history' ? input.total.num.value : NaN;
       const inc = stepAlways(a.w, t, x);
       if (inc) this.o.onIncident(inc);
+      this.o.onStatus?.({ ...alwaysStatus(a.w), calibration: a.calibration });
     }
   }
 }

@@ -1,7 +1,16 @@
-// A `watch: always` signal: judged every tick against its own seasonal forecast, with no deploy to anchor
-// it. The forecast's level follows the signal through a trailing window, but only through ticks that look
-// normal: while evidence of a regression builds up (and during an incident) the level is frozen, so the
-// forecast does not follow a regression down. One incident per episode; a new one only after recovery.
+// A `watch: always` signal: judged every tick against its own history, with no deploy to anchor it. Two
+// tests run side by side:
+// - the collapse test (judge/collapse.ts): the last 1-3 ticks' total against the empirical lower tail of
+//   comparable windows in history. It needs no dispersion model and almost no history (the hours before
+//   are comparable windows too), so it runs during warm-up and while another episode is open: a flat
+//   counter where events were due is paged within 3 ticks whatever else is going on;
+// - the forecast detector (judge/change-detector.ts): a Shiryaev-Roberts e-detector against a seasonal
+//   forecast, for partial drops. It is armed only once the history holds a week and enough replayed
+//   forecast origins to measure its error: before that it would be guessing, so it says so (`status`).
+// The forecast is built from a cleaned copy of the history: ticks that were anomalous (inside an episode,
+// evidence building up, spikes and surges on either side) are left out, so yesterday's surge or outage
+// does not set today's forecast. The level follows the series through normal ticks only, so it does not
+// follow a regression down. One incident per episode; a new one only after recovery, except a collapse.
 import {
   detectorStatistic,
   newDetector,
@@ -10,7 +19,9 @@ import {
   updateDetector,
   type DetectorState,
 } from '../judge/change-detector.js';
+import { collapseP, comparableTotals } from '../judge/collapse.js';
 import { forecastSettings, measureForecastError, smoothedAt, type ForecastSettings } from '../judge/forecast.js';
+import { countInterval } from '../judge/forecast-test.js';
 import { median } from 'simple-statistics';
 import type { Direction } from '../judge/effect-grid.js';
 import type { Evidence } from '../model/verdict.js';
@@ -24,26 +35,51 @@ export interface AlwaysWatch {
   /** per-tick totals; history[i] counts the tick ending at start + i * step */
   start: number;
   history: number[];
+  /** history with anomalous ticks replaced by their forecast, NaN without one (final after `pending` ticks) */
+  masked: number[];
+  /** the forecast made for each tick (armed or not): what replaces an anomalous tick */
+  fcast: number[];
+  /** `masked`, committed once final: append-only, what forecasts are built from */
+  clean: number[];
+  /** the history with anomalous ticks NaN, committed with `clean`: what the forecast's error is measured on */
+  truth: number[];
   /** ln of the alarm threshold: mean ticks between false pages */
   threshold: number;
   minEffect: number;
   detector: DetectorState;
   /** forecast error model, re-measured once a day of ticks */
   margin: number;
+  /** the other side's margin: beyond it a tick is a spike or surge, kept out of the forecast */
+  otherMargin: number;
   sigma2: number;
   d0: number;
+  levelSd: number;
+  origins: number;
+  exceedances: number;
   measuredAt: number;
+  /** consecutive ticks flagged as spikes on the side that is not judged (a long run is a level shift) */
+  spikeRun: number;
   /** trailing level window: accepted ticks' observed totals and per-lag copies, with running sums per lag */
   level: { x: number[]; copies: number[][]; sx: number[]; sc: number[] };
   /** the open incident; `tail` holds its latest ticks, to tell when the signal is back */
   episode: {
+    kind: 'collapse' | 'forecast';
     onset: number;
     detectedAt: number;
     observed: number;
     expected: number;
+    /** per-tick due when no forecast is available (warm-up) */
+    duePerTick: number;
     tail: { x: number; f: number }[];
   } | null;
   recent: { x: number; f: number }[];
+  /** pages so far and ticks judged: the replay's count, for the calibration statement */
+  pages: number;
+  judgedTicks: number;
+  /** the first tick the forecast detector was armed (null: still warming up) */
+  armedAt: number | null;
+  /** the tick of the first event ever seen */
+  firstEvent: number | null;
 }
 
 export interface AlwaysIncident {
@@ -54,10 +90,34 @@ export interface AlwaysIncident {
   evidence: Evidence;
 }
 
+/** What a watch can judge now: warming up (collapse test only), or armed (both tests). */
+export interface AlwaysStatus {
+  service: string;
+  signal: string;
+  state: 'warming-up' | 'armed';
+  /** why it is warming up, in words */
+  reason: string;
+  historySeconds: number;
+  needSeconds: number;
+  origins: number;
+  margin: number;
+  episode: 'collapse' | 'forecast' | null;
+}
+
+const DAY = 86400;
 /** An episode longer than this is the new normal: accept the new level and start over. */
-const MAX_EPISODE_S = 86400;
+const MAX_EPISODE_S = DAY;
 /** How long a signal must look normal again before an episode closes (and a new one may page). */
 const RECOVERY_TICKS = (w: { step: number }) => Math.max(4, Math.round(7200 / w.step));
+/** History the forecast detector needs: a week (so the same weekday exists) and this many replayed origins. */
+export const ARM_SECONDS = 7 * DAY;
+const ARM_ORIGINS = 72;
+/** A collapse: the last ticks hold at most this share of the lowest comparable window. */
+const COLLAPSE_SHARE = 0.1;
+/** Comparable windows a collapse test needs (two hours of 5-minute ticks, or a day's of hourly ones). */
+const MIN_WINDOWS = 20;
+/** Collapse windows: 1, 2 and 3 ticks (each takes a third of the collapse test's budget). */
+const COLLAPSE_K = [1, 2, 3];
 
 export function newAlwaysWatch(o: {
   service: string;
@@ -65,135 +125,385 @@ export function newAlwaysWatch(o: {
   direction: Direction;
   step: number;
   start: number;
-  history: ArrayLike<number>;
   meanTicksBetweenFalsePages: number;
   minEffect: number;
 }): AlwaysWatch {
-  const w: AlwaysWatch = {
+  return {
     service: o.service,
     signal: o.signal,
     direction: o.direction,
     step: o.step,
     start: o.start,
-    history: Array.from(o.history),
+    history: [],
+    masked: [],
+    fcast: [],
+    clean: [],
+    truth: [],
     threshold: Math.log(Math.max(2, o.meanTicksBetweenFalsePages)),
     minEffect: o.minEffect,
     detector: newDetector(o.direction, 0.25),
     margin: 0.25,
+    otherMargin: 0.25,
     sigma2: 0.01,
     d0: 2,
+    levelSd: 0.1,
+    origins: 0,
+    exceedances: 0,
     measuredAt: -Infinity,
+    spikeRun: 0,
     level: { x: [], copies: [], sx: [], sc: [] },
     episode: null,
     recent: [],
+    pages: 0,
+    judgedTicks: 0,
+    armedAt: null,
+    firstEvent: null,
   };
-  // Started with history (the live service): the level window starts from the history's last day.
-  if (w.history.length) relearnLevel(w, settingsOf(w), w.history.length - 1);
-  return w;
+}
+
+/**
+ * Replays the history before the watch goes live (ticks ending at start + i * step): the same detector,
+ * so the cleaned history, the level and the episode state are what a watch running all along would have,
+ * and the pages it would have sent are counted for the calibration statement.
+ */
+export function replayHistory(w: AlwaysWatch, history: ArrayLike<number>): AlwaysIncident[] {
+  const out: AlwaysIncident[] = [];
+  for (let i = 0; i < history.length; i++) {
+    const inc = stepAlways(w, w.start + i * w.step, history[i] as number);
+    if (inc) out.push(inc);
+  }
+  return out;
 }
 
 // The level is the ratio of the last day to each lagged copy of it: a full daily cycle, so a night
 // that runs unlike other nights (a long weekend) does not set the level for the whole next day.
 function settingsOf(w: AlwaysWatch): ForecastSettings {
   const s = forecastSettings(w.step);
-  return { ...s, levelTicks: Math.max(8, Math.round(86400 / w.step)) };
+  return { ...s, levelTicks: Math.max(8, Math.round(DAY / w.step)) };
 }
 
-/** Re-measures the forecaster's error on the history so far (daily: cheap enough, tracks the season). */
+/** Ticks after which a tick's anomaly flag is final (an onset found later is at most this far back). */
+const pendingTicks = (w: AlwaysWatch) =>
+  Math.max(2, Math.min(Math.round(DAY / w.step / 2), Math.round(14400 / w.step)));
+
+export function alwaysStatus(w: AlwaysWatch): AlwaysStatus {
+  // Ticks with data, not the span asked for: a source may hold less than was read.
+  const historySeconds = w.judgedTicks * w.step;
+  const armed = isArmed(w);
+  let reason = 'armed: the forecast detector and the collapse test both run';
+  if (!armed)
+    reason =
+      historySeconds < ARM_SECONDS
+        ? `warming up: ${(historySeconds / DAY).toFixed(1)} of the 7 days of history the forecast needs; only a collapse to near zero can page`
+        : `warming up: ${w.origins} of the ${ARM_ORIGINS} replayed forecast origins needed to measure its error; only a collapse to near zero can page`;
+  return {
+    service: w.service,
+    signal: w.signal,
+    state: armed ? 'armed' : 'warming-up',
+    reason,
+    historySeconds,
+    needSeconds: ARM_SECONDS,
+    origins: w.origins,
+    margin: w.margin,
+    episode: w.episode?.kind ?? null,
+  };
+}
+
+function isArmed(w: AlwaysWatch): boolean {
+  return w.judgedTicks * w.step >= ARM_SECONDS && w.origins >= ARM_ORIGINS;
+}
+
+/** Re-measures the forecaster's error on the cleaned history so far (daily: cheap, tracks the season). */
 function remeasure(w: AlwaysWatch, s: ForecastSettings, i: number): void {
   const horizon = Math.max(8, Math.round(7200 / w.step));
-  const err = measureForecastError(w.history, i, horizon, s, Math.max(1, Math.round(3600 / w.step)), 24 * 28, 1);
-  const margin = Math.min(0.6, Math.max(w.minEffect, w.direction === 'drop' ? err.dropMargin : err.riseMargin));
-  w.margin = margin;
+  const end = w.clean.length;
+  const stride = Math.max(1, Math.round(3600 / w.step));
+  const err = measureForecastError(w.clean, end, horizon, s, stride, 24 * 28, 1, 0.0005, w.truth);
+  const drop = w.direction === 'drop';
+  w.margin = Math.min(0.6, Math.max(w.minEffect, drop ? err.dropMargin : err.riseMargin));
+  w.otherMargin = Math.min(3, Math.max(0.25, drop ? err.riseMargin : err.dropMargin));
   w.sigma2 = err.sigma2;
   w.d0 = err.d0;
+  w.levelSd = err.levelSd;
+  w.origins = err.origins;
+  w.exceedances = drop ? err.dropExceedances : err.riseExceedances;
   w.measuredAt = i;
-  if (w.episode === null) resetDetector(w.detector, margin);
+  if (w.episode === null) resetDetector(w.detector, w.margin);
+}
+
+/** An anomalous tick's stand-in in the cleaned history: what was forecast for it (NaN: left out). */
+function replacement(w: AlwaysWatch, j: number): number {
+  const f = w.fcast[j];
+  return f !== undefined && f > 0 ? f : NaN;
+}
+
+function setAt(a: number[], i: number, v: number): void {
+  while (a.length < i) a.push(NaN);
+  a[i] = v;
+}
+
+function flag(w: AlwaysWatch, from: number, to: number): void {
+  for (let j = Math.max(from, w.clean.length); j <= to && j < w.masked.length; j++) w.masked[j] = replacement(w, j);
+}
+
+/** The forecast for tick i: each lag's copy (from the cleaned history) scaled by its level, then the median. */
+function forecastOf(w: AlwaysWatch, s: ForecastSettings, copies: number[]): { f: number; scale: number } {
+  const scaled: number[] = [];
+  const scales: number[] = [];
+  const lagOf: number[] = [];
+  copies.forEach((c, k) => {
+    const sx = w.level.sx[k] ?? 0;
+    const sc = w.level.sc[k] ?? 0;
+    // A lag whose copy of the level window held next to nothing says nothing about the level.
+    if (!Number.isFinite(c) || !(sc > 20) || w.level.x.length < s.levelTicks / 2) return;
+    const scale = Math.min(3, Math.max(1 / 3, sx / sc));
+    scaled.push(c * scale);
+    scales.push(scale);
+    lagOf.push(Math.round(((s.lagTicks[k] as number) * w.step) / DAY));
+  });
+  if (!scaled.length) return { f: NaN, scale: NaN };
+  // Yesterday is a poor copy across weekday boundaries (Monday from Sunday): with two or more weeks to
+  // compare with, the same weekday's copies decide; yesterday only fills in while weeks are missing.
+  const weekly = scaled.filter((_, k) => (lagOf[k] as number) % 7 === 0);
+  const use = weekly.length >= 2 ? weekly : scaled;
+  return { f: median(use), scale: median(scales) };
 }
 
 /**
  * Feeds the tick ending at t with its observed total x (NaN: unknown). Returns an incident when this tick
  * starts a new regression episode.
  */
-export function stepAlways(w: AlwaysWatch, t: number, x: number): AlwaysIncident | null {
+export function stepAlways(w: AlwaysWatch, t: number, x0: number): AlwaysIncident | null {
   const i = Math.round((t - w.start) / w.step);
-  while (w.history.length < i) w.history.push(NaN);
-  w.history[i] = x;
+  // Zeros before the series ever counted anything are no history (a source reports a series that does
+  // not exist yet as zero events): the watch starts with the first event.
+  if (w.firstEvent === null && x0 > 0) w.firstEvent = i;
+  const x = w.firstEvent === null ? NaN : x0;
+  if (i < w.history.length) return null; // a tick already judged
+  setAt(w.history, i, x);
+  setAt(w.masked, i, x);
+  // Commit the flags that are final into the cleaned history the forecast reads.
+  for (let j = w.clean.length; j <= i - pendingTicks(w); j++) {
+    const m = w.masked[j] as number;
+    w.clean.push(m);
+    w.truth.push(m === w.history[j] ? m : NaN);
+  }
   const s = settingsOf(w);
   const copies = s.lagTicks.map((lag) =>
-    i - lag - s.smoothHalf >= 0 ? smoothedAt(w.history, i - lag, s.smoothHalf) : NaN,
+    i - lag - s.smoothHalf >= 0 ? smoothedAt(w.clean, i - lag, s.smoothHalf) : NaN,
   );
-  if (!copies.some(Number.isFinite)) return null; // warming up: no history a day back yet
-  if (i - w.measuredAt >= Math.round(86400 / w.step)) remeasure(w, s, i);
-
-  // The forecast: each lag's copy scaled by its level over the accepted window, then the median.
-  const scaled: number[] = [];
-  copies.forEach((c, k) => {
-    const sx = w.level.sx[k] ?? 0;
-    const sc = w.level.sc[k] ?? 0;
-    if (Number.isFinite(c) && sc > 0 && w.level.x.length >= s.levelTicks / 2) scaled.push(c * (sx / sc));
-  });
-  const f = scaled.length ? median(scaled) : NaN;
+  if (copies.some(Number.isFinite) && i - w.measuredAt >= Math.round(DAY / w.step)) remeasure(w, s, i);
+  const { f: fc, scale } = forecastOf(w, s, copies);
+  setAt(w.fcast, i, fc);
   if (!Number.isFinite(x)) return null;
-  if (!(f > 0)) {
-    learnLevel(w, s, x, copies); // bootstrapping the level window
-    return null;
+  w.judgedTicks++;
+  const armed = isArmed(w);
+  if (armed && w.armedAt === null) w.armedAt = t;
+  const f = armed ? fc : NaN;
+
+  const collapse = w.direction === 'drop' ? collapseTest(w, i, x, Number.isFinite(scale) ? scale : 1) : null;
+  let incident: AlwaysIncident | null = null;
+  let stat = 0;
+  let flagged = false;
+  // The level learns from every tick but surges, suspect ticks and episodes: a slow slide of the level
+  // is followed (it is not a regression: the detector's statistic stays low), a regression is not.
+  let teach = true;
+  if (f > 0) {
+    updateDetector(w.detector, x, f, w.d0 + w.sigma2 * f, t);
+    stat = detectorStatistic(w.detector);
+    w.recent.push({ x, f });
+    const recentTicks = Math.max(4, Math.round(3600 / w.step));
+    if (w.recent.length > recentTicks) w.recent.shift();
+    // Outliers on either side stay out of the forecast: a tick beyond the margins by 3 standard deviations.
+    const sd = Math.sqrt((w.d0 + w.sigma2 * f) * f);
+    const high = x > f * (1 + (w.direction === 'drop' ? w.otherMargin : w.margin)) + 3 * sd;
+    const low = x < f * (1 - (w.direction === 'drop' ? w.margin : w.otherMargin)) - 3 * sd;
+    const other = w.direction === 'drop' ? high : low;
+    w.spikeRun = other ? w.spikeRun + 1 : 0;
+    // A day of surges is a new level, not a surge: let it in.
+    if (other && w.spikeRun <= DAY / w.step) {
+      flagged = true;
+      teach = false;
+    }
+    void low;
+    void high;
+    if (stat >= w.threshold / 2) teach = false;
+  }
+  if (collapse?.candidate) {
+    flagged = true;
+    teach = false;
   }
 
-  updateDetector(w.detector, x, f, w.d0 + w.sigma2 * f, t);
-  const stat = detectorStatistic(w.detector);
-  w.recent.push({ x, f });
-  const recentTicks = Math.max(4, Math.round(3600 / w.step));
-  if (w.recent.length > recentTicks) w.recent.shift();
-
-  let incident: AlwaysIncident | null = null;
   if (w.episode) {
     const ep = w.episode;
+    const due = f > 0 ? f : ep.duePerTick;
     ep.observed += x;
-    ep.expected += f;
-    ep.tail.push({ x, f });
+    ep.expected += due;
+    ep.tail.push({ x, f: due });
     if (ep.tail.length > RECOVERY_TICKS(w)) ep.tail.shift();
     // Back to normal: a full recovery window inside the episode within half the margin of the forecast.
     const rx = ep.tail.reduce((a, r) => a + r.x, 0);
     const rf = ep.tail.reduce((a, r) => a + r.f, 0);
     const full = ep.tail.length >= RECOVERY_TICKS(w);
     const back = full && (w.direction === 'drop' ? rx >= rf * (1 - w.margin / 2) : rx <= rf * (1 + w.margin / 2));
-    const timedOut = t - w.episode.detectedAt > MAX_EPISODE_S;
+    const timedOut = t - ep.detectedAt > MAX_EPISODE_S;
     if (back || timedOut) {
       w.episode = null;
       resetDetector(w.detector, w.margin);
+      stat = 0; // the statistic of this tick was the episode's, now reset
       // After a day in an episode the signal's new level is the normal one: learn it afresh.
       if (timedOut) relearnLevel(w, s, i);
-    }
-  } else if (stat >= w.threshold) {
-    const since = onsetEstimate(w.detector);
-    const onset = Number.isFinite(since) ? Math.min(t, since + w.step) : t;
-    const sum = w.recent.slice(-Math.max(1, Math.round((t - onset) / w.step) + 1));
-    const observed = sum.reduce((a, r) => a + r.x, 0);
-    const expected = sum.reduce((a, r) => a + r.f, 0);
-    const r = expected > 0 ? observed / expected : 1;
-    const evidence: Evidence = {
-      test: 'always-against-forecast',
-      direction: w.direction,
-      statistic: stat,
-      threshold: w.threshold,
-      effect: { estimate: r - 1, low: r * (1 - w.margin) - 1, high: r * (1 + w.margin) - 1 },
-      favouredEffect: (w.detector.alternatives[0] as number) - 1,
-      tolerance: w.margin,
-      dispersion: w.d0 + w.sigma2 * f,
-      ticks: sum.length,
-      counts: { observed, expected: Math.round(expected) },
-      forecast: { expected: Math.round(expected), observed, margin: w.margin, sigma2: w.sigma2, lags: [], origins: 0 },
-      sentence: '',
-    };
-    evidence.sentence = describeEvidence(w.signal, 'events', evidence, true);
-    incident = { service: w.service, signal: w.signal, onset, detectedAt: t, evidence };
-    w.episode = { onset, detectedAt: t, observed, expected, tail: [] };
+    } else if (ep.kind === 'collapse') flagged = true;
+  }
+  // A collapse pages at once, even while a partial-drop episode is open: it must never be hidden.
+  if (collapse?.page && w.episode?.kind !== 'collapse') {
+    incident = collapseIncident(w, t, i, collapse);
+  } else if (!w.episode && stat >= w.threshold) {
+    incident = forecastIncident(w, t, stat);
+  }
+  if (incident) {
+    w.pages++;
+    flagged = true;
+    // A collapse stays out of the history (else its zeros would blind the next collapse test there);
+    // a partial drop stays in: it is what the forecaster's measured error has to cover.
+    if (w.episode?.kind === 'collapse') flag(w, Math.round((incident.onset - w.start) / w.step), i);
     resetDetector(w.detector);
   }
-  // Only ticks that look normal teach the level.
-  if (!w.episode && stat < w.threshold / 2) learnLevel(w, s, x, copies);
+  if (flagged) w.masked[i] = replacement(w, i);
+  if (teach && !incident && !w.episode) learnLevel(w, s, x, copies);
   return incident;
+}
+
+interface Collapse {
+  candidate: boolean;
+  page: boolean;
+  k: number;
+  observed: number;
+  due: number;
+  p: number;
+  windows: number;
+  lowest: number;
+}
+
+/** The collapse test at tick i: the smallest p over windows of 1-3 ticks, each at a third of the budget. */
+function collapseTest(w: AlwaysWatch, i: number, x: number, levelScale: number): Collapse | null {
+  // Cheap screen: compare the tick with what the hours before held (most ticks stop here).
+  const recent = Math.max(4, Math.round(7200 / w.step));
+  let rs = 0;
+  let rn = 0;
+  for (let j = Math.max(0, i - recent); j < i; j++) {
+    const v = w.masked[j] as number;
+    if (Number.isFinite(v)) {
+      rs += v;
+      rn++;
+    }
+  }
+  const screenDue = rn > 0 ? rs / rn : NaN;
+  const dayTicks = Math.round(DAY / w.step);
+  const half = Math.max(2, Math.round(3600 / w.step));
+  const opts = { dayTicks, days: 28, half, stride: Math.max(1, Math.round(half / 6)), recent };
+  // Without a screen (no recent ticks) the day-back windows decide alone.
+  if (Number.isFinite(screenDue) && x > COLLAPSE_SHARE * screenDue) {
+    const yesterday = comparableTotals(w.masked, i, 1, { ...opts, days: 1, recent: 0 });
+    const y = yesterday.length ? median(yesterday) : NaN;
+    if (!(Number.isFinite(y) && x <= COLLAPSE_SHARE * y)) return null;
+  }
+  const budget = 1 / Math.exp(w.threshold) / COLLAPSE_K.length;
+  let best: Collapse | null = null;
+  let obs = 0;
+  for (const k of COLLAPSE_K) {
+    const v = w.history[i - k + 1] as number;
+    if (i - k + 1 < 0 || !Number.isFinite(v)) break;
+    obs += v;
+    const totals = comparableTotals(w.masked, i, k, opts);
+    const r = collapseP(obs, { totals, scale: Math.min(1, levelScale) });
+    // Far below anything comparable: at most a tenth of the lowest comparable window, not only of the
+    // typical one. A bursty series' quiet ticks are in the reference set, so its own lower tail decides;
+    // how far below the lowest of n windows a normal one falls is what the shape of that tail allows
+    // (for a gamma-shaped tail of shape a, a tenth of the minimum is about 10^-a / (n + 1)).
+    if (!(r.windows >= MIN_WINDOWS && obs <= COLLAPSE_SHARE * r.lowest)) continue;
+    const c: Collapse = {
+      candidate: true,
+      page: r.p <= budget,
+      k,
+      observed: obs,
+      due: r.due,
+      p: r.p,
+      windows: r.windows,
+      lowest: r.lowest,
+    };
+    if (!best || c.p < best.p) best = c;
+    if (c.page) break;
+  }
+  return best;
+}
+
+function collapseIncident(w: AlwaysWatch, t: number, i: number, c: Collapse): AlwaysIncident {
+  const onset = t - (c.k - 1) * w.step;
+  const r = c.due > 0 ? c.observed / c.due : 0;
+  const ci = countInterval(c.observed, c.due, 1, w.levelSd);
+  const evidence: Evidence = {
+    test: 'always-collapse',
+    direction: 'drop',
+    statistic: Math.log(1 / Math.max(c.p, 1e-300)),
+    threshold: w.threshold + Math.log(COLLAPSE_K.length),
+    effect: { estimate: r - 1, low: ci.low - 1, high: ci.high - 1 },
+    interval: ci.kind,
+    favouredEffect: r - 1,
+    tolerance: 1 - COLLAPSE_SHARE,
+    dispersion: 1,
+    ticks: c.k,
+    counts: {
+      observed: c.observed,
+      expected: Math.round(c.due),
+      lowestInHistory: Math.round(c.lowest),
+      windows: c.windows,
+    },
+    sentence: '',
+  };
+  evidence.sentence = describeEvidence(w.signal, 'events', evidence, true);
+  const duePerTick = c.due / c.k;
+  w.episode = { kind: 'collapse', onset, detectedAt: t, observed: c.observed, expected: c.due, duePerTick, tail: [] };
+  void i;
+  return { service: w.service, signal: w.signal, onset, detectedAt: t, evidence };
+}
+
+function forecastIncident(w: AlwaysWatch, t: number, stat: number): AlwaysIncident {
+  const since = onsetEstimate(w.detector);
+  const onset = Number.isFinite(since) ? Math.min(t, since + w.step) : t;
+  const sum = w.recent.slice(-Math.max(1, Math.round((t - onset) / w.step) + 1));
+  const observed = sum.reduce((a, r) => a + r.x, 0);
+  const expected = sum.reduce((a, r) => a + r.f, 0);
+  const r = expected > 0 ? observed / expected : 1;
+  const meanF = sum.length ? expected / sum.length : 0;
+  const dispersion = w.d0 + w.sigma2 * meanF;
+  const ci = countInterval(observed, expected, dispersion, w.levelSd);
+  const evidence: Evidence = {
+    test: 'always-against-forecast',
+    direction: w.direction,
+    statistic: stat,
+    threshold: w.threshold,
+    effect: { estimate: r - 1, low: ci.low - 1, high: ci.high - 1 },
+    interval: ci.kind,
+    favouredEffect: (w.detector.alternatives[0] as number) - 1,
+    tolerance: w.margin,
+    dispersion,
+    ticks: sum.length,
+    counts: { observed, expected: Math.round(expected) },
+    forecast: {
+      expected: Math.round(expected),
+      observed,
+      margin: w.margin,
+      sigma2: w.sigma2,
+      lags: settingsOf(w).lagTicks.map((l) => `${Math.round((l * w.step) / DAY)}d`),
+      origins: w.origins,
+      exceedances: w.exceedances,
+    },
+    sentence: '',
+  };
+  evidence.sentence = describeEvidence(w.signal, 'events', evidence, true);
+  w.episode = { kind: 'forecast', onset, detectedAt: t, observed, expected, duePerTick: meanF, tail: [] };
+  return { service: w.service, signal: w.signal, onset, detectedAt: t, evidence };
 }
 
 function learnLevel(w: AlwaysWatch, s: ForecastSettings, x: number, copies: number[]): void {
@@ -222,7 +532,7 @@ function relearnLevel(w: AlwaysWatch, s: ForecastSettings, i: number): void {
     const x = w.history[j] as number;
     if (!Number.isFinite(x)) continue;
     const copies = s.lagTicks.map((lag) =>
-      j - lag - s.smoothHalf >= 0 ? smoothedAt(w.history, j - lag, s.smoothHalf) : NaN,
+      j - lag - s.smoothHalf >= 0 ? smoothedAt(w.clean, j - lag, s.smoothHalf) : NaN,
     );
     learnLevel(w, s, x, copies);
   }

@@ -36,6 +36,8 @@ export function frozenForecast(
     d0: err.d0,
     lags: model.lags.length ? model.lags.map((l) => formatDuration(l * step)) : ['flat'],
     origins: err.origins,
+    exceedances: direction === 'drop' ? err.dropExceedances : err.riseExceedances,
+    levelSd: err.levelSd,
   };
 }
 

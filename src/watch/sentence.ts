@@ -8,7 +8,9 @@ export function describeEvidence(signal: string, unit: string, ev: Evidence, fai
   const against =
     ev.test === 'against-forecast' || ev.test === 'ratio-against-history' || ev.test === 'always-against-forecast'
       ? 'its forecast from history'
-      : 'the baseline';
+      : ev.test === 'always-collapse'
+        ? 'what comparable windows in its history held'
+        : 'the baseline';
   const what = ev.test === 'canary-traffic' ? `${signal} traffic of the new version` : signal;
   const counts =
     ev.counts.expectedCanary !== undefined
@@ -19,9 +21,12 @@ export function describeEvidence(signal: string, unit: string, ev: Evidence, fai
     ? `e-value ${fmt(evalue)} reached the threshold ${fmt(Math.exp(ev.threshold))}: regression`
     : `e-value ${fmt(evalue)} of the ${fmt(Math.exp(ev.threshold))} needed to fail`;
   const absent = ev.absent ? ' The new version reported no samples for part of the time.' : '';
+  // Each test says which interval it computed; the short label stays for those that do not.
+  const interval = ev.interval ? 'interval' : '95% interval';
+  const kind = ev.interval ? ` Interval: ${ev.interval}.` : '';
   return (
-    `${what}: ${signed(ev.effect.estimate)} against ${against} (95% interval ${signed(ev.effect.low)} to ${signed(ev.effect.high)}, ` +
-    `changes within ${pct(ev.tolerance)} tolerated) after ${ev.ticks} ticks; ${counts}; ${verdict}.${absent}${assumed(ev)}`
+    `${what}: ${signed(ev.effect.estimate)} against ${against} (${interval} ${signed(ev.effect.low)} to ${signed(ev.effect.high)}, ` +
+    `changes within ${pct(ev.tolerance)} tolerated) after ${ev.ticks} ticks; ${counts}; ${verdict}.${absent}${kind}${assumed(ev)}`
   );
 }
 

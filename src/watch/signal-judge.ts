@@ -58,6 +58,10 @@ export interface FrozenForecast {
   d0: number;
   lags: string[];
   origins: number;
+  /** replayed origins whose level error went beyond the margin (0: the replay certifies about 3 / origins) */
+  exceedances?: number;
+  /** robust sd of the forecaster's level error on history */
+  levelSd?: number;
   /** for ratio signals: bad events expected per denominator event */
   ratio?: number;
 }
@@ -142,10 +146,10 @@ export function newSignalJudge(o: SignalJudgeOptions): SignalJudgeState {
   } else {
     const f = o.forecast;
     if (!f) throw new Error(`signal ${o.name}: a history judgement needs a forecast`);
-    main = newForecastTest(o.direction, Math.max(o.tolerance, f.margin), f.d0, f.sigma2);
+    main = newForecastTest(o.direction, Math.max(o.tolerance, f.margin), f.d0, f.sigma2, f.levelSd);
     if (ratio && o.trafficForecast) {
       const tf = o.trafficForecast;
-      traffic = newForecastTest('drop', Math.max(TRAFFIC_TOLERANCE, tf.margin), tf.d0, tf.sigma2);
+      traffic = newForecastTest('drop', Math.max(TRAFFIC_TOLERANCE, tf.margin), tf.d0, tf.sigma2, tf.levelSd);
     }
   }
   return {
@@ -352,6 +356,7 @@ export function evidenceOf(s: SignalJudgeState, unit: string): Evidence {
       statistic: sum.logE,
       threshold,
       effect: sum.effect,
+      interval: sum.interval,
       favouredEffect: sum.favoured,
       tolerance: test.margin,
       dispersion: test.d0,
@@ -364,6 +369,7 @@ export function evidenceOf(s: SignalJudgeState, unit: string): Evidence {
         sigma2: test.sigma2,
         lags: f.lags,
         origins: f.origins,
+        ...(f.exceedances !== undefined ? { exceedances: f.exceedances } : {}),
       },
       sentence: '',
     };

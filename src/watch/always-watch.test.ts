@@ -1,0 +1,82 @@
+// The always-on watch on simulated series with the phenomena real ones show (bursty counts, a daily and
+// weekly cycle, surges, warm-up, an outage while another episode is open). Seeded; small.
+import { describe, expect, it } from 'vitest';
+import { gamma, mulberry32, poisson } from '../../test/support/random.js';
+import { alwaysStatus, newAlwaysWatch, stepAlways, type AlwaysIncident } from './always-watch.js';
+
+const STEP = 300;
+const DAY = 86400 / STEP;
+const T0 = 1_700_000_000 - (1_700_000_000 % 86400);
+
+/** Per-tick mean: a daily cycle (quiet nights) and quieter weekends. */
+function mean(i: number, base: number): number {
+  const day = Math.floor(i / DAY);
+  const phase = (2 * Math.PI * (i % DAY)) / DAY;
+  return base * (1 + 0.7 * Math.sin(phase - Math.PI / 2)) * (day % 7 >= 5 ? 0.7 : 1) + 1;
+}
+
+function run(o: { seed: number; days: number; base: number; burst: number; factor?: (i: number) => number }) {
+  const rng = mulberry32(o.seed);
+  const w = newAlwaysWatch({
+    service: 's',
+    signal: 'orders',
+    direction: 'drop',
+    step: STEP,
+    start: T0,
+    meanTicksBetweenFalsePages: (90 * 86400) / STEP,
+    minEffect: 0.05,
+  });
+  const pages: { i: number; inc: AlwaysIncident }[] = [];
+  const statusAt: string[] = [];
+  for (let i = 0; i < o.days * DAY; i++) {
+    const mu = mean(i, o.base) * (gamma(rng, o.burst) / o.burst) * (o.factor ? o.factor(i) : 1);
+    const inc = stepAlways(w, T0 + i * STEP, poisson(rng, mu));
+    if (inc) pages.push({ i, inc });
+    statusAt.push(alwaysStatus(w).state);
+  }
+  return { w, pages, statusAt };
+}
+
+describe('always-on watch', () => {
+  it('says it is warming up for its first week, and still pages a collapse to zero within 3 ticks then', () => {
+    const onset = 2 * DAY + Math.round(DAY / 2);
+    const r = run({ seed: 1, days: 3, base: 30, burst: 4, factor: (i) => (i >= onset && i < onset + 24 ? 0 : 1) });
+    expect(r.statusAt[DAY]).toBe('warming-up');
+    expect(alwaysStatus(r.w).reason).toMatch(/only a collapse/);
+    expect(r.pages).toHaveLength(1);
+    expect(r.pages[0]!.i - onset).toBeLessThanOrEqual(2);
+    expect(r.pages[0]!.inc.evidence.test).toBe('always-collapse');
+    expect(r.pages[0]!.inc.evidence.interval).toMatch(/Garwood/);
+  });
+
+  it('stays quiet on two weeks of a bursty series, then is armed', () => {
+    const r = run({ seed: 2, days: 14, base: 40, burst: 3 });
+    expect(r.pages).toEqual([]);
+    expect(r.statusAt[r.statusAt.length - 1]).toBe('armed');
+  });
+
+  it('does not page the day after a surge (the surge stays out of the forecast)', () => {
+    const surge = 9 * DAY + Math.round(DAY * 0.4);
+    const r = run({ seed: 3, days: 11, base: 40, burst: 6, factor: (i) => (i >= surge && i < surge + 48 ? 4 : 1) });
+    expect(r.pages).toEqual([]);
+  });
+
+  it('pages a 50% drop within the hour, and a collapse during that open episode within 3 ticks', () => {
+    const drop = 22 * DAY + Math.round(DAY * 0.45);
+    const collapse = drop + 30;
+    const r = run({
+      seed: 4,
+      days: 23,
+      base: 200,
+      burst: 100,
+      factor: (i) => (i >= collapse && i < collapse + 24 ? 0 : i >= drop && i < drop + 60 ? 0.5 : 1),
+    });
+    const after = r.pages.filter((p) => p.i >= drop);
+    expect(r.pages.filter((p) => p.i < drop)).toEqual([]);
+    expect(after.length).toBe(2);
+    expect(after[0]!.i - drop).toBeLessThan(3600 / STEP);
+    expect(after[0]!.inc.evidence.test).toBe('always-against-forecast');
+    expect(after[1]!.i - collapse).toBeLessThanOrEqual(2);
+    expect(after[1]!.inc.evidence.test).toBe('always-collapse');
+  });
+});
