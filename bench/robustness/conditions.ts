@@ -28,7 +28,7 @@ export const CONDITIONS: Condition[] = [
     what: `per-version AR(1) drift of the log-rate, innovation sd ${sd} a tick, coefficient 0.9`,
     spec: () => ({ driftSd: sd }),
   })),
-  ...[0.8, 0.9, 1.1, 1.2].map((f) => ({
+  ...[0.8, 1.2].map((f) => ({
     name: `share-${f}`,
     what: `the canary's real share ${Math.round((f - 1) * 100)}% off the declared weight`,
     spec: () => ({ shareFactor: f }),
