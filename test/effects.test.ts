@@ -99,19 +99,19 @@ describe('pages and hooks', () => {
     t.clock.now += 1; // resolves wait paging.resolveAfter after the rollback
     await t.nav.effects.drain(); // the rollback's success queued the resolves
 
-    const pd = rx.at('/pd/')[0]?.json as Record<string, any>;
+    const pd = rx.at('/pd/v2/enqueue')[0]?.json as Record<string, any>;
     expect(pd.routing_key).toHaveLength(32);
     expect(pd.event_action).toBe('trigger');
     expect(pd.dedup_key).toBe('navigator/checkout/d-9/regression');
     expect(pd.payload.severity).toBe('critical');
-    expect(pd.payload.source).toBe('navigator');
+    expect(pd.payload.source).toBe('checkout'); // PagerDuty: the affected system, not the tool
     expect(pd.payload.summary.length).toBeLessThanOrEqual(1024);
     expect(pd.payload.summary).toContain('PR-1012');
     expect(pd.payload.custom_details.change).toContain('dev-a');
     expect(pd.payload.custom_details.evidence).toMatch(/orders/);
     expect(pd.payload.custom_details.already_done).toMatch(/halt hook/);
     expect(pd.links.map((l: { href: string }) => l.href)).toContain('https://navigator.example/v1/deploys/d-9');
-    expect((rx.at('/pd/')[1]?.json as Record<string, any>).event_action).toBe('resolve');
+    expect((rx.at('/pd/v2/enqueue')[1]?.json as Record<string, any>).event_action).toBe('resolve');
 
     const am = rx.at('/am/api/v2/alerts')[0]?.json as Record<string, any>[];
     expect(Array.isArray(am)).toBe(true);
@@ -161,11 +161,12 @@ describe('pages and hooks', () => {
   });
 
   it('retries 429 and 5xx with backoff, never other 4xx', async () => {
-    rx.script.set('/pd/', [500, 429]);
+    rx.script.set('/pd/v2/enqueue', [500, 429]);
     rx.script.set('/slack/', [400]);
     t = await haltedNavigator(undefined, undefined, 'never'); // no rollback, so no resolve takes a scripted answer
     await t.nav.effects.drain();
-    const triggers = () => rx.at('/pd/').filter((r) => (r.json as Record<string, string>).event_action === 'trigger');
+    const triggers = () =>
+      rx.at('/pd/v2/enqueue').filter((r) => (r.json as Record<string, string>).event_action === 'trigger');
     const slackTriggers = () =>
       rx.at('/slack/').filter((r) => !(r.json as { text: string }).text.startsWith('Resolved'));
     expect(triggers()).toHaveLength(1);
@@ -195,7 +196,9 @@ describe('pages and hooks', () => {
     t = await testNavigator({ config: config(rx.url), storePath, start: decidedAt + 60 });
     await t.nav.effects.drain();
     await t.nav.effects.drain();
-    const triggers = rx.at('/pd/').filter((r) => (r.json as Record<string, string>).event_action === 'trigger');
+    const triggers = rx
+      .at('/pd/v2/enqueue')
+      .filter((r) => (r.json as Record<string, string>).event_action === 'trigger');
     expect(triggers).toHaveLength(1);
     expect(rx.at('/halt')).toHaveLength(1);
     await t.nav.effects.drain();
@@ -238,7 +241,9 @@ describe('acknowledgement', () => {
     expect(ack.json()).toMatchObject({ deploy: 'd-9', acknowledgedBy: 'anonymous' });
     expect(ack.json().resolves).toBeGreaterThanOrEqual(5);
     await t.nav.effects.drain();
-    const resolves = rx.at('/pd/').filter((r) => (r.json as Record<string, string>).event_action === 'resolve');
+    const resolves = rx
+      .at('/pd/v2/enqueue')
+      .filter((r) => (r.json as Record<string, string>).event_action === 'resolve');
     expect(resolves).toHaveLength(1);
     const again = await t.nav.http.inject({
       method: 'POST',
@@ -247,7 +252,9 @@ describe('acknowledgement', () => {
     });
     expect(again.json().resolves).toBe(0);
     await t.nav.effects.drain();
-    expect(rx.at('/pd/').filter((r) => (r.json as Record<string, string>).event_action === 'resolve')).toHaveLength(1);
+    expect(
+      rx.at('/pd/v2/enqueue').filter((r) => (r.json as Record<string, string>).event_action === 'resolve'),
+    ).toHaveLength(1);
     expect(t.nav.store.audit().filter((a) => a.action === 'acknowledge')).toHaveLength(2);
   });
 });
@@ -326,7 +333,7 @@ describe('integrations', () => {
     expect(r.json().attributed[0]).toMatchObject({ attributedTo: 'new' });
     expect(r.json().attributed[0].candidates.map((c: { id: string }) => c.id)).toEqual(['new', 'old']);
     await t.nav.effects.drain();
-    const pd = rx.at('/pd/')[0]?.json as Record<string, any>;
+    const pd = rx.at('/pd/v2/enqueue')[0]?.json as Record<string, any>;
     expect(pd.payload.summary).toMatch(/OrdersLow/);
     expect(pd.payload.custom_details.deploy).toBe('new');
   });

@@ -66,7 +66,7 @@ describe('Flagger webhooks', () => {
       for (let i = 0; i < max && !what(); i++) await step();
       expect(what()).toBe(true);
     };
-    const status = (rev: string) => t!.nav.service.view(`flagger/shop/checkout/${rev}`).status;
+    const status = (rev: string) => t!.nav.service.view(`flagger:shop:checkout:${rev}`).status;
     const callsFor = (rev: string) => canary.calls.filter((c) => c.checksum === rev);
 
     // 1. A good revision: watched from its first analysis hook, held at confirm-promotion until Navigator
@@ -122,7 +122,7 @@ describe('Flagger webhooks', () => {
         .list()
         .map((d) => d.id)
         .sort(),
-    ).toEqual(['flagger/shop/checkout/rev1', 'flagger/shop/checkout/rev2', 'flagger/shop/checkout/rev3'].sort());
+    ).toEqual(['flagger:shop:checkout:rev1', 'flagger:shop:checkout:rev2', 'flagger:shop:checkout:rev3'].sort());
   }, 120_000);
 
   it('answers by the hook type: rollback only for a halted revision, event accepted, bad payloads named', async () => {
@@ -137,17 +137,22 @@ describe('Flagger webhooks', () => {
     // The first analysis hook registers the revision; while watched: rollout 200, promotion 423, rollback 423.
     const r = await post('pre-rollout', { ...p, phase: 'Progressing' });
     expect(r.statusCode).toBe(200);
-    expect(r.json()).toMatchObject({ deploy: 'flagger/shop/checkout/abc', status: 'watching' });
-    expect(t.nav.service.view('flagger/shop/checkout/abc')).toMatchObject({
+    expect(r.json()).toMatchObject({ deploy: 'flagger:shop:checkout:abc', status: 'watching' });
+    expect(t.nav.service.view('flagger:shop:checkout:abc')).toMatchObject({
       service: 'checkout',
       version: 'checkout',
       baselineVersion: 'checkout-primary',
     });
+    // The id needs no escaping in a URL: the API, the CLI and the page address it as it is.
+    expect(
+      (await t.nav.http.inject({ url: '/v1/deploys/flagger:shop:checkout:abc', headers: t.auth('ci-token') }))
+        .statusCode,
+    ).toBe(200);
     expect((await post('confirm-promotion', { ...p, phase: 'Progressing' })).statusCode).toBe(423);
     expect((await post('rollback', { ...p, phase: 'Progressing' })).statusCode).toBe(423);
     // Ended (Flagger's own Failed phase, not Navigator's halt): still no rollback signal.
     expect((await post('post-rollout', { ...p, phase: 'Failed' })).statusCode).toBe(200);
-    expect(t.nav.service.view('flagger/shop/checkout/abc').status).toBe('ended');
+    expect(t.nav.service.view('flagger:shop:checkout:abc').status).toBe('ended');
     expect((await post('rollback', { ...p, phase: 'Progressing' })).statusCode).toBe(423);
     // Bad input names the field; an unknown service too; no token is 401.
     const noSum = await post('rollout', { name: 'checkout', namespace: 'shop', phase: 'Progressing' });

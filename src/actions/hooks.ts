@@ -1,10 +1,10 @@
-// Halt and rollback hooks: an HTTP call with a templated JSON body and an HMAC signature header, or a
+// Halt and rollback hooks: an HTTP call with a templated JSON body and HMAC signature headers, or a
 // configured command with the deploy in its environment. Navigator itself never deletes or recreates
 // anything: it calls what its operators configured (rollback = redeploy the baseline version).
 import { execFile } from 'node:child_process';
 import type { HookConfig } from '../config/schema.js';
 import type { Deploy } from '../model/deploy.js';
-import { sign, type OutgoingRequest } from '../paging/providers.js';
+import type { OutgoingRequest } from '../paging/providers.js';
 
 export interface HookContext {
   action: 'halt' | 'rollback';
@@ -58,8 +58,7 @@ export function hookRequest(hook: Extract<HookConfig, { url: string }>, c: HookC
     headers: {
       'content-type': 'application/json',
       ...(hook.headers ?? {}),
-      ...sign(body, hook.secret),
-      'idempotency-key': `${c.action}:${c.deploy.id}`,
+      // signed (with a timestamp) and keyed at send time by the outbox: see Effects.deliver
     },
     body,
   };

@@ -185,6 +185,10 @@ function semanticChecks(c: Config, report: (path: Path, msg: string) => void): v
     [['metrics', 'prometheus', 'timeout'], c.metrics.prometheus.timeout],
     [['paging', 'blindAfter'], c.paging.blindAfter],
     [['paging', 'resolveAfter'], c.paging.resolveAfter],
+    ...(['timeout', 'initialBackoff', 'maxBackoff', 'maxAge'] as const).map((k): [Path, string] => [
+      ['paging', 'delivery', k],
+      c.paging.delivery[k],
+    ]),
   ];
   for (const [name, svc] of Object.entries(c.services)) durations.push([['services', name, 'watchFor'], svc.watchFor]);
   c.freezes.forEach((f, i) => durations.push([['freezes', i, 'duration'], f.duration]));
@@ -197,6 +201,10 @@ function semanticChecks(c: Config, report: (path: Path, msg: string) => void): v
   }
   for (const [name, route] of Object.entries(c.paging.routes)) {
     if (Object.keys(route).length === 0) report(['paging', 'routes', name], 'a route needs at least one provider');
+  }
+  for (const k of ['fallback', 'undeliverable'] as const) {
+    const r = c.paging[k];
+    if (r !== undefined && !c.paging.routes[r]) report(['paging', k], `no paging route named "${r}" in paging.routes`);
   }
   for (const [name, svc] of Object.entries(c.services)) {
     svc.page.forEach((r, i) => {

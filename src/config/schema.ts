@@ -135,12 +135,30 @@ const Route = Type.Object(
         { additionalProperties: false },
       ),
     ),
-    alertmanager: Type.Optional(Type.Object({ url: Type.String({ format: 'uri' }) }, { additionalProperties: false })),
+    alertmanager: Type.Optional(
+      Type.Object(
+        {
+          url: Type.String({ format: 'uri' }),
+          refresh: Duration(
+            '1m',
+            'a firing alert is re-posted this often, with endsAt 4 refreshes ahead, so Alertmanager never resolves it by itself (resolve_timeout) while the page matters',
+          ),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     pagerduty: Type.Optional(
       Type.Object(
         {
           routingKey: Type.String({ minLength: 1 }),
           url: Type.String({ format: 'uri', default: 'https://events.pagerduty.com/v2/enqueue' }),
+          changeUrl: Type.Optional(
+            Type.String({
+              format: 'uri',
+              description: 'Change Events endpoint (default: url with enqueue replaced by change/enqueue)',
+            }),
+          ),
+          changeEvents: Type.Boolean({ default: true, description: 'send each deploy as a PagerDuty change event' }),
         },
         { additionalProperties: false },
       ),
@@ -233,6 +251,29 @@ export const ConfigSchema = Type.Object(
         'after a rollback succeeded, resolve the page this much later (traffic is back on the baseline)',
       ),
       dashboardUrl: Type.Optional(Type.String({ format: 'uri' })),
+      fallback: Type.Optional(
+        Type.String({ description: 'route that also gets a page its own route could not deliver after retries' }),
+      ),
+      undeliverable: Type.Optional(
+        Type.String({ description: 'route that gets a "cannot deliver" page when an effect keeps failing' }),
+      ),
+      delivery: Obj({
+        timeout: Duration('5s', 'per attempt: a hung receiver holds only its own route'),
+        initialBackoff: Duration('1s', 'first retry delay; doubles per attempt, with jitter'),
+        maxBackoff: Duration('5m', 'cap on the retry delay'),
+        escalateAfter: Type.Integer({
+          minimum: 1,
+          default: 4,
+          description: 'failed attempts after which the fallback and undeliverable routes are paged',
+        }),
+        maxAge: Duration('24h', 'an effect not delivered by then is given up (and reported undeliverable)'),
+        timeScale: Type.Number({
+          exclusiveMinimum: 0,
+          maximum: 1,
+          default: 1,
+          description: 'multiplies every delivery delay (backoff, refresh, max age): compressed time for tests',
+        }),
+      }),
     }),
     grafana: Type.Optional(
       Type.Object(

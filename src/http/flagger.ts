@@ -44,7 +44,7 @@ const OPEN: ReadonlySet<DeployStatus> = new Set(['pending_approval', 'watching',
 
 /** The deploy id of one revision of a canary: stable, so every hook of that revision finds it. */
 export const flaggerDeployId = (namespace: string, name: string, revision: string) =>
-  `flagger/${namespace}/${name}/${revision}`;
+  `flagger:${namespace}:${name}:${revision}`;
 
 export function flaggerRoutes(deps: {
   config: Config;

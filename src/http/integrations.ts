@@ -2,7 +2,8 @@
 // - Flagger webhooks: src/http/flagger.ts (each revision its own deploy; answers per hook type).
 // - Argo Rollouts web metric provider: GET returns the gate decision as JSON, always 200 (a non-2xx is an
 //   Error measurement in Argo), for jsonPath `{$.decision}` (README template; test/argo.test.ts).
-// - Alertmanager webhook (version 4): each firing alert is attributed to recent changes and paged.
+// - Alertmanager webhook (version 4): each firing alert is attributed to recent changes and paged; a resolved
+//   one resolves those pages; Navigator's own alerts coming back are ignored.
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { ATTRIBUTION_WINDOW, attributionSettings, recentCandidates } from '../attribution/candidates.js';
@@ -101,7 +102,30 @@ export function integrationRoutes(deps: {
       const now = deps.now();
       const { candidates, byId } = recentCandidates(deps.store, now, ATTRIBUTION_WINDOW);
       const results = [];
+      const resolved = [];
+      let own = 0;
       for (const a of body.alerts) {
+        // Navigator's own alerts come back through this receiver when Alertmanager routes them here: never
+        // page them again (Navigator resolves them itself).
+        if (isNavigatorAlert(a.labels)) {
+          own++;
+          continue;
+        }
+        const identity = a.fingerprint ?? JSON.stringify(a.labels);
+        if (a.status === 'resolved') {
+          // Alertmanager sends resolved notifications (send_resolved): the pages raised for the alert resolve too.
+          const deploys = deps.effects.resolveAlert(
+            identity,
+            `alert ${a.labels.alertname ?? 'alert'} resolved in Alertmanager`,
+          );
+          if (deploys.length > 0)
+            deps.store.appendAudit(now, 'alertmanager', 'alert-resolved', deploys[0] ?? null, {
+              alert: a.labels,
+              deploys,
+            });
+          resolved.push({ alert: a.labels.alertname ?? null, resolves: deploys });
+          continue;
+        }
         if (a.status !== 'firing') continue;
         const svc = a.labels.service ?? a.labels.job ?? '';
         const onset = Date.parse(a.startsAt) / 1000 || now;
@@ -117,7 +141,7 @@ export function integrationRoutes(deps: {
             a.labels.alertname ?? 'alert',
             a.annotations?.summary ?? a.labels.alertname ?? 'firing alert',
             ranked.map((r) => r.id),
-            a.fingerprint ?? JSON.stringify(a.labels),
+            identity,
           );
         deps.store.appendAudit(now, 'alertmanager', 'attribute', top?.id ?? null, {
           alert: a.labels,
@@ -130,7 +154,12 @@ export function integrationRoutes(deps: {
           candidates: ranked,
         });
       }
-      return { attributed: results };
+      return { attributed: results, resolved, ignoredOwn: own };
     });
   };
+}
+
+/** An alert Navigator raised itself (paging/providers.ts alertmanager: its alertname and incident labels). */
+function isNavigatorAlert(labels: Record<string, string>): boolean {
+  return labels.alertname === 'NavigatorRegression' && (labels.incident ?? '').startsWith('navigator/');
 }

@@ -28,7 +28,8 @@ export function pagerDuty(cfg: NonNullable<RouteConfig['pagerduty']>, p: Page): 
           dedup_key: dedup,
           payload: {
             summary: clip(p.summary, 1024),
-            source: 'navigator',
+            // PagerDuty: "the unique location of the affected system": the service, not the tool that saw it.
+            source: p.service,
             severity: p.severity,
             timestamp: isoOf(p.at),
             component: p.service,
@@ -49,6 +50,34 @@ export function pagerDuty(cfg: NonNullable<RouteConfig['pagerduty']>, p: Page): 
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: text,
+  };
+}
+
+/** PagerDuty Change Events (POST /v2/change/enqueue): a deploy recorded on the service's timeline, paging nobody. */
+export function pagerDutyChange(
+  cfg: NonNullable<RouteConfig['pagerduty']>,
+  c: { summary: string; service: string; at: number; details: Record<string, string>; links: Page['links'] },
+): OutgoingRequest {
+  const url =
+    cfg.changeUrl ??
+    (/enqueue\/?$/.test(cfg.url)
+      ? cfg.url.replace(/enqueue\/?$/, 'change/enqueue')
+      : new URL('change/enqueue', withSlash(cfg.url)).toString());
+  return {
+    provider: 'pagerduty-change',
+    url,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      routing_key: cfg.routingKey,
+      payload: {
+        summary: clip(c.summary, 1024),
+        timestamp: isoOf(c.at),
+        source: c.service,
+        custom_details: c.details,
+      },
+      links: c.links,
+    }),
   };
 }
 
@@ -118,9 +147,21 @@ export function opsgenie(cfg: NonNullable<RouteConfig['opsgenie']>, p: Page): Ou
   };
 }
 
+/**
+ * Slack's escaping (api.slack.com/reference/surfaces/formatting#escaping): &, < and > in user text become
+ * &amp;, &lt; and &gt;, so a change title with `<!channel>` pings nobody and cannot forge a link.
+ */
+export function slackEscape(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+/** A URL inside Slack's <url|text>: characters that would end or split the link are percent-encoded. */
+const slackUrl = (u: string) => u.replace(/[<>|\s]/g, (c) => encodeURIComponent(c));
+
 export function slack(cfg: NonNullable<RouteConfig['slack']>, p: Page): OutgoingRequest {
   const d = pageDetails(p);
-  const head = p.action === 'resolve' ? `Resolved: ${p.summary}` : p.summary;
+  const raw = p.action === 'resolve' ? `Resolved: ${p.summary}` : p.summary;
+  const head = slackEscape(raw);
   return {
     provider: 'slack',
     url: cfg.webhookUrl,
@@ -129,14 +170,15 @@ export function slack(cfg: NonNullable<RouteConfig['slack']>, p: Page): Outgoing
     body: JSON.stringify({
       text: clip(head, 3000),
       blocks: [
-        { type: 'header', text: { type: 'plain_text', text: clip(head, 150) } },
+        // plain_text is never parsed for mentions or links: it shows the text as written.
+        { type: 'header', text: { type: 'plain_text', text: clip(raw, 150) } },
         {
           type: 'section',
           text: {
             type: 'mrkdwn',
             text: clip(
               Object.entries(d)
-                .map(([k, v]) => `*${k}*: ${v}`)
+                .map(([k, v]) => `*${slackEscape(k)}*: ${slackEscape(v)}`)
                 .join('\n'),
               3000,
             ),
@@ -146,7 +188,10 @@ export function slack(cfg: NonNullable<RouteConfig['slack']>, p: Page): Outgoing
           ? [
               {
                 type: 'section',
-                text: { type: 'mrkdwn', text: clip(p.links.map((l) => `<${l.href}|${l.text}>`).join(' · '), 3000) },
+                text: {
+                  type: 'mrkdwn',
+                  text: clip(p.links.map((l) => `<${slackUrl(l.href)}|${slackEscape(l.text)}>`).join(' · '), 3000),
+                },
               },
             ]
           : []),
@@ -155,20 +200,39 @@ export function slack(cfg: NonNullable<RouteConfig['slack']>, p: Page): Outgoing
   };
 }
 
-/** Generic JSON webhook, signed like the hooks: X-Navigator-Signature: sha256=<hex HMAC of the body>. */
+/**
+ * Generic JSON webhook. With a secret it is signed at send time (the outbox calls signHeaders): the
+ * timestamped signature over `timestamp.body`, and the original body-only one for existing receivers.
+ */
 export function webhook(cfg: NonNullable<RouteConfig['webhook']>, p: Page): OutgoingRequest {
   const body = JSON.stringify({ ...p, details: pageDetails(p) });
   return {
     provider: 'webhook',
     url: cfg.url,
     method: 'POST',
-    headers: { 'content-type': 'application/json', ...sign(body, cfg.secret) },
+    headers: { 'content-type': 'application/json' },
     body,
   };
 }
 
+/** X-Navigator-Signature: sha256=<hex HMAC-SHA256 of the body> (kept for receivers that check it). */
 export function sign(body: string, secret: string | undefined): Record<string, string> {
   return secret ? { 'x-navigator-signature': `sha256=${createHmac('sha256', secret).update(body).digest('hex')}` } : {};
+}
+
+/**
+ * Signature with a timestamp, so a captured request cannot be replayed later: X-Navigator-Timestamp is the
+ * send time (Unix seconds) and X-Navigator-Signature-V2 is sha256=<hex HMAC-SHA256 of `${timestamp}.${body}`>.
+ * A receiver recomputes it and refuses timestamps more than a few minutes old.
+ */
+export function signHeaders(body: string, secret: string | undefined, nowS: number): Record<string, string> {
+  if (!secret) return {};
+  const ts = String(Math.floor(nowS));
+  return {
+    ...sign(body, secret),
+    'x-navigator-timestamp': ts,
+    'x-navigator-signature-v2': `sha256=${createHmac('sha256', secret).update(`${ts}.${body}`).digest('hex')}`,
+  };
 }
 
 /** Every request a route sends for a page. */

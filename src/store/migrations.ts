@@ -1,5 +1,7 @@
 // Numbered schema migrations, each applied once in its own transaction (schema_version records them).
 // Never edit an applied migration: add the next number.
+import { OUTBOX_MIGRATION } from './migrations-outbox.js';
+
 export const MIGRATIONS: { version: number; sql: string }[] = [
   {
     version: 1,
@@ -120,4 +122,5 @@ export const MIGRATIONS: { version: number; sql: string }[] = [
       CREATE INDEX outbox_deploy ON outbox(deploy_id);
     `,
   },
-];
+  OUTBOX_MIGRATION,
+].sort((a, b) => a.version - b.version); // applied in version order, wherever a merge put them

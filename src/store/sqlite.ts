@@ -17,6 +17,7 @@ import type {
   AuditRow,
   DeployFields,
   DeployRow,
+  EffectMeta,
   OutboxRow,
   OverrideRow,
   StageRow,
@@ -30,6 +31,7 @@ export type {
   AuditRow,
   DeployFields,
   DeployRow,
+  EffectMeta,
   OutboxRow,
   OverrideRow,
   StageRow,
@@ -239,11 +241,32 @@ export class SqliteStore implements StoreApi {
     ) as AuditRow[];
   }
 
-  enqueue(key: string, kind: string, deployId: string | null, payload: unknown, now: number, dueAt = now): boolean {
+  enqueue(
+    key: string,
+    kind: string,
+    deployId: string | null,
+    payload: unknown,
+    now: number,
+    dueAt = now,
+    meta: EffectMeta = {},
+  ): boolean {
     const r = this.sql(
-      `INSERT OR IGNORE INTO outbox (key, deploy_id, kind, payload, next_attempt_at, created_at)
-       VALUES (?, ?, ?, ?, ?, ?)`,
-    ).run(key, deployId, kind, JSON.stringify(payload), dueAt, now);
+      `INSERT OR IGNORE INTO outbox (key, deploy_id, kind, payload, next_attempt_at, created_at,
+                                     lane, route, provider, page_key, action)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(
+      key,
+      deployId,
+      kind,
+      JSON.stringify(payload),
+      dueAt,
+      now,
+      meta.lane ?? kind,
+      meta.route ?? null,
+      meta.provider ?? null,
+      meta.pageKey ?? null,
+      meta.action ?? null,
+    );
     return r.changes === 1;
   }
 
@@ -259,12 +282,10 @@ export class SqliteStore implements StoreApi {
   }
 
   finishEffect(id: number, status: 'done' | 'failed' | 'skipped', now: number, error: string | null = null): void {
-    this.sql('UPDATE outbox SET status = ?, done_at = ?, last_error = ?, attempts = attempts + 1 WHERE id = ?').run(
-      status,
-      now,
-      error,
-      id,
-    );
+    this.sql(
+      `UPDATE outbox SET status = ?, done_at = ?, last_error = ?, attempts = attempts + 1, refresh_at = NULL,
+         claimed_at = NULL WHERE id = ?`,
+    ).run(status, now, error, id);
   }
 
   retryEffect(id: number, at: number, error: string): void {
@@ -273,6 +294,75 @@ export class SqliteStore implements StoreApi {
       error,
       id,
     );
+  }
+
+  effectByKey(key: string): OutboxRow | undefined {
+    return this.sql('SELECT * FROM outbox WHERE key = ?').get(key) as OutboxRow | undefined;
+  }
+
+  dueLanes(now: number): string[] {
+    return (
+      this.sql(
+        `SELECT DISTINCT coalesce(lane, kind) AS lane FROM outbox
+         WHERE (status = 'pending' AND next_attempt_at <= ?) OR (status = 'done' AND refresh_at <= ?)`,
+      ).all(now, now) as { lane: string }[]
+    ).map((r) => r.lane);
+  }
+
+  dueInLane(lane: string, now: number, limit = 20): OutboxRow[] {
+    return this.sql(
+      `SELECT * FROM outbox WHERE coalesce(lane, kind) = ?
+         AND ((status = 'pending' AND next_attempt_at <= ?) OR (status = 'done' AND refresh_at <= ?))
+       ORDER BY id LIMIT ?`,
+    ).all(lane, now, now, limit) as OutboxRow[];
+  }
+
+  claimEffect(id: number, now: number): void {
+    this.sql('UPDATE outbox SET claimed_at = ? WHERE id = ?').run(now, id);
+  }
+
+  failAttempt(id: number, now: number, nextAt: number, error: string): void {
+    this.sql(
+      `UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?,
+         first_failed_at = coalesce(first_failed_at, ?), claimed_at = NULL WHERE id = ?`,
+    ).run(nextAt, error, now, id);
+  }
+
+  markEscalated(id: number): void {
+    this.sql('UPDATE outbox SET escalated = 1 WHERE id = ?').run(id);
+  }
+
+  delivered(id: number, now: number, refreshAt: number | null): void {
+    this.sql(
+      `UPDATE outbox SET status = 'done', done_at = coalesce(done_at, ?), attempts = attempts + 1,
+         sends = sends + 1, refresh_at = ?, claimed_at = NULL WHERE id = ?`,
+    ).run(now, refreshAt, id);
+  }
+
+  rescheduleRefresh(id: number, at: number, error: string): void {
+    this.sql('UPDATE outbox SET refresh_at = ?, last_error = ? WHERE id = ?').run(at, error, id);
+  }
+
+  supersede(pageKey: string, route: string | null, provider: string | null, now: number): void {
+    this.sql(
+      `UPDATE outbox SET refresh_at = NULL,
+         status = CASE WHEN status = 'pending' THEN 'skipped' ELSE status END,
+         last_error = CASE WHEN status = 'pending' THEN 'resolved before it could be delivered' ELSE last_error END,
+         done_at = coalesce(done_at, ?)
+       WHERE page_key = ? AND route IS ? AND provider IS ? AND action = 'trigger'`,
+    ).run(now, pageKey, route, provider);
+  }
+
+  pagesEndingWith(suffix: string): OutboxRow[] {
+    return this.sql(
+      "SELECT * FROM outbox WHERE action = 'trigger' AND substr(page_key, -length(?)) = ? ORDER BY id",
+    ).all(suffix, suffix) as OutboxRow[];
+  }
+
+  outboxBacklog(): { pending: number; oldest: number | null } {
+    return this.sql(
+      "SELECT count(*) AS pending, min(created_at) AS oldest FROM outbox WHERE status = 'pending'",
+    ).get() as { pending: number; oldest: number | null };
   }
 }
 

@@ -98,6 +98,32 @@ export interface OutboxRow {
   last_error: string | null;
   created_at: number;
   done_at: number | null;
+  /** the destination whose worker carries it out (route/provider, or the hook) */
+  lane: string | null;
+  route: string | null;
+  provider: string | null;
+  /** the page's identity (Page.key) for pages; null for hooks and annotations */
+  page_key: string | null;
+  /** trigger | resolve | change | hook | annotation | escalation */
+  action: string | null;
+  /** when the last attempt started: a pending row with it set was maybe sent before a crash */
+  claimed_at: number | null;
+  first_failed_at: number | null;
+  /** 1 once the fallback and undeliverable routes were paged for it */
+  escalated: number;
+  /** when a delivered firing Alertmanager alert is posted again (null: never) */
+  refresh_at: number | null;
+  /** how many times it was sent successfully (refreshes included) */
+  sends: number;
+}
+
+/** Where an effect goes, for per-destination workers and page bookkeeping (outbox columns of migration 20). */
+export interface EffectMeta {
+  lane?: string;
+  route?: string | null;
+  provider?: string | null;
+  pageKey?: string | null;
+  action?: string;
 }
 
 export interface Store {
@@ -134,11 +160,38 @@ export interface Store {
   audit(afterSeq?: number, limit?: number, deployId?: string): AuditRow[];
 
   /** Queues an effect once per key; false when the key was already queued. */
-  enqueue(key: string, kind: string, deployId: string | null, payload: unknown, now: number, dueAt?: number): boolean;
+  enqueue(
+    key: string,
+    kind: string,
+    deployId: string | null,
+    payload: unknown,
+    now: number,
+    dueAt?: number,
+    meta?: EffectMeta,
+  ): boolean;
   dueEffects(now: number, limit?: number): OutboxRow[];
   effects(deployId: string): OutboxRow[];
   finishEffect(id: number, status: 'done' | 'failed' | 'skipped', now: number, error?: string | null): void;
   retryEffect(id: number, at: number, error: string): void;
+  effectByKey(key: string): OutboxRow | undefined;
+  /** Destinations with effects due now (and due refreshes). */
+  dueLanes(now: number): string[];
+  dueInLane(lane: string, now: number, limit?: number): OutboxRow[];
+  /** Records that an attempt starts now (committed before the request goes out). */
+  claimEffect(id: number, now: number): void;
+  /** A failed attempt: counts it, remembers when failures began, schedules the next one. */
+  failAttempt(id: number, now: number, nextAt: number, error: string): void;
+  markEscalated(id: number): void;
+  /** Delivered: done now, sent once more, and (for a firing Alertmanager alert) when to post it again. */
+  delivered(id: number, now: number, refreshAt: number | null): void;
+  /** A refresh that failed: try it again at `at`. */
+  rescheduleRefresh(id: number, at: number, error: string): void;
+  /** A delivered resolve: its trigger's retries and refreshes stop. */
+  supersede(pageKey: string, route: string | null, provider: string | null, now: number): void;
+  /** Trigger rows of pages whose key ends with suffix (an Alertmanager alert's pages). */
+  pagesEndingWith(suffix: string): OutboxRow[];
+  /** Pending effects and the oldest one's creation time, for /metrics. */
+  outboxBacklog(): { pending: number; oldest: number | null };
 }
 
 /** One audit entry as the domain writes it; the sink adds the time, the sequence and the hash chain. */

@@ -85,6 +85,12 @@ export function createMetrics() {
       labelNames: ['kind', 'status'] as const,
       registers: [registry],
     }),
+    deliveries: new Counter({
+      name: 'navigator_deliveries_total',
+      help: 'Outbox delivery outcomes by route, provider and outcome (delivered, retry, failed, fallback, undeliverable, superseded, refreshed, refresh_failed, gave_up, maybe_duplicate, skipped)',
+      labelNames: ['route', 'provider', 'outcome'] as const,
+      registers: [registry],
+    }),
     httpRequests: new Counter({
       name: 'navigator_http_requests_total',
       help: 'HTTP requests served',

@@ -49,14 +49,18 @@ scrape_configs:
   return { url, dir };
 }
 
-export async function startAlertmanager(procs: Processes, webhook: string): Promise<string> {
+export async function startAlertmanager(
+  procs: Processes,
+  webhook: string,
+  o: { resolveTimeout?: string } = {},
+): Promise<string> {
   const bin = binary(['prometheus-alertmanager', 'alertmanager'], 'prometheus-alertmanager');
   const dir = mkdtempSync(join(tmpdir(), 'navigator-am-'));
   const [port, cluster] = [await freePort(), await freePort()];
   const config = join(dir, 'alertmanager.yml');
   writeFileSync(
     config,
-    `route: { receiver: hook, group_by: ['alertname', 'deploy'], group_wait: 1s, group_interval: 1s, repeat_interval: 1h }
+    `${o.resolveTimeout ? `global: { resolve_timeout: ${o.resolveTimeout} }\n` : ''}route: { receiver: hook, group_by: ['alertname', 'deploy'], group_wait: 1s, group_interval: 1s, repeat_interval: 1h }
 receivers:
   - name: hook
     webhook_configs: [ { url: ${JSON.stringify(webhook)}, send_resolved: true } ]
