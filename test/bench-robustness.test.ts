@@ -22,7 +22,8 @@ describe('bench/robustness, seeded and small', () => {
   it('fails no good canary under a 20% mis-declared split, a late stage change or a scrape gap', () => {
     // alpha = 0.001 per signal: 300 runs x 2 signals expect 0.6 alarms at the bound; 3 would be a breach
     for (const name of ['share-0.8', 'share-1.2', 'stage-late-2', 'gap-60s'])
-      for (const traffic of [true, false]) expect(alarms(name, traffic, 150), `${name} ${traffic}`).toBeLessThanOrEqual(2);
+      for (const traffic of [true, false])
+        expect(alarms(name, traffic, 150), `${name} ${traffic}`).toBeLessThanOrEqual(2);
   });
 
   it('decides a 99% collapse at 1 canary event/s within two ticks, measured split or declared', () => {

@@ -190,6 +190,11 @@ export interface TwoArmSummary {
   favoured: number;
 }
 
+/** ln of the mixture e-value alone (what a tick's decision needs; summarizeTwoArm has the rest). */
+export function twoArmLogE(s: TwoArmState): number {
+  return logEValue(s.logS, s.ticks, s.logWeights);
+}
+
 export function summarizeTwoArm(s: TwoArmState): TwoArmSummary {
   const measured = estimateDispersion(s.dispersion, s.dispersionPrior, early(s));
   const est = measured.basis === 'assumed' ? { ...measured, value: s.lastDispersion ?? measured.value } : measured;

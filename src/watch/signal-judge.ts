@@ -6,7 +6,7 @@ import {
   updateForecastTest,
   type ForecastTestState,
 } from '../judge/forecast-test.js';
-import { newTwoArm, summarizeTwoArm, updateTwoArm, type TwoArmState } from '../judge/two-arm.js';
+import { newTwoArm, summarizeTwoArm, twoArmLogE, updateTwoArm, type TwoArmState } from '../judge/two-arm.js';
 import type { Direction } from '../judge/effect-grid.js';
 import type { Assumptions, Evidence, TestKind } from '../model/verdict.js';
 import { BLOCKS, MIN_TERMS, type DispersionEstimate } from '../judge/dispersion.js';
@@ -303,7 +303,7 @@ function record(split: SplitRecord, canaryRequests: number, allRequests: number,
 }
 
 function statistic(test: TwoArmState | ForecastTestState): number {
-  return test.kind === 'two-arm' ? summarizeTwoArm(test).logE : summarizeForecastTest(test).logE;
+  return test.kind === 'two-arm' ? twoArmLogE(test) : summarizeForecastTest(test).logE;
 }
 
 /** Whether the watch saw enough to have caught a collapse: otherwise a pass would be a guess. */
