@@ -26,12 +26,13 @@ describe('bench/robustness, seeded and small', () => {
         expect(alarms(name, traffic, 150), `${name} ${traffic}`).toBeLessThanOrEqual(2);
   });
 
-  it('decides a 99% collapse at 1 canary event/s within two ticks, measured split or declared', () => {
-    for (const traffic of [true, false]) {
-      const { ticks } = runDelay({ drop: 0.99, rate: 1, dispersion: 1, traffic, from: 0, to: 41 });
-      const late = ticks.filter((t) => t === null || t > 2).length;
-      expect(late, `traffic ${traffic}`).toBeLessThanOrEqual(4);
-    }
+  it('decides a 99% collapse at 1 canary event/s within two ticks measured, within three declared', () => {
+    const measured = runDelay({ drop: 0.99, rate: 1, dispersion: 1, traffic: true, from: 0, to: 41 }).ticks;
+    expect(measured.filter((t) => t === null || t > 2).length).toBeLessThanOrEqual(4);
+    // declared: the null sits at 0.8 w, so a collapse carries a fifth less evidence a tick
+    const declared = runDelay({ drop: 0.99, rate: 1, dispersion: 1, traffic: false, from: 0, to: 41 }).ticks;
+    expect(declared.filter((t) => t === null || t > 2).length).toBeLessThanOrEqual(12);
+    expect(declared.every((t) => t !== null && t <= 3)).toBe(true);
   });
 
   it('halts an error ratio going from 0.5% to 10% in a 10% canary at 30 requests/s within 4 ticks (median)', () => {
