@@ -19,6 +19,8 @@ import { ATTRIBUTION_WINDOW, attributionSettings, recentCandidates } from './att
 import { rankCandidates } from './attribution/rank.js';
 import { AlwaysWatches } from './watch/always-live.js';
 import { integrationRoutes } from './http/integrations.js';
+import { peopleRoutes } from './http/people.js';
+import { slackApprovalRequests } from './http/slack-approvals.js';
 import { alwaysRoutes } from './http/always.js';
 
 export interface Log {
@@ -76,6 +78,9 @@ export async function buildNavigator(o: {
       url: config.metrics.prometheus.url,
       timeout: parseDuration(config.metrics.prometheus.timeout),
       retries: config.metrics.prometheus.retries,
+      headers: config.metrics.prometheus.headers,
+      bearerToken: config.metrics.prometheus.bearerToken,
+      basicAuth: config.metrics.prometheus.basicAuth,
     });
   } else {
     const keep = new Set<string>();
@@ -116,6 +121,8 @@ export async function buildNavigator(o: {
     registered: (deploy) => effects.onRegister(deploy),
     tick: () => effects.checkBlind(service.watcher.watches()),
   });
+  // Deploys that wait for people get Approve / Acknowledge buttons in Slack (http/slack-approvals.ts).
+  service.on(slackApprovalRequests({ config, store, now }));
   // watch: always signals: every regression episode is attributed to recent changes of all services and paged.
   const always = new AlwaysWatches({
     config,
@@ -178,6 +185,7 @@ export async function buildNavigator(o: {
     ready: () => ready,
     extraRoutes: (app) => {
       integrationRoutes({ config, service, store, auth, effects, now })(app);
+      peopleRoutes({ config, service, store, auth, effects, now, source, fetch: o.fetch })(app);
       alwaysRoutes({ auth, statuses: () => always.statuses() })(app);
     },
   });

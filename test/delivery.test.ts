@@ -277,9 +277,10 @@ describe('delivery that never gives up silently', () => {
   it('escapes Slack text so a change title cannot ping a channel or forge a link', async () => {
     t = await halted();
     await t.nav.effects.drain();
-    const body = rx.at('/slack')[0]!.json as { text: string; blocks: { text: { type: string; text: string } }[] };
+    const body = rx.at('/slack')[0]!.json as { text: string; blocks: { text?: { type: string; text: string } }[] };
     expect(body.text).toContain('&lt;!channel&gt; &amp; &lt;https://evil.example|click&gt;');
-    const mrkdwn = body.blocks.filter((b) => b.text.type === 'mrkdwn').map((b) => b.text.text);
+    // (the actions block with the Approve / Acknowledge buttons has no text)
+    const mrkdwn = body.blocks.flatMap((b) => (b.text?.type === 'mrkdwn' ? [b.text.text] : []));
     for (const text of [body.text, ...mrkdwn]) {
       expect(text).not.toContain('<!channel>');
       expect(text).not.toContain('<https://evil.example');

@@ -78,7 +78,16 @@ export async function backtestCommand(opts: Options): Promise<BacktestReport> {
     to = opts.to ? time(opts.to, '--to') : range.max;
   } else {
     const { PrometheusSource } = await import('../sources/prometheus.js');
-    source = new PrometheusSource({ url: opts.prometheus as string, timeout: 30, retries: 2 });
+    // The config's credentials and tenant headers apply to the server replayed from as well.
+    const p = config.metrics.prometheus;
+    source = new PrometheusSource({
+      url: opts.prometheus as string,
+      timeout: 30,
+      retries: 2,
+      headers: p.headers,
+      bearerToken: p.bearerToken,
+      basicAuth: p.basicAuth,
+    });
     const starts = deploys.map((d) => d.startedAt);
     const longest = Math.max(...Object.values(config.services).map((s) => parseDuration(s.watchFor)));
     if (!opts.from && starts.length === 0)

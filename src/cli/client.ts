@@ -1,9 +1,15 @@
 // A small HTTP client for the CLI commands that talk to a running Navigator.
-import { InputError } from './errors.js';
+import { ExitError, UsageError, exitForStatus } from './errors.js';
 
 export interface ClientOptions {
   server?: string;
   token?: string;
+}
+
+export interface Answer {
+  status: number;
+  json: Record<string, unknown>;
+  headers: Headers;
 }
 
 export function clientFrom(o: ClientOptions) {
@@ -12,13 +18,9 @@ export function clientFrom(o: ClientOptions) {
   try {
     new URL(base);
   } catch {
-    throw new InputError(`--server: "${base}" is not a URL`);
+    throw new UsageError(`--server: "${base}" is not a URL`);
   }
-  return async function call(
-    method: string,
-    path: string,
-    body?: unknown,
-  ): Promise<{ status: number; json: Record<string, unknown>; headers: Headers }> {
+  return async function call(method: string, path: string, body?: unknown): Promise<Answer> {
     const res = await fetch(new URL(path, base), {
       method,
       headers: {
@@ -42,4 +44,34 @@ export function clientFrom(o: ClientOptions) {
 export function errorText(json: Record<string, unknown>): string {
   const e = json.error as { message?: string } | undefined;
   return e?.message ?? JSON.stringify(json);
+}
+
+/**
+ * One call whose failure ends the command: cannot reach (3), or a non-2xx answer mapped through the one
+ * exit table (an unknown deploy is 3 in every command). With --json the error is printed as JSON on stdout.
+ */
+export async function callOrExit(
+  o: ClientOptions & { json?: boolean },
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<Record<string, unknown>> {
+  const call = clientFrom(o);
+  let r: Answer;
+  try {
+    r = await call(method, path, body);
+  } catch (e) {
+    const message = `cannot reach Navigator: ${(e as Error).message}`;
+    if (o.json) printJson({ error: { code: 'UNREACHABLE', message } });
+    throw new ExitError(3, message);
+  }
+  if (r.status >= 400) {
+    if (o.json) printJson(r.json);
+    throw new ExitError(exitForStatus(r.status), errorText(r.json));
+  }
+  return r.json;
+}
+
+export function printJson(v: unknown): void {
+  process.stdout.write(`${JSON.stringify(v, null, 2)}\n`);
 }

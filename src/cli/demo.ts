@@ -5,7 +5,7 @@
 // one (30% of its requests slower than 500 ms against 1%: halted on the latency signal). Real
 // processes and real HTTP throughout; prints a timeline and exits 0 when every step went as expected.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -20,9 +20,11 @@ export function registerDemo(program: Command): void {
   program
     .command('demo')
     .description('run a storefront and Navigator locally; ship a good, a bad and a slow canary (about a minute)')
-    .option('--keep', 'leave the temporary folder (config, SQLite file, logs)')
-    .action(async (o: { keep?: boolean }) => {
-      process.exitCode = (await runDemo(o.keep ?? false)) ? 0 : 1;
+    .option('--keep', 'leave the temporary folder (config, SQLite file); removed otherwise')
+    .option('--json', 'the timeline on stderr, a JSON summary on stdout')
+    .action(async (o: { keep?: boolean; json?: boolean }) => {
+      const ok = await runDemo(o.keep ?? false, o.json ?? false);
+      process.exitCode = ok ? 0 : 1;
     });
 }
 
@@ -69,9 +71,10 @@ function run(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; ou
   });
 }
 
-export async function runDemo(keep: boolean): Promise<boolean> {
+export async function runDemo(keep: boolean, json = false): Promise<boolean> {
   const t0 = Date.now();
-  const say = (msg: string) => process.stdout.write(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s] ${msg}\n`);
+  const out = json ? process.stderr : process.stdout;
+  const say = (msg: string) => out.write(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s] ${msg}\n`);
   const dir = mkdtempSync(join(tmpdir(), 'navigator-demo-'));
   const [shopPort, navPort] = [await freePort(), await freePort()];
   const env = {
@@ -217,20 +220,28 @@ export async function runDemo(keep: boolean): Promise<boolean> {
     say(`on-call webhook received ${pages.length} page(s)${pages[0] ? `: ${pages[0].summary.slice(0, 160)}...` : ''}`);
     expect(pages.length >= 1, 'the halt should page the on-call route');
     const status = await run(['status', 'demo-bad'], env);
-    process.stdout.write(`\n$ navigator status demo-bad\n${status.out}\n\n`);
+    out.write(`\n$ navigator status demo-bad\n${status.out}\n\n`);
     const slowStatus = await run(['status', 'demo-slow'], env);
-    process.stdout.write(`$ navigator status demo-slow\n${slowStatus.out}\n\n`);
-    if (!ok) process.stdout.write(`navigator log:\n${navLog.split('\n').slice(-20).join('\n')}\n`);
+    out.write(`$ navigator status demo-slow\n${slowStatus.out}\n\n`);
+    if (!ok) out.write(`navigator log:\n${navLog.split('\n').slice(-20).join('\n')}\n`);
   } catch (e) {
     ok = false;
     say(`demo failed: ${(e as Error).message}`);
   } finally {
     for (const c of children) c.kill('SIGTERM');
+    // The temporary folder goes unless --keep: wait for the children to exit so the SQLite file is closed.
+    await Promise.all(
+      children.map((c) =>
+        c.exitCode !== null || c.signalCode !== null ? null : new Promise((r) => c.once('exit', r)),
+      ),
+    );
+    if (!keep) rmSync(dir, { recursive: true, force: true });
   }
   say(
     ok
       ? `demo finished: good canary promoted, bad and slow canaries halted${keep ? `; files in ${dir}` : ''}`
       : 'demo finished with problems',
   );
+  if (json) process.stdout.write(`${JSON.stringify({ ok, folder: keep ? dir : null })}\n`);
   return ok;
 }

@@ -1,8 +1,8 @@
 // navigator deploy start (flags or a JSON file; prints the id), navigator status ID, navigator approve ID.
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { clientFrom, errorText } from './client.js';
-import { EXIT, InputError } from './errors.js';
+import { callOrExit, printJson } from './client.js';
+import { InputError, UsageError } from './errors.js';
 
 interface StartOptions {
   file?: string;
@@ -57,7 +57,7 @@ export function registerDeploy(program: Command): void {
       set('strategy', o.strategy);
       if (o.weight !== undefined) {
         const w = Number(o.weight);
-        if (!(w >= 0 && w <= 1)) throw new InputError(`--weight: "${o.weight}" is not a number from 0 to 1`);
+        if (!(w >= 0 && w <= 1)) throw new UsageError(`--weight: "${o.weight}" is not a number from 0 to 1`);
         body.stages = [{ at: new Date().toISOString(), weight: w }];
       }
       if (o.changeId || o.title || o.author || o.commit || o.url || o.authorKind || o.destructive) {
@@ -76,46 +76,34 @@ export function registerDeploy(program: Command): void {
       if (!body.service) throw new InputError('deploy start: --service is required (or a --file with "service")');
       if (!body.version) throw new InputError('deploy start: --version is required (or a --file with "version")');
       body.id = o.id ?? body.id ?? `${String(body.service)}-${String(body.version)}-${Date.now()}`;
-      const call = clientFrom(o);
-      const r = await call('POST', '/v1/deploys', body);
-      if (r.status >= 400) {
-        process.stderr.write(`navigator: ${errorText(r.json)}\n`);
-        process.exitCode = r.status < 500 ? EXIT.badInput : EXIT.error;
-        return;
-      }
-      process.stdout.write(o.json ? `${JSON.stringify(r.json, null, 2)}\n` : `${String(r.json.id)}\n`);
+      const r = await callOrExit(o, 'POST', '/v1/deploys', body);
+      if (o.json) printJson(r);
+      else process.stdout.write(`${String(r.id)}\n`);
     });
 
   program
     .command('status <id>')
     .description('a readable summary of a deploy: status, verdicts and their evidence')
-    .option('--server <url>')
-    .option('--token <token>')
-    .option('--json')
+    .option('--server <url>', 'Navigator URL (default $NAVIGATOR_URL or http://127.0.0.1:8080)')
+    .option('--token <token>', 'bearer token (default $NAVIGATOR_TOKEN)')
+    .option('--json', 'the deploy as JSON')
     .action(async (id: string, o: { server?: string; token?: string; json?: boolean }) => {
-      const r = await clientFrom(o)('GET', `/v1/deploys/${encodeURIComponent(id)}`);
-      if (r.status >= 400) {
-        process.stderr.write(`navigator: ${errorText(r.json)}\n`);
-        process.exitCode = r.status === 404 ? EXIT.badInput : EXIT.error;
-        return;
-      }
-      process.stdout.write(o.json ? `${JSON.stringify(r.json, null, 2)}\n` : formatStatus(r.json));
+      const r = await callOrExit(o, 'GET', `/v1/deploys/${encodeURIComponent(id)}`);
+      if (o.json) printJson(r);
+      else process.stdout.write(formatStatus(r));
     });
 
   program
     .command('approve <id>')
-    .description('approve a deploy (your token names you)')
+    .description('approve a deploy (your token names you); exit 1 when refused')
     .option('--comment <text>', 'why', '')
-    .option('--server <url>')
-    .option('--token <token>')
-    .action(async (id: string, o: { comment: string; server?: string; token?: string }) => {
-      const r = await clientFrom(o)('POST', `/v1/deploys/${encodeURIComponent(id)}/approvals`, { comment: o.comment });
-      if (r.status >= 400) {
-        process.stderr.write(`navigator: ${errorText(r.json)}\n`);
-        process.exitCode = EXIT.fail;
-        return;
-      }
-      process.stdout.write(`${id}: ${String(r.json.status)}: ${String(r.json.reason)}\n`);
+    .option('--server <url>', 'Navigator URL (default $NAVIGATOR_URL or http://127.0.0.1:8080)')
+    .option('--token <token>', 'bearer token (default $NAVIGATOR_TOKEN)')
+    .option('--json', 'the deploy after the approval as JSON')
+    .action(async (id: string, o: { comment: string; server?: string; token?: string; json?: boolean }) => {
+      const r = await callOrExit(o, 'POST', `/v1/deploys/${encodeURIComponent(id)}/approvals`, { comment: o.comment });
+      if (o.json) printJson(r);
+      else process.stdout.write(`${id}: ${String(r.status)}: ${String(r.reason)}\n`);
     });
 }
 
@@ -136,7 +124,7 @@ function readJson(file: string): Record<string, unknown> {
 export function formatStatus(d: Record<string, unknown>): string {
   const lines = [
     `${String(d.id)}  ${String(d.service)} ${String(d.version)} (${String(d.strategy)}, against ${String(d.baselineVersion ?? 'history')})`,
-    `status: ${String(d.status).toUpperCase()}${d.decidedAt ? ` at ${String(d.decidedAt)}` : ''}${d.blind ? `  BLIND since ${String(d.blindSince)}` : ''}`,
+    `status: ${String(d.status).toUpperCase()}${d.decidedAt ? ` at ${String(d.decidedAt)}` : ''}${d.blind ? `  BLIND since ${String(d.blindSince)}${Array.isArray(d.blindSignals) && d.blindSignals.length ? ` (${(d.blindSignals as { signal: string; reason: string }[]).map((x) => `${x.signal}: ${x.reason}`).join('; ')})` : ''}` : ''}`,
     `reason: ${String(d.reason)}`,
   ];
   const change = d.change as Record<string, string> | null;

@@ -199,6 +199,8 @@ function semanticChecks(c: Config, report: (path: Path, msg: string) => void): v
       report(path, (e as Error).message);
     }
   }
+  if (c.metrics.prometheus.bearerToken !== undefined && c.metrics.prometheus.basicAuth !== undefined)
+    report(['metrics', 'prometheus', 'bearerToken'], 'give either bearerToken or basicAuth, not both');
   for (const [name, route] of Object.entries(c.paging.routes)) {
     if (Object.keys(route).length === 0) report(['paging', 'routes', name], 'a route needs at least one provider');
   }

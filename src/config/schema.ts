@@ -203,7 +203,23 @@ export const ConfigSchema = Type.Object(
       prometheus: Obj({
         url: Type.String({ format: 'uri', default: 'http://127.0.0.1:9090' }),
         timeout: Duration('10s', 'per query'),
-        retries: Type.Integer({ minimum: 0, maximum: 10, default: 2 }),
+        retries: Type.Integer({
+          minimum: 0,
+          maximum: 10,
+          default: 2,
+          description: 'retries of a query answered 429, 5xx, partially or not at all (capped backoff, Retry-After)',
+        }),
+        headers: Type.Record(Type.String(), Type.String(), {
+          default: {},
+          description: 'sent with every query (X-Scope-OrgID for Mimir, ...)',
+        }),
+        bearerToken: Type.Optional(Type.String({ minLength: 1, description: 'Authorization: Bearer' })),
+        basicAuth: Type.Optional(
+          Type.Object(
+            { username: Type.String({ minLength: 1 }), password: Type.String() },
+            { additionalProperties: false, description: 'Authorization: Basic (instead of bearerToken)' },
+          ),
+        ),
       }),
     }),
     store: Obj({ path: Type.String({ default: 'data/navigator.db' }) }),
@@ -281,6 +297,18 @@ export const ConfigSchema = Type.Object(
           url: Type.String({ format: 'uri' }),
           token: Type.String(),
           dashboardUid: Type.String({ default: 'navigator-deploy' }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    slack: Type.Optional(
+      Type.Object(
+        {
+          signingSecret: Type.String({ minLength: 1, description: "the Slack app's signing secret (interactivity)" }),
+          users: Type.Record(Type.String(), Type.String(), {
+            default: {},
+            description: 'Slack user id -> a name in auth.tokens, whose role applies',
+          }),
         },
         { additionalProperties: false },
       ),

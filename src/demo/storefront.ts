@@ -58,6 +58,7 @@ function latency(slow: boolean): number {
 let weights: Record<string, number> = { v1: 1 };
 const pages: unknown[] = [];
 const behaviour: Record<string, Behaviour> = {};
+let metricsStatus = 200;
 
 function poisson(mean: number): number {
   if (mean > 30) return Math.max(0, Math.round(mean + Math.sqrt(mean) * gauss()));
@@ -93,6 +94,12 @@ setInterval(() => {
 
 const server = createServer((req, res) => {
   if (req.method === 'GET' && req.url === '/metrics') {
+    // A fault for tests: /metrics answers this status instead (503: an overloaded exporter).
+    if (metricsStatus !== 200) {
+      res.writeHead(metricsStatus);
+      res.end('unavailable\n');
+      return;
+    }
     void registry.metrics().then((text) => {
       res.writeHead(200, { 'content-type': registry.contentType });
       res.end(text);
@@ -123,8 +130,10 @@ const server = createServer((req, res) => {
         const c = JSON.parse(body) as {
           weights?: Record<string, number>;
           behaviour?: Record<string, Partial<Behaviour>>;
+          metricsStatus?: number;
         };
         if (c.weights) weights = c.weights;
+        if (c.metricsStatus !== undefined) metricsStatus = c.metricsStatus;
         for (const [v, b] of Object.entries(c.behaviour ?? {})) behaviour[v] = { ...DEFAULT, ...behaviour[v], ...b };
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ weights, behaviour }));

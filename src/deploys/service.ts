@@ -19,7 +19,7 @@ import {
 import type { MetricSource } from '../sources/types.js';
 import { storeAuditSink } from '../store/audit-sink.js';
 import type { AuditSink, DeployRow, Store } from '../store/types.js';
-import { signalVerdicts, type DeployWatch } from '../watch/deploy-watch.js';
+import { blindness, signalVerdicts, type DeployWatch } from '../watch/deploy-watch.js';
 import { restoreWatch, serializeWatch } from '../watch/persist.js';
 import { Watcher, type Logger } from '../watch/watcher.js';
 import { AppError, badRequest, conflict, forbidden, notFound } from './errors.js';
@@ -513,8 +513,15 @@ export class DeployService {
       return { ...g, status, reason: row.reason || fallback };
     }
     const w = this.watcher.get(id);
+    const b = w ? blindness(w) : null;
     const blind =
-      w?.blindSince != null ? ` (blind: the metric source has not answered since ${iso(w.blindSince)})` : '';
+      b?.blind && b.since !== null
+        ? ` (blind since ${iso(b.since)}: ${
+            b.signals.length
+              ? b.signals.map((x) => `${x.signal}: ${x.reason}`).join('; ')
+              : 'the metric source does not answer'
+          }; it cannot pass while blind)`
+        : '';
     const retryAfter = Math.max(1, Math.round(this.watcher.settings.step));
     return { ...g, status, reason: `${row.reason}${blind}`, retryAfter };
   }
@@ -554,8 +561,7 @@ export class DeployService {
       verdict: w?.status ?? 'watching',
       failedSignal: w?.failedSignal ?? null,
       verdicts: w ? signalVerdicts(w) : [],
-      blind: w?.blindSince != null,
-      blindSince: w?.blindSince != null ? iso(w.blindSince) : null,
+      ...blindView(w),
       ticks: w?.signals[0]?.ticks ?? 0,
       lastTick: w?.lastTick != null ? iso(w.lastTick) : null,
       approvals: approvals.map((a) => ({
@@ -612,3 +618,13 @@ function startTimelineAt(deploy: Deploy, now: number): void {
 }
 
 export { AppError };
+
+/** The API's blindness fields: whether, since when, and which signals (with why). */
+function blindView(w: DeployWatch | null | undefined): Pick<DeployView, 'blind' | 'blindSince' | 'blindSignals'> {
+  const b = w ? blindness(w) : null;
+  return {
+    blind: b?.blind ?? false,
+    blindSince: b?.since != null ? iso(b.since) : null,
+    blindSignals: (b?.signals ?? []).map((x) => ({ signal: x.signal, since: iso(x.since), reason: x.reason })),
+  };
+}

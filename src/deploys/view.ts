@@ -24,8 +24,10 @@ export interface DeployView {
   verdict: string;
   failedSignal: string | null;
   verdicts: SignalVerdict[];
+  /** the deploy cannot see now (contracts §7), since when, and which signals cannot and why */
   blind: boolean;
   blindSince: string | null;
+  blindSignals: { signal: string; since: string; reason: string }[];
   ticks: number;
   /** the end of the last judged tick */
   lastTick: string | null;

@@ -16,7 +16,7 @@ export interface Evidence {
   direction: 'drop' | 'rise';
   /** ln of the e-value (mixture likelihood ratio); the test fails when it reaches `threshold` */
   statistic: number;
-  /** ln(1 / falseAlarmRate) for deploys; ln(mean ticks between false pages) for always-on signals */
+  /** ln(1 / falseAlarmRate) for deploys; for always-on signals ln(2 x mean ticks between false pages), half the budget per test */
   threshold: number;
   /** relative change of the new version (or of the signal) against the null, with an approximate 95% interval */
   effect: { estimate: number; low: number; high: number };
@@ -43,9 +43,57 @@ export interface Evidence {
   absent?: boolean;
   /** canary tests: what the judgement assumed (the split it tested against, the dispersion and why) */
   assumptions?: Assumptions;
+  /** how much of the watch was seen (ticks judged; ticks counted, blind, and gaps) */
+  seen?: { ticks: number; seenTicks: number; blindTicks: number; gapTicks: number };
+  /** the signal cannot see now */
+  blind?: boolean;
   /** latency signals: per arm quantiles and slow share (see LatencyEvidence) */
   latency?: LatencyEvidence;
   sentence: string;
+}
+
+export interface SignalVerdict {
+  signal: string;
+  status: 'watching' | Outcome;
+  decidedAt: number | null;
+  /** ticks the source could not answer or the data were unknown */
+  blindTicks: number;
+  evidence: Evidence | null;
+  /** what the signal's ticks saw (design §8): seen, absent, gap or blind */
+  seeing?: SeeingSummary;
+}
+
+export interface SeeingSummary {
+  ticks: number;
+  seenTicks: number;
+  gapTicks: number;
+  blindTicks: number;
+  last: 'seen' | 'absent' | 'gap' | 'blind' | null;
+  blind: boolean;
+  /** epoch seconds */
+  blindSince: number | null;
+  reason: string | null;
+}
+
+/** One arm of a latency signal, over the ticks judged so far. Durations in seconds. */
+export interface LatencyArm {
+  requests: number;
+  slow: number;
+  /** share of requests slower than slowerThan, with a 95% Wilson interval widened by the dispersion */
+  slowShare: { estimate: number; low: number; high: number };
+  p50: number | null;
+  p90: number | null;
+  p99: number | null;
+}
+
+export interface LatencyEvidence {
+  slowerThan: number;
+  /** how quantiles are read from buckets */
+  interpolation: string;
+  /** the new version (all traffic, for a judgement against history) */
+  canary: LatencyArm;
+  /** the baseline version; against history, the upper confidence bound on the slow share before the deploy */
+  baseline: LatencyArm | { slowShareBefore: { high: number } } | null;
 }
 
 export interface Assumptions {
@@ -73,34 +121,4 @@ export interface Assumptions {
     point: number | null;
     estimator: string;
   };
-}
-
-export interface SignalVerdict {
-  signal: string;
-  status: 'watching' | Outcome;
-  decidedAt: number | null;
-  /** ticks the source could not answer or the data were unknown */
-  blindTicks: number;
-  evidence: Evidence | null;
-}
-
-/** One arm of a latency signal, over the ticks judged so far. Durations in seconds. */
-export interface LatencyArm {
-  requests: number;
-  slow: number;
-  /** share of requests slower than slowerThan, with a 95% Wilson interval widened by the dispersion */
-  slowShare: { estimate: number; low: number; high: number };
-  p50: number | null;
-  p90: number | null;
-  p99: number | null;
-}
-
-export interface LatencyEvidence {
-  slowerThan: number;
-  /** how quantiles are read from buckets */
-  interpolation: string;
-  /** the new version (all traffic, for a judgement against history) */
-  canary: LatencyArm;
-  /** the baseline version; against history, the upper confidence bound on the slow share before the deploy */
-  baseline: LatencyArm | { slowShareBefore: { high: number } } | null;
 }

@@ -17,6 +17,8 @@ export interface Page {
   evidence: Evidence | null;
   done: string[];
   at: number;
+  /** buttons a chat page carries for its deploy (Slack; see http/slack.ts): acknowledge, and approve for a deploy that waits */
+  actions?: ('approve' | 'acknowledge')[];
 }
 
 export function describeChange(change: Deploy['change']): string {

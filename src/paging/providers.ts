@@ -195,9 +195,28 @@ export function slack(cfg: NonNullable<RouteConfig['slack']>, p: Page): Outgoing
               },
             ]
           : []),
+        ...slackButtons(p),
       ],
     }),
   };
+}
+
+/** Approve / Acknowledge buttons (Block Kit) for a deploy's page; clicks post to /v1/slack/interactivity. */
+function slackButtons(p: Page): object[] {
+  if (p.action !== 'trigger' || !p.deploy || p.deploy.id === 'none') return [];
+  const wanted = p.actions ?? ['acknowledge'];
+  const button = (id: string, text: string, style?: string) => ({
+    type: 'button',
+    action_id: id,
+    text: { type: 'plain_text', text },
+    value: (p.deploy as { id: string }).id,
+    ...(style ? { style } : {}),
+  });
+  const elements = [
+    ...(wanted.includes('approve') ? [button('navigator_approve', 'Approve', 'primary')] : []),
+    ...(wanted.includes('acknowledge') ? [button('navigator_acknowledge', 'Acknowledge')] : []),
+  ];
+  return elements.length ? [{ type: 'actions', block_id: 'navigator_actions', elements }] : [];
 }
 
 /**

@@ -1,18 +1,49 @@
-// A Prometheus-compatible HTTP API as a metric source: `last_over_time(metric{matchers}[step])` range
-// queries give exactly the grid semantics of SeriesGrid (the last sample in each tick, nothing for a missed
-// scrape). Long ranges are split below Prometheus' 11,000 points per series; timeouts and retries with
-// backoff; any failure is a SourceError, which leaves watches blind, never passing.
-import { SourceError, type MetricSource, type SeriesGrid, type SeriesSelector } from './types.js';
+// A Prometheus-compatible HTTP API as a metric source (Prometheus, VictoriaMetrics, Thanos, Mimir).
+// Two ways of reading:
+// - `grid` (backtests over weeks): `last_over_time(metric{matchers}[step])` range queries, split below
+//   Prometheus' 11,000 points per series;
+// - `observe` (the live watch): the raw samples of the counter over the few ticks a watch needs, put on
+//   the tick grid here exactly as the embedded store does, plus the `up` series of the targets that serve
+//   the selector. Raw samples make any scrape interval work with any tick: a tick with no sample in it is
+//   a gap (its events arrive with the next sample, counted once), never zero; `up == 0` is blind; a
+//   series gone while its target is up is absent.
+// Every query carries the configured headers and credentials. 429 and 5xx are retried with capped
+// backoff (honouring Retry-After) within the tick; a partial response (warnings) or any failure is a
+// SourceError, which leaves watches blind, never passing.
+import {
+  SourceError,
+  gridPoints,
+  type MetricSource,
+  type Observed,
+  type SeriesGrid,
+  type SeriesSelector,
+} from './types.js';
 
 export interface PrometheusOptions {
   url: string;
   /** seconds per request */
   timeout: number;
   retries: number;
+  /** sent with every query (tenant headers: X-Scope-OrgID for Mimir, ...) */
+  headers?: Record<string, string>;
+  bearerToken?: string;
+  basicAuth?: { username: string; password: string };
   fetch?: typeof fetch;
+  /** backoff before retry n (ms): min(cap, base * 2^n); tests shorten it */
+  backoff?: { base: number; cap: number };
 }
 
 const MAX_POINTS = 10_000;
+/** How far back the targets serving a selector are looked for (a target that died an hour ago still counts). */
+const TARGET_LOOKBACK = 3600;
+/** Longest Retry-After honoured within a tick, seconds. */
+const MAX_RETRY_AFTER = 5;
+
+function matcherList(sel: SeriesSelector): string {
+  return Object.entries(sel.matchers)
+    .map(([k, v]) => `${k}=~${JSON.stringify(v)}`)
+    .join(',');
+}
 
 /**
  * PromQL for a selector: label matchers as anchored regexes (=~), exactly like the embedded store. The
@@ -20,22 +51,54 @@ const MAX_POINTS = 10_000;
  * full-step window would return the previous tick's sample for a missed scrape instead of nothing.
  */
 export function selectorQuery(sel: SeriesSelector, step: number): string {
-  const matchers = Object.entries(sel.matchers)
-    .map(([k, v]) => `${k}=~${JSON.stringify(v)}`)
-    .join(',');
-  return `last_over_time(${sel.metric}{${matchers}}[${Math.round(step * 1000) - 1}ms])`;
+  return `last_over_time(${sel.metric}{${matcherList(sel)}}[${Math.round(step * 1000) - 1}ms])`;
 }
 
-interface Matrix {
-  status: string;
-  data?: { resultType: string; result: { metric: Record<string, string>; values: [number, string][] }[] };
-  error?: string;
+/** An anchored regex that matches exactly these strings. */
+function literalAlternation(values: string[]): string {
+  return values.map((v) => v.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|');
 }
+
+/** values[i] = last raw sample in (from + i*step - step, from + i*step], NaN if none (MemoryStore's rule). */
+export function gridFromSamples(samples: [number, string][], from: number, step: number, points: number): Float64Array {
+  const values = new Float64Array(points).fill(NaN);
+  for (const [t, v] of samples) {
+    const i = Math.ceil((t - from) / step - 1e-9);
+    if (i >= 0 && i < points) values[i] = Number(v); // samples come in time order: the last one wins
+  }
+  return values;
+}
+
+interface Answer<R> {
+  status: string;
+  data?: { resultType: string; result: R };
+  error?: string;
+  warnings?: string[];
+}
+type MatrixResult = { metric: Record<string, string>; values: [number, string][] }[];
+type VectorResult = { metric: Record<string, string>; value: [number, string] }[];
+
+function stripName(m: Record<string, string>): Record<string, string> {
+  const labels = { ...m };
+  delete labels.__name__;
+  return labels;
+}
+
+const targetKey = (l: Record<string, string>) => JSON.stringify([l.job ?? '', l.instance ?? '']);
 
 export class PrometheusSource implements MetricSource {
   private readonly fetch: typeof fetch;
+  private readonly headers: Record<string, string>;
+  /** queries sent (attempts included), for tests and telemetry */
+  requests = 0;
+
   constructor(private readonly o: PrometheusOptions) {
     this.fetch = o.fetch ?? fetch;
+    const h: Record<string, string> = { ...(o.headers ?? {}) };
+    if (o.bearerToken) h.authorization = `Bearer ${o.bearerToken}`;
+    else if (o.basicAuth)
+      h.authorization = `Basic ${Buffer.from(`${o.basicAuth.username}:${o.basicAuth.password}`).toString('base64')}`;
+    this.headers = h;
   }
 
   async grid(sel: SeriesSelector, from: number, to: number, step: number): Promise<SeriesGrid[]> {
@@ -43,10 +106,13 @@ export class PrometheusSource implements MetricSource {
     const bySeries = new Map<string, SeriesGrid>();
     for (let first = 0; first < points; first += MAX_POINTS) {
       const last = Math.min(points - 1, first + MAX_POINTS - 1);
-      const m = await this.rangeQuery(selectorQuery(sel, step), from + first * step, from + last * step, step);
+      const m = await this.query<MatrixResult>('query_range', selectorQuery(sel, step), {
+        start: String(from + first * step),
+        end: String(from + last * step),
+        step: String(step),
+      });
       for (const r of m) {
-        const labels = { ...r.metric };
-        delete labels.__name__;
+        const labels = stripName(r.metric);
         const key = JSON.stringify(Object.entries(labels).sort());
         let g = bySeries.get(key);
         if (!g) {
@@ -62,40 +128,103 @@ export class PrometheusSource implements MetricSource {
     return [...bySeries.values()];
   }
 
-  private async rangeQuery(
-    query: string,
-    start: number,
-    end: number,
-    step: number,
-  ): Promise<NonNullable<Matrix['data']>['result']> {
-    const url = new URL('/api/v1/query_range', this.o.url);
-    const body = new URLSearchParams({ query, start: String(start), end: String(end), step: String(step) });
+  async observe(sel: SeriesSelector, from: number, to: number, step: number): Promise<Observed> {
+    const points = gridPoints(from, to, step);
+    // Raw samples in (from - step, to]: the window of point 0 included.
+    const windowMs = Math.round((to - from + step) * 1000);
+    const at = { time: String(to) };
+    const selector = `${sel.metric}{${matcherList(sel)}}`;
+    const [raw, served] = await Promise.all([
+      this.query<MatrixResult>('query', `${selector}[${windowMs}ms]`, at),
+      this.query<VectorResult>(
+        'query',
+        `count by (job, instance) (last_over_time(${selector}[${Math.max(TARGET_LOOKBACK, to - from + step)}s]))`,
+        at,
+      ),
+    ]);
+    const series: SeriesGrid[] = raw.map((r) => ({
+      labels: stripName(r.metric),
+      values: gridFromSamples(r.values, from, step, points),
+    }));
+    const blind = new Array<string | null>(points).fill(null);
+    const targets = served.map((r) => r.metric).filter((m) => m.instance !== undefined);
+    if (targets.length === 0) return { series, blind, health: false };
+    const instances = [...new Set(targets.map((t) => t.instance as string))];
+    const upRaw = await this.query<MatrixResult>(
+      'query',
+      `up{instance=~${JSON.stringify(literalAlternation(instances))}}[${windowMs}ms]`,
+      at,
+    );
+    const wanted = new Set(targets.map(targetKey));
+    const up = new Map<string, Float64Array>();
+    for (const r of upRaw) {
+      const key = targetKey(r.metric);
+      if (wanted.has(key)) up.set(key, gridFromSamples(r.values, from, step, points));
+    }
+    if (up.size === 0) return { series, blind, health: false }; // no `up` (recording rules, backfilled data)
+    for (const s of series) {
+      const u = up.get(targetKey(s.labels));
+      if (u) s.up = u;
+    }
+    for (const [key, u] of up) {
+      const [job, instance] = JSON.parse(key) as [string, string];
+      for (let i = 0; i < points; i++)
+        if (u[i] === 0 && blind[i] === null) blind[i] = `Prometheus reports ${job}/${instance} down (up == 0)`;
+    }
+    return { series, blind, health: true };
+  }
+
+  private async query<R>(path: 'query' | 'query_range', query: string, params: Record<string, string>): Promise<R> {
+    const url = new URL(`/api/v1/${path}`, this.o.url);
+    const body = new URLSearchParams({ query, ...params });
+    const backoff = this.o.backoff ?? { base: 200, cap: 2000 };
     let lastError = '';
+    let wait = 0;
     for (let attempt = 0; attempt <= this.o.retries; attempt++) {
-      if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(2000, 200 * 2 ** attempt)));
+      if (attempt > 0)
+        await new Promise((r) => setTimeout(r, wait || Math.min(backoff.cap, backoff.base * 2 ** attempt)));
+      wait = 0;
+      this.requests++;
       try {
         const res = await this.fetch(url, {
           method: 'POST',
           body,
-          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          headers: { ...this.headers, 'content-type': 'application/x-www-form-urlencoded' },
           signal: AbortSignal.timeout(this.o.timeout * 1000),
         });
         const text = await res.text();
-        let json: Matrix;
+        // 429 and 5xx may pass (overload, a restart); another 4xx (a bad query, bad credentials) does not.
+        const retryable = res.status === 429 || res.status >= 500;
+        if (retryable) wait = retryAfterMs(res.headers.get('retry-after'));
+        let json: Answer<R>;
         try {
-          json = JSON.parse(text) as Matrix;
+          json = JSON.parse(text) as Answer<R>;
         } catch {
           lastError = `HTTP ${res.status}: not JSON: ${text.slice(0, 120)}`;
-          if (res.status >= 400 && res.status < 500) break;
+          if (!retryable && !res.ok) break;
           continue;
         }
-        if (res.ok && json.status === 'success' && json.data?.resultType === 'matrix') return json.data.result;
+        if (res.ok && json.status === 'success' && json.data) {
+          // A partial answer (a Thanos store or a Mimir ingester missing) is not an answer: blind.
+          if (json.warnings?.length) {
+            lastError = `partial response: ${json.warnings.join('; ')}`;
+            continue;
+          }
+          return json.data.result;
+        }
         lastError = `HTTP ${res.status}: ${json.error ?? 'unexpected answer'}`;
-        if (res.status >= 400 && res.status < 500) break; // a bad query does not get better by retrying
+        if (!retryable) break;
       } catch (e) {
         lastError = (e as Error).message;
       }
     }
     throw new SourceError(`Prometheus ${this.o.url}: ${query}: ${lastError}`, 'prometheus');
   }
+}
+
+/** Retry-After in ms (seconds or an HTTP date), capped; 0 when absent or unreadable. */
+function retryAfterMs(h: string | null): number {
+  if (!h) return 0;
+  const secs = /^\d+$/.test(h.trim()) ? Number(h) : (Date.parse(h) - Date.now()) / 1000;
+  return Number.isFinite(secs) && secs > 0 ? Math.min(MAX_RETRY_AFTER, secs) * 1000 : 0;
 }

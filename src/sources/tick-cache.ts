@@ -1,10 +1,11 @@
 // One tick's queries, deduplicated: every open watch of a service asks for the same selectors over the same
 // few grid points, so the watch loop asks the source once per (selector, range) and tick, and each watch
 // picks its cohorts from the shared answer. This is what batches Prometheus queries per service and tick.
-import type { MetricSource, SeriesGrid, SeriesSelector } from './types.js';
+import { observeOf, type MetricSource, type Observed, type SeriesGrid, type SeriesSelector } from './types.js';
 
 export class TickCache implements MetricSource {
   private readonly answers = new Map<string, Promise<SeriesGrid[]>>();
+  private readonly observed = new Map<string, Promise<Observed>>();
 
   constructor(private readonly source: MetricSource) {}
 
@@ -14,6 +15,16 @@ export class TickCache implements MetricSource {
     if (!p) {
       p = this.source.grid(sel, from, to, step);
       this.answers.set(key, p);
+    }
+    return p;
+  }
+
+  observe(sel: SeriesSelector, from: number, to: number, step: number): Promise<Observed> {
+    const key = `${sel.metric}|${JSON.stringify(sel.matchers)}|${from}|${to}|${step}`;
+    let p = this.observed.get(key);
+    if (!p) {
+      p = observeOf(this.source, sel, from, to, step);
+      this.observed.set(key, p);
     }
     return p;
   }

@@ -2,7 +2,7 @@
 // emits events, this listens, so prom-client stays out of the judge, the watch loop and the store.
 import type { DeployService } from '../deploys/service.js';
 import type { DeployWatch } from '../watch/deploy-watch.js';
-import { signalVerdicts } from '../watch/deploy-watch.js';
+import { blindness, signalVerdicts } from '../watch/deploy-watch.js';
 import type { Metrics } from './metrics.js';
 
 interface Log {
@@ -29,15 +29,22 @@ export function attachTelemetry(
       metrics.tickDuration.observe(seconds);
       metrics.activeWatches.set(watches);
       const ws = service.watcher.watches();
-      const now = new Set(ws.filter((w) => w.blindSince !== null).map((w) => w.deploy.id));
+      const now = new Set(ws.filter((w) => blindness(w).blind).map((w) => w.deploy.id));
       metrics.blindWatches.set(now.size);
+      updateBlindGauges(ws, metrics);
       // One line when a watch goes blind and one when it sees again, not one per watch and tick.
       for (const id of now) {
         if (blind.has(id)) continue;
         const w = service.watcher.get(id);
+        const b = w ? blindness(w) : null;
         o.log?.warn(
-          { deploy: id, service: w?.deploy.service, blindSince: w?.blindSince },
-          'watch blind: the metric source does not answer; the deploy stays watching and cannot pass',
+          {
+            deploy: id,
+            service: w?.deploy.service,
+            blindSince: b?.since != null ? new Date(b.since * 1000).toISOString() : null,
+            signals: b?.signals.map((x) => ({ signal: x.signal, reason: x.reason })),
+          },
+          'watch blind: Navigator cannot see this deploy; it stays watching and cannot pass',
         );
       }
       for (const id of blind)
@@ -71,5 +78,26 @@ export function updateSignalGauges(ws: readonly DeployWatch[], metrics: Metrics)
       metrics.signalObserved.set({ service: w.deploy.service, signal: s.name }, s.last.observed);
       metrics.signalForecast.set({ service: w.deploy.service, signal: s.name }, s.last.expected);
     }
+  }
+}
+
+/** Per service and signal: blind now (1/0) and since when, over every watched deploy of the service. */
+function updateBlindGauges(ws: readonly DeployWatch[], metrics: Metrics): void {
+  const since = new Map<string, { service: string; signal: string; since: number | null }>();
+  for (const w of ws) {
+    const b = blindness(w);
+    for (const s of w.signals) {
+      const key = JSON.stringify([w.deploy.service, s.name]);
+      const cur = since.get(key) ?? { service: w.deploy.service, signal: s.name, since: null };
+      const mine = b.signals.find((x) => x.signal === s.name)?.since ?? null;
+      if (mine !== null && (cur.since === null || mine < cur.since)) cur.since = mine;
+      since.set(key, cur);
+    }
+  }
+  metrics.signalBlind.reset();
+  metrics.signalBlindSince.reset();
+  for (const x of since.values()) {
+    metrics.signalBlind.set({ service: x.service, signal: x.signal }, x.since === null ? 0 : 1);
+    if (x.since !== null) metrics.signalBlindSince.set({ service: x.service, signal: x.signal }, x.since);
   }
 }

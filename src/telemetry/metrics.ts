@@ -49,6 +49,18 @@ export function createMetrics() {
       help: 'Watched deploys whose metric source is not answering',
       registers: [registry],
     }),
+    signalBlind: new Gauge({
+      name: 'navigator_signal_blind',
+      help: 'Whether a signal of a watched deploy of the service cannot see its data now (1 blind)',
+      labelNames: ['service', 'signal'] as const,
+      registers: [registry],
+    }),
+    signalBlindSince: new Gauge({
+      name: 'navigator_signal_blind_since_timestamp_seconds',
+      help: 'Since when the signal is blind (the earliest over the watched deploys of the service)',
+      labelNames: ['service', 'signal'] as const,
+      registers: [registry],
+    }),
     verdicts: new Counter({
       name: 'navigator_verdicts_total',
       help: 'Deploy decisions by outcome (halted, passed, awaiting_approval, rolled_back)',

@@ -80,3 +80,41 @@ describe('always-on watch', () => {
     expect(after[1]!.inc.evidence.test).toBe('always-collapse');
   });
 });
+
+describe('always-on watch: an observation spanning a gap', () => {
+  it('judges a counter jump across a gap against the forecast summed over the ticks it spans', () => {
+    const make = () =>
+      newAlwaysWatch({
+        service: 's',
+        signal: 'orders',
+        direction: 'drop',
+        step: STEP,
+        start: T0,
+        meanTicksBetweenFalsePages: (90 * 86400) / STEP,
+        minEffect: 0.05,
+      });
+    const rng = mulberry32(7);
+    const steady = Array.from({ length: DAY + 100 }, (_, i) => poisson(rng, mean(i, 100)));
+    const feed = (w: ReturnType<typeof make>, upto: number) => {
+      for (let i = 0; i < upto; i++) expect(stepAlways(w, T0 + i * STEP, steady[i]!)).toBeNull();
+    };
+    // The normal total of three ticks, arriving at once after two unknown ticks: no page.
+    const a = make();
+    feed(a, DAY + 50);
+    const i = DAY + 52;
+    expect(stepAlways(a, T0 + (i - 2) * STEP, NaN)).toBeNull();
+    expect(stepAlways(a, T0 + (i - 1) * STEP, NaN)).toBeNull();
+    const total = steady[i - 2]! + steady[i - 1]! + steady[i]!;
+    expect(stepAlways(a, T0 + i * STEP, total, 3)).toBeNull();
+    expect(a.history.slice(i - 2, i + 1)).toEqual([total / 3, total / 3, total / 3]);
+    // Zero across the same gap: a collapse over three ticks, paged at once.
+    const b = make();
+    feed(b, DAY + 50);
+    stepAlways(b, T0 + (i - 2) * STEP, NaN);
+    stepAlways(b, T0 + (i - 1) * STEP, NaN);
+    const inc = stepAlways(b, T0 + i * STEP, 0, 3);
+    expect(inc?.evidence.test).toBe('always-collapse');
+    expect(inc?.onset).toBe(T0 + (i - 2) * STEP);
+    expect(inc!.evidence.counts.expected).toBeGreaterThan(2 * mean(i, 100));
+  });
+});

@@ -43,7 +43,7 @@ export interface AlwaysWatch {
   clean: number[];
   /** the history with anomalous ticks NaN, committed with `clean`: what the forecast's error is measured on */
   truth: number[];
-  /** ln of the alarm threshold: mean ticks between false pages */
+  /** ln of the forecast detector's alarm threshold: twice the mean ticks between false pages (half the budget) */
   threshold: number;
   minEffect: number;
   detector: DetectorState;
@@ -139,7 +139,9 @@ export function newAlwaysWatch(o: {
     fcast: [],
     clean: [],
     truth: [],
-    threshold: Math.log(Math.max(2, o.meanTicksBetweenFalsePages)),
+    // Half the false-page budget to each test (a union bound): the forecast detector alarms at 2T, the
+    // collapse test spends 1 / (2T) a tick over its three window lengths, so together at most 1 / T.
+    threshold: Math.log(Math.max(2, 2 * o.meanTicksBetweenFalsePages)),
     minEffect: o.minEffect,
     detector: newDetector(o.direction, 0.25),
     margin: 0.25,
@@ -271,17 +273,27 @@ function forecastOf(w: AlwaysWatch, s: ForecastSettings, copies: number[]): { f:
 
 /**
  * Feeds the tick ending at t with its observed total x (NaN: unknown). Returns an incident when this tick
- * starts a new regression episode.
+ * starts a new regression episode. `spans` > 1: x is one aggregated observation over the `spans` ticks
+ * ending at t (a counter's jump across a gap), judged against the forecast summed over them.
  */
-export function stepAlways(w: AlwaysWatch, t: number, x0: number): AlwaysIncident | null {
+export function stepAlways(w: AlwaysWatch, t: number, x0: number, spans = 1): AlwaysIncident | null {
   const i = Math.round((t - w.start) / w.step);
+  const n = Math.max(1, Math.min(Math.round(spans), i + 1));
   // Zeros before the series ever counted anything are no history (a source reports a series that does
   // not exist yet as zero events): the watch starts with the first event.
   if (w.firstEvent === null && x0 > 0) w.firstEvent = i;
   const x = w.firstEvent === null ? NaN : x0;
   if (i < w.history.length) return null; // a tick already judged
-  setAt(w.history, i, x);
-  setAt(w.masked, i, x);
+  // The span covers the ticks before i that are still unknown (reported as gaps, or not at all) and not
+  // yet committed to the cleaned history.
+  let first = i;
+  while (first > i - n + 1 && first - 1 >= w.clean.length && !Number.isFinite(w.history[first - 1] ?? NaN)) first--;
+  const ticks = i - first + 1;
+  // An aggregated observation is spread evenly over its ticks in the history later forecasts read.
+  for (let j = first; j <= i; j++) {
+    setAt(w.history, j, x / ticks);
+    setAt(w.masked, j, x / ticks);
+  }
   // Commit the flags that are final into the cleaned history the forecast reads.
   for (let j = w.clean.length; j <= i - pendingTicks(w); j++) {
     const m = w.masked[j] as number;
@@ -289,19 +301,28 @@ export function stepAlways(w: AlwaysWatch, t: number, x0: number): AlwaysInciden
     w.truth.push(m === w.history[j] ? m : NaN);
   }
   const s = settingsOf(w);
-  const copies = s.lagTicks.map((lag) =>
-    i - lag - s.smoothHalf >= 0 ? smoothedAt(w.clean, i - lag, s.smoothHalf) : NaN,
-  );
+  const copiesAt = (j: number) =>
+    s.lagTicks.map((lag) => (j - lag - s.smoothHalf >= 0 ? smoothedAt(w.clean, j - lag, s.smoothHalf) : NaN));
+  const copies = copiesAt(i);
   if (copies.some(Number.isFinite) && i - w.measuredAt >= Math.round(DAY / w.step)) remeasure(w, s, i);
-  const { f: fc, scale } = forecastOf(w, s, copies);
-  setAt(w.fcast, i, fc);
+  const spanCopies: number[][] = [];
+  let fc = 0;
+  let scale = NaN;
+  for (let j = first; j <= i; j++) {
+    const cj = j === i ? copies : copiesAt(j);
+    const fj = forecastOf(w, s, cj);
+    setAt(w.fcast, j, fj.f);
+    spanCopies.push(cj);
+    fc += fj.f;
+    if (j === i) scale = fj.scale;
+  }
   if (!Number.isFinite(x)) return null;
-  w.judgedTicks++;
+  w.judgedTicks += ticks;
   const armed = isArmed(w);
   if (armed && w.armedAt === null) w.armedAt = t;
   const f = armed ? fc : NaN;
 
-  const collapse = w.direction === 'drop' ? collapseTest(w, i, x, Number.isFinite(scale) ? scale : 1) : null;
+  const collapse = w.direction === 'drop' ? collapseTest(w, i, x, Number.isFinite(scale) ? scale : 1, ticks) : null;
   let incident: AlwaysIncident | null = null;
   let stat = 0;
   let flagged = false;
@@ -309,13 +330,14 @@ export function stepAlways(w: AlwaysWatch, t: number, x0: number): AlwaysInciden
   // is followed (it is not a regression: the detector's statistic stays low), a regression is not.
   let teach = true;
   if (f > 0) {
-    updateDetector(w.detector, x, f, w.d0 + w.sigma2 * f, t);
+    // Variance of a sum over `ticks` ticks: sum of d0 f_j + sigma2 f_j^2, about (d0 + sigma2 f / ticks) f.
+    updateDetector(w.detector, x, f, w.d0 + (w.sigma2 * f) / ticks, t);
     stat = detectorStatistic(w.detector);
     w.recent.push({ x, f });
     const recentTicks = Math.max(4, Math.round(3600 / w.step));
     if (w.recent.length > recentTicks) w.recent.shift();
     // Outliers on either side stay out of the forecast: a tick beyond the margins by 3 standard deviations.
-    const sd = Math.sqrt((w.d0 + w.sigma2 * f) * f);
+    const sd = Math.sqrt((w.d0 + (w.sigma2 * f) / ticks) * f);
     const high = x > f * (1 + (w.direction === 'drop' ? w.otherMargin : w.margin)) + 3 * sd;
     const low = x < f * (1 - (w.direction === 'drop' ? w.margin : w.otherMargin)) - 3 * sd;
     const other = w.direction === 'drop' ? high : low;
@@ -369,8 +391,8 @@ export function stepAlways(w: AlwaysWatch, t: number, x0: number): AlwaysInciden
     if (w.episode?.kind === 'collapse') flag(w, Math.round((incident.onset - w.start) / w.step), i);
     resetDetector(w.detector);
   }
-  if (flagged) w.masked[i] = replacement(w, i);
-  if (teach && !incident && !w.episode) learnLevel(w, s, x, copies);
+  if (flagged) for (let j = first; j <= i; j++) w.masked[j] = replacement(w, j);
+  if (teach && !incident && !w.episode) for (const c of spanCopies) learnLevel(w, s, x / ticks, c);
   return incident;
 }
 
@@ -386,35 +408,40 @@ interface Collapse {
 }
 
 /** The collapse test at tick i: the smallest p over windows of 1-3 ticks, each at a third of the budget. */
-function collapseTest(w: AlwaysWatch, i: number, x: number, levelScale: number): Collapse | null {
+function collapseTest(w: AlwaysWatch, i: number, x: number, levelScale: number, ticks: number): Collapse | null {
   // Cheap screen: compare the tick with what the hours before held (most ticks stop here).
   const recent = Math.max(4, Math.round(7200 / w.step));
   let rs = 0;
   let rn = 0;
-  for (let j = Math.max(0, i - recent); j < i; j++) {
+  for (let j = Math.max(0, i - recent - ticks + 1); j <= i - ticks; j++) {
     const v = w.masked[j] as number;
     if (Number.isFinite(v)) {
       rs += v;
       rn++;
     }
   }
-  const screenDue = rn > 0 ? rs / rn : NaN;
+  const screenDue = rn > 0 ? (rs / rn) * ticks : NaN;
   const dayTicks = Math.round(DAY / w.step);
   const half = Math.max(2, Math.round(3600 / w.step));
   const opts = { dayTicks, days: 28, half, stride: Math.max(1, Math.round(half / 6)), recent };
   // Without a screen (no recent ticks) the day-back windows decide alone.
   if (Number.isFinite(screenDue) && x > COLLAPSE_SHARE * screenDue) {
-    const yesterday = comparableTotals(w.masked, i, 1, { ...opts, days: 1, recent: 0 });
+    const yesterday = comparableTotals(w.masked, i, ticks, { ...opts, days: 1, recent: 0 });
     const y = yesterday.length ? median(yesterday) : NaN;
     if (!(Number.isFinite(y) && x <= COLLAPSE_SHARE * y)) return null;
   }
   const budget = 1 / Math.exp(w.threshold) / COLLAPSE_K.length;
   let best: Collapse | null = null;
   let obs = 0;
-  for (const k of COLLAPSE_K) {
-    const v = w.history[i - k + 1] as number;
-    if (i - k + 1 < 0 || !Number.isFinite(v)) break;
-    obs += v;
+  // Window lengths: the observation's own span, and one or two ticks more of what came before it.
+  for (const extra of COLLAPSE_K) {
+    const k = ticks + extra - 1;
+    if (extra === 1) obs = x;
+    else {
+      const v = w.history[i - k + 1] as number;
+      if (i - k + 1 < 0 || !Number.isFinite(v)) break;
+      obs += v;
+    }
     const totals = comparableTotals(w.masked, i, k, opts);
     const r = collapseP(obs, { totals, scale: Math.min(1, levelScale) });
     // Far below anything comparable: at most a tenth of the lowest comparable window, not only of the

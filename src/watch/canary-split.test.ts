@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { mulberry32, overdispersed } from '../../test/support/random.js';
 import { MemoryStore } from '../sources/memory-store.js';
-import { canaryTick, stageWeights } from './inputs.js';
+import { observeCanary, stageWeights } from './inputs.js';
 import { evidenceOf, newSignalJudge, stepSignal, type CanaryTickInput } from './signal-judge.js';
 import type { Deploy } from '../model/deploy.js';
 
@@ -139,7 +139,7 @@ describe('canary split', () => {
     const signal = { kind: 'count' as const, bad: 'drop' as const, metric: 'orders_total', matchers: {} };
     const split = { label: 'version', version: 'v2', baselineVersion: 'v1' };
     await expect(
-      canaryTick(store, signal, split, 0.1, 60, 15, 2, {
+      observeCanary(store, signal, split, 45, 60, 15, 2, {
         signal: 'orders',
         selector: { metric: 'http_requests_total', matchers: {} },
       }),
@@ -151,11 +151,11 @@ describe('canary split', () => {
       store.append('http_requests_total', { service: 'checkout', version: 'v1' }, t, t * 9);
       store.append('http_requests_total', { service: 'checkout', version: 'v2' }, t, t);
     }
-    const input = await canaryTick(store, signal, split, 0.1, 60, 15, 2, {
+    const o = await observeCanary(store, signal, split, 45, 60, 15, 2, {
       signal: 'orders',
       selector: { metric: 'http_requests_total', matchers: { version: '.+' } },
     });
-    expect(input.mode === 'canary' && input.exposure).toEqual({
+    expect(o.kind === 'seen' && o.counts.exposure).toEqual({
       canary: { value: 15, live: 1 },
       baseline: { value: 135, live: 1 },
     });

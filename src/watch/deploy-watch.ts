@@ -1,11 +1,13 @@
 // One watched deploy: its signals' judgements and the deploy-level decision (fail at the first failing
-// signal; pass after `watchFor` with no regression and enough data; inconclusive otherwise).
+// signal; pass after `watchFor` with no regression, enough data, and every signal having seen its final
+// ticks and most of the watch (watch/seeing.ts); inconclusive otherwise).
 import { formatDuration, parseDuration } from '../config/duration.js';
 import type { Config, ServiceConfig } from '../config/schema.js';
 import type { Deploy } from '../model/deploy.js';
-import type { Outcome, SignalVerdict } from '../model/verdict.js';
+import type { Evidence, Outcome, SeeingSummary, SignalVerdict } from '../model/verdict.js';
 import { latencyOptions } from './latency-evidence.js';
 import { evidenceOf, hadEnoughData, newSignalJudge, type SignalJudgeState } from './signal-judge.js';
+import { newSeeing, unseen, type SeeingState } from './seeing.js';
 
 export interface DeployWatch {
   deploy: Deploy;
@@ -23,9 +25,46 @@ export interface DeployWatch {
   reason: string;
   /** history forecasts are built on the first tick (they need the source) */
   prepared: boolean;
-  /** the source could not answer since this time (null: seeing) */
+  /** the deploy cannot see since this time (null: seeing): its source did not answer, or a signal is blind */
   blindSince: number | null;
+  /** the source's failure while it does not answer at all (every signal blind) */
+  sourceError?: string | null;
   signals: SignalJudgeState[];
+  /** per signal: what its ticks saw (seeing.ts); missing in watches persisted before it existed */
+  seeing?: Record<string, SeeingState>;
+}
+
+/** The seeing state of a signal, created on first use (older persisted watches have none). */
+export function seeingOf(w: DeployWatch, signal: string): SeeingState {
+  w.seeing ??= {};
+  let st = w.seeing[signal];
+  if (!st) w.seeing[signal] = st = newSeeing();
+  return st;
+}
+
+export interface Blindness {
+  blind: boolean;
+  since: number | null;
+  signals: { signal: string; since: number; reason: string }[];
+}
+
+/** What the watch cannot see now, since when and why (for the API, the gate, /metrics and the logs). */
+export function blindness(w: DeployWatch): Blindness {
+  if (w.status !== 'watching') return { blind: false, since: null, signals: [] };
+  const signals: Blindness['signals'] = [];
+  for (const s of w.signals) {
+    const st = w.seeing?.[s.name];
+    if (w.sourceError && w.blindSince !== null)
+      signals.push({
+        signal: s.name,
+        since: Math.min(w.blindSince, st?.blindSince ?? Infinity),
+        reason: w.sourceError,
+      });
+    else if (st?.blindSince != null)
+      signals.push({ signal: s.name, since: st.blindSince, reason: st.reason ?? 'blind' });
+  }
+  const since = w.blindSince ?? (signals.length ? Math.min(...signals.map((x) => x.since)) : null);
+  return { blind: since !== null, since, signals };
 }
 
 export interface EvaluationSettings {
@@ -78,7 +117,9 @@ export function openDeployWatch(deploy: Deploy, service: ServiceConfig, ev: Eval
     reason: 'watching',
     prepared: mode === 'canary',
     blindSince: null,
+    sourceError: null,
     signals,
+    seeing: Object.fromEntries(signals.map((s) => [s.name, newSeeing()])),
   };
 }
 
@@ -104,6 +145,16 @@ export function decide(w: DeployWatch, t: number): void {
     return;
   }
   if (t >= w.endAt) {
+    // A deploy never passes on ticks it did not see: every signal must have seen its final ticks and most
+    // of the watch. Until then it keeps watching (blind while it is blind), also past the extended end.
+    const notSeen = w.signals
+      .map((s) => ({ name: s.name, why: unseen(seeingOf(w, s.name), w.step, w.endAt - w.deploy.startedAt) }))
+      .filter((x) => x.why !== null);
+    const b = blindness(w);
+    if (notSeen.length > 0 && (t < extendedEnd(w) || b.blind)) {
+      w.reason = `watching: not seen enough to pass: ${notSeen.map((x) => `${x.name} (${x.why})`).join(', ')}`;
+      return;
+    }
     const thin = w.signals.filter((s) => !hadEnoughData(s));
     // Too little data yet (low traffic, gaps): keep watching, up to three times watchFor, rather than
     // passing on a guess or giving up early.
@@ -112,7 +163,7 @@ export function decide(w: DeployWatch, t: number): void {
     const misconfigured = w.signals.filter((s) => s.error);
     if (thin.length > misconfigured.length && t < extendedEnd(w)) return;
     w.decidedAt = t;
-    if (w.signals.length > 0 && thin.length === 0) {
+    if (w.signals.length > 0 && thin.length === 0 && notSeen.length === 0) {
       w.status = 'pass';
       w.reason = `watched for ${formatDuration(t - w.deploy.startedAt)} with no regression on ${w.signals.map((s) => s.name).join(', ')}`;
     } else if (misconfigured.length > 0) {
@@ -120,9 +171,11 @@ export function decide(w: DeployWatch, t: number): void {
       w.reason = `not judged: ${misconfigured.map((s) => s.error).join('; ')}`;
     } else {
       w.status = 'inconclusive';
-      w.reason = w.signals.length
-        ? `too little data to judge ${thin.map((s) => s.name).join(', ')} after ${formatDuration(t - w.deploy.startedAt)}: a collapse would not have been detectable`
-        : 'no signals configured for this service';
+      w.reason = notSeen.length
+        ? `not seen enough to judge ${notSeen.map((x) => `${x.name} (${x.why})`).join(', ')} after ${formatDuration(t - w.deploy.startedAt)}`
+        : w.signals.length
+          ? `too little data to judge ${thin.map((s) => s.name).join(', ')} after ${formatDuration(t - w.deploy.startedAt)}: a collapse would not have been detectable`
+          : 'no signals configured for this service';
     }
   }
 }
@@ -133,8 +186,32 @@ export function signalVerdicts(w: DeployWatch): SignalVerdict[] {
     status: s.failed ? 'fail' : w.status === 'watching' ? 'watching' : w.status === 'fail' ? 'pass' : w.status,
     decidedAt: s.decidedAt ?? (w.status === 'watching' ? null : w.decidedAt),
     blindTicks: s.blindTicks,
-    evidence: s.ticks > 0 ? evidenceOf(s, unitOf(s)) : null,
+    evidence: s.ticks > 0 ? withSeeing(evidenceOf(s, unitOf(s)), w, s.name) : null,
+    seeing: seeingSummary(w, s.name),
   }));
+}
+
+/** How much of the watch a signal saw, for its verdict (contracts §7: the evidence says it). */
+export function seeingSummary(w: DeployWatch, signal: string): SeeingSummary {
+  const st = w.seeing?.[signal];
+  const ticks = w.lastTick === null ? 0 : Math.round((w.lastTick - w.firstTick) / w.step) + 1;
+  return {
+    ticks,
+    seenTicks: st?.seenTicks ?? 0,
+    gapTicks: st?.gapTicks ?? 0,
+    blindTicks: st?.blindTicks ?? 0,
+    last: st?.last ?? null,
+    blind: w.status === 'watching' && (st?.blindSince != null || !!w.sourceError),
+    blindSince: st?.blindSince ?? (w.sourceError ? w.blindSince : null),
+    reason: st?.reason ?? w.sourceError ?? null,
+  };
+}
+
+function withSeeing(ev: Evidence, w: DeployWatch, signal: string): Evidence {
+  const sum = seeingSummary(w, signal);
+  ev.seen = { ticks: sum.ticks, seenTicks: sum.seenTicks, blindTicks: sum.blindTicks, gapTicks: sum.gapTicks };
+  if (sum.blind) ev.blind = true;
+  return ev;
 }
 
 function unitOf(s: SignalJudgeState): string {

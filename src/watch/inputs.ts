@@ -2,7 +2,8 @@
 import type { Deploy } from '../model/deploy.js';
 import type { SelectorConfig, SignalConfig } from '../config/schema.js';
 import { cohortCounts, selectCohort } from '../signals/increments.js';
-import type { MetricSource, SeriesGrid, SeriesSelector } from '../sources/types.js';
+import { observeCohort, type CohortObservation } from '../signals/observe.js';
+import { observeOf, type MetricSource, type Observed, type SeriesGrid, type SeriesSelector } from '../sources/types.js';
 import {
   HistogramBoundError,
   isSlowSelector,
@@ -23,7 +24,7 @@ export function selectorsOf(signal: SignalConfig): { num: SeriesSelector; den: S
 }
 
 /** source.grid, except that a histogram's slow-request counter is derived from its buckets and count. */
-async function gridOf(source: MetricSource, sel: SeriesSelector, from: number, to: number, step: number) {
+export async function gridOf(source: MetricSource, sel: SeriesSelector, from: number, to: number, step: number) {
   if (!isSlowSelector(sel)) return source.grid(sel, from, to, step);
   const count = { metric: `${sel.histogram.base}_count`, matchers: sel.matchers };
   const [buckets, counts] = await Promise.all([source.grid(sel, from, to, step), source.grid(count, from, to, step)]);
@@ -89,63 +90,7 @@ export interface TrafficDeclaration {
   selector: SelectorConfig;
 }
 
-/** The tick ending at t for one signal of a canary deploy: canary and baseline cohorts. */
-export async function canaryTick(
-  source: MetricSource,
-  signal: SignalConfig,
-  split: CohortSplit,
-  weight: number | StageWeights,
-  t: number,
-  step: number,
-  absentAfter: number,
-  traffic: TrafficDeclaration | null = null,
-): Promise<TickInput> {
-  const isCanary = (v: string) => v === split.version;
-  const isBaseline = (v: string) =>
-    split.baselineVersion === null ? v !== split.version : v === split.baselineVersion;
-  const w = typeof weight === 'number' ? { weight, weightLow: weight, weightHigh: weight } : weight;
-  let g: Awaited<ReturnType<typeof armPairs>>;
-  let tg: SeriesGrid[] | null;
-  try {
-    [g, tg] = await Promise.all([
-      armPairs(source, signal, t, step, absentAfter),
-      traffic ? source.grid(traffic.selector, t - absentAfter * step, t, step) : null,
-    ]);
-  } catch (e) {
-    if (e instanceof HistogramBoundError) return { mode: 'canary', ...w, ...unknownArms(), error: e.message };
-    throw e;
-  }
-  const pair = (pick: (v: string) => boolean): ArmPair => ({
-    num: lastCount(selectCohort(g.num, split.label, pick), absentAfter),
-    den: g.den ? lastCount(selectCohort(g.den, split.label, pick), absentAfter) : null,
-  });
-  let exposure = null;
-  if (traffic && tg) {
-    // A traffic counter whose series do not tell the versions apart cannot measure a split: that is a
-    // mistake in the config, not a tick to judge (nor one to pass).
-    if (tg.length > 0 && !tg.some((s) => s.labels[split.label] !== undefined))
-      throw new Error(
-        `signal ${traffic.signal}: traffic metric ${traffic.selector.metric} has no series with the cohort label "${split.label}": it cannot measure the canary's share`,
-      );
-    exposure = {
-      canary: lastCount(selectCohort(tg, split.label, isCanary), absentAfter),
-      baseline: lastCount(selectCohort(tg, split.label, isBaseline), absentAfter),
-    };
-  }
-  const input: TickInput = { mode: 'canary', ...w, exposure, canary: pair(isCanary), baseline: pair(isBaseline) };
-  const label = split.label;
-  const parts = await latencyParts(source, signal, t - absentAfter * step, t, step, absentAfter, {
-    canary: (s) => isCanary(s.labels[label] ?? ''),
-    baseline: (s) => isBaseline(s.labels[label] ?? ''),
-  });
-  if (parts) input.buckets = { canary: parts.canary ?? null, baseline: parts.baseline ?? null };
-  return input;
-}
-
 const UNKNOWN: ArmCount = { value: NaN, live: 0 };
-function unknownArms(): { canary: ArmPair; baseline: ArmPair } {
-  return { canary: { num: UNKNOWN, den: UNKNOWN }, baseline: { num: UNKNOWN, den: UNKNOWN } };
-}
 
 /** The tick ending at t for one signal judged against history: all cohorts together. */
 export async function totalTick(
@@ -225,4 +170,153 @@ export function weightOver(deploy: Deploy, t: number, step: number): number {
   }
   acc += w * (t - cursor);
   return acc / step;
+}
+
+// ---- The observation model (design §8): what a tick of a signal saw, from the source's own health. ----
+
+/** A signal's tick as seen: the counts since the anchor, or why they are not known. */
+export type SignalObservation<C> =
+  | { kind: 'seen'; counts: C; buckets?: TickInput['buckets'] }
+  /** unknown for now: carried until the counter is seen again; `restart`: count from this tick on */
+  | { kind: 'gap'; restart: boolean; reason: string }
+  | { kind: 'blind'; reason: string }
+  /** the signal cannot be judged as configured (a histogram without the slowerThan bound) */
+  | { kind: 'error'; error: string };
+
+export type CanaryCounts = {
+  canary: ArmPair;
+  baseline: ArmPair;
+  /** each cohort's requests from the `traffic` counter over the same ticks, when it is declared */
+  exposure?: { canary: ArmCount; baseline: ArmCount };
+};
+export type TotalCounts = { total: ArmPair };
+
+async function observedArms(
+  source: MetricSource,
+  signal: SignalConfig,
+  anchor: number,
+  t: number,
+  step: number,
+  absentAfter: number,
+): Promise<{ num: Observed; den: Observed | null; a: number; last: number }> {
+  const { num, den } = selectorsOf(signal);
+  const from = Math.min(anchor, t - absentAfter * step);
+  const [n, d] = await Promise.all([
+    observeSel(source, num, from, t, step),
+    den ? observeSel(source, den, from, t, step) : null,
+  ]);
+  return { num: n, den: d, a: Math.round((anchor - from) / step), last: Math.round((t - from) / step) };
+}
+
+/**
+ * `observeOf`, except that a histogram's slow-request counter is derived from its buckets and count; each
+ * derived series keeps the health of its `_count` series, and the selector is blind where either is.
+ */
+async function observeSel(source: MetricSource, sel: SeriesSelector, from: number, to: number, step: number) {
+  if (!isSlowSelector(sel)) return observeOf(source, sel, from, to, step);
+  const count = { metric: `${sel.histogram.base}_count`, matchers: sel.matchers };
+  const [b, c] = await Promise.all([observeOf(source, sel, from, to, step), observeOf(source, count, from, to, step)]);
+  const series = slowGrids(sel, b.series, c.series);
+  const upOf = new Map(c.series.map((x) => [JSON.stringify(Object.entries(x.labels).sort()), x.up]));
+  for (const x of series) {
+    const up = upOf.get(JSON.stringify(Object.entries(x.labels).sort()));
+    if (up) x.up = up;
+  }
+  const blind = c.blind.map((r, i) => r ?? b.blind[i] ?? null);
+  return { series, blind, health: b.health && c.health };
+}
+
+/** Combines cohort observations: blind beats gap beats seen; a cohort only of new series restarts the count. */
+function combine<C>(cohorts: CohortObservation[], counts: () => C): SignalObservation<C> {
+  const blind = cohorts.find((c) => c.kind === 'blind');
+  if (blind) return { kind: 'blind', reason: blind.reason ?? 'blind' };
+  const gap = cohorts.find((c) => c.kind === 'gap');
+  if (gap) return { kind: 'gap', restart: false, reason: gap.reason ?? 'gap' };
+  if (cohorts.some((c) => c.live === 0 && c.born > 0))
+    return { kind: 'gap', restart: true, reason: 'new series started this tick: counting from their first sample' };
+  return { kind: 'seen', counts: counts() };
+}
+
+const armCount = (c: CohortObservation): ArmCount => ({ value: c.value, live: c.live });
+
+/** The tick ending at t of a canary deploy's signal, counted from `anchor` (a tick end before t). */
+export async function observeCanary(
+  source: MetricSource,
+  signal: SignalConfig,
+  split: CohortSplit,
+  anchor: number,
+  t: number,
+  step: number,
+  absentAfter: number,
+  traffic: TrafficDeclaration | null = null,
+): Promise<SignalObservation<CanaryCounts>> {
+  let o: Awaited<ReturnType<typeof observedArms>>;
+  let tr: Observed | null;
+  try {
+    [o, tr] = await Promise.all([
+      observedArms(source, signal, anchor, t, step, absentAfter),
+      traffic ? observeSel(source, traffic.selector, Math.min(anchor, t - absentAfter * step), t, step) : null,
+    ]);
+  } catch (e) {
+    if (e instanceof HistogramBoundError) return { kind: 'error', error: e.message };
+    throw e;
+  }
+  const isCanary = (v: string) => v === split.version;
+  const isBaseline = (v: string) =>
+    split.baselineVersion === null ? v !== split.version : v === split.baselineVersion;
+  const cohort = (obs: Observed, pick: (v: string) => boolean) =>
+    observeCohort(selectCohort(obs.series, split.label, pick), obs.blind, obs.health, o.a, o.last, absentAfter);
+  // A traffic counter whose series do not tell the versions apart cannot measure a split: a mistake in the
+  // config, said at the first tick (the watch stays blind), never a tick judged or passed.
+  if (traffic && tr && tr.series.length > 0 && !tr.series.some((x) => x.labels[split.label] !== undefined))
+    throw new Error(
+      `signal ${traffic.signal}: traffic metric ${traffic.selector.metric} has no series with the cohort label "${split.label}": it cannot measure the canary's share`,
+    );
+  const cn = cohort(o.num, isCanary);
+  const bn = cohort(o.num, isBaseline);
+  const cd = o.den ? cohort(o.den, isCanary) : null;
+  const bd = o.den ? cohort(o.den, isBaseline) : null;
+  // The exposure is seen, gapped or blind like the counts: a share we cannot see is never judged against.
+  const ct = tr ? cohort(tr, isCanary) : null;
+  const bt = tr ? cohort(tr, isBaseline) : null;
+  const seen = combine([cn, bn, ...(cd && bd ? [cd, bd] : []), ...(ct && bt ? [ct, bt] : [])], () => ({
+    canary: { num: armCount(cn), den: cd ? armCount(cd) : null },
+    baseline: { num: armCount(bn), den: bd ? armCount(bd) : null },
+    ...(ct && bt ? { exposure: { canary: armCount(ct), baseline: armCount(bt) } } : {}),
+  }));
+  if (seen.kind !== 'seen') return seen;
+  // Latency quantiles (evidence only): the buckets of the tick itself.
+  const label = split.label;
+  const parts = await latencyParts(source, signal, t - absentAfter * step, t, step, absentAfter, {
+    canary: (s) => isCanary(s.labels[label] ?? ''),
+    baseline: (s) => isBaseline(s.labels[label] ?? ''),
+  });
+  if (parts) seen.buckets = { canary: parts.canary ?? null, baseline: parts.baseline ?? null };
+  return seen;
+}
+
+/** The tick ending at t of a signal judged against history (all cohorts together), counted from `anchor`. */
+export async function observeTotal(
+  source: MetricSource,
+  signal: SignalConfig,
+  anchor: number,
+  t: number,
+  step: number,
+  absentAfter: number,
+): Promise<SignalObservation<TotalCounts>> {
+  let o: Awaited<ReturnType<typeof observedArms>>;
+  try {
+    o = await observedArms(source, signal, anchor, t, step, absentAfter);
+  } catch (e) {
+    if (e instanceof HistogramBoundError) return { kind: 'error', error: e.message };
+    throw e;
+  }
+  const n = observeCohort(o.num.series, o.num.blind, o.num.health, o.a, o.last, absentAfter);
+  const d = o.den ? observeCohort(o.den.series, o.den.blind, o.den.health, o.a, o.last, absentAfter) : null;
+  // Across all cohorts a new series (a new pod) beside counted ones is normal; only all-new restarts.
+  const seen = combine([n, ...(d ? [d] : [])], () => ({ total: { num: armCount(n), den: d ? armCount(d) : null } }));
+  if (seen.kind !== 'seen') return seen;
+  const parts = await latencyParts(source, signal, t - absentAfter * step, t, step, absentAfter, { total: () => true });
+  if (parts) seen.buckets = { canary: parts.total ?? null, baseline: null };
+  return seen;
 }

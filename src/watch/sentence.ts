@@ -24,10 +24,25 @@ export function describeEvidence(signal: string, unit: string, ev: Evidence, fai
   // Each test says which interval it computed; the short label stays for those that do not.
   const interval = ev.interval ? 'interval' : '95% interval';
   const kind = ev.interval ? ` Interval: ${ev.interval}.` : '';
+  // What the forecaster's replay certifies about its margin (rule of three at zero exceedances).
+  const f = ev.forecast;
+  const replay =
+    f && f.exceedances !== undefined && f.origins > 0
+      ? ` Margin measured by replaying the forecaster from ${f.origins} earlier origins, ${f.exceedances} beyond it` +
+        (f.exceedances === 0
+          ? ` (certifies a normal day beyond it below about ${pct(Math.min(1, 3 / f.origins))}).`
+          : '.')
+      : '';
   return (
     `${what}: ${signed(ev.effect.estimate)} against ${against} (${interval} ${signed(ev.effect.low)} to ${signed(ev.effect.high)}, ` +
-    `changes within ${pct(ev.tolerance)} tolerated) after ${ev.ticks} ticks; ${counts}; ${verdict}.${absent}${kind}${assumed(ev)}`
+    `changes within ${pct(ev.tolerance)} tolerated) after ${ev.ticks} ticks; ${counts}; ${verdict}.${absent}${kind}${replay}${assumed(ev)}`
   );
+}
+
+function fmt(x: number): string {
+  if (!Number.isFinite(x)) return 'inf';
+  if (x >= 1e4 || (x > 0 && x < 1e-2)) return x.toExponential(1);
+  return x.toFixed(x < 10 ? 2 : 0);
 }
 
 /** What the canary judgement assumed: the split it compared against and the dispersion it divided by. */
@@ -46,10 +61,4 @@ function assumed(ev: Evidence): string {
       ? `dispersion ${a.dispersion.value.toFixed(2)} assumed (too few ticks to measure it yet)`
       : `dispersion ${a.dispersion.value.toFixed(2)}, the upper 90% bound over ${a.dispersion.terms} pooled ticks (largest on ${a.dispersion.block}-tick blocks)`;
   return ` ${split}; ${d}.`;
-}
-
-function fmt(x: number): string {
-  if (!Number.isFinite(x)) return 'inf';
-  if (x >= 1e4 || (x > 0 && x < 1e-2)) return x.toExponential(1);
-  return x.toFixed(x < 10 ? 2 : 0);
 }

@@ -30,14 +30,18 @@ interface LatencyExtras {
   buckets?: { canary: BucketCounts | null; baseline: BucketCounts | null };
   error?: string;
 }
-/** One tick of a canary deploy: both cohorts' counts, the declared split and, with `traffic`, the measured one. */
+/**
+ * One observation of a canary deploy: `span` ticks ending at the tick judged (default 1; more when a gap's
+ * events arrive with the first tick that sees the counter again), both cohorts' counts, the declared split
+ * averaged over them and, with `traffic`, the measured one.
+ */
 export interface CanaryTickInput extends LatencyExtras {
   mode: 'canary';
-  /** the declared canary weight, time-averaged over the tick */
+  /** the declared canary weight, time-averaged over the observation */
   weight: number;
   /**
-   * the lowest and highest declared weight over this tick and the STAGE_LAG ticks before it: traffic may
-   * follow a stage change a tick or two late (default: `weight`)
+   * the lowest and highest declared weight over the observation and the STAGE_LAG ticks before it: traffic
+   * may follow a stage change a tick or two late (default: `weight`)
    */
   weightLow?: number;
   weightHigh?: number;
@@ -48,7 +52,10 @@ export interface CanaryTickInput extends LatencyExtras {
   canary: ArmPair;
   baseline: ArmPair;
 }
-export type TickInput = CanaryTickInput | ({ mode: 'history'; total: ArmPair } & LatencyExtras);
+export type TickInput =
+  | CanaryTickInput
+  /** spans > 1: one aggregated observation over that many ticks ending at this one (a gap's counter jump) */
+  | ({ mode: 'history'; total: ArmPair; spans?: number; span?: number } & LatencyExtras);
 
 /** A frozen forecast for the watch: values[i] is expected for the tick at start + (i + 1) * step. */
 export interface FrozenForecast {
@@ -219,7 +226,18 @@ export function stepSignal(
       s.blindTicks++;
       return false;
     }
-    const f = s.forecast.values[index];
+    // An observation spanning several ticks is judged against the forecast summed over them.
+    const spans = Math.max(1, Math.min(Math.round(input.spans ?? input.span ?? 1), index + 1));
+    const sumOver = (values: number[]): number | undefined => {
+      let sum = 0;
+      for (let j = index - spans + 1; j <= index; j++) {
+        const v = values[j];
+        if (v === undefined) return undefined;
+        sum += v;
+      }
+      return sum;
+    };
+    const f = sumOver(s.forecast.values);
     if (f === undefined) return false; // past the frozen horizon: nothing to compare with
     if (total.num.live === 0 && (s.kind === 'count' || (total.den as ArmCount).live === 0)) s.absentTicks++;
     if (s.kind === 'count') {
@@ -228,7 +246,7 @@ export function stepSignal(
     } else {
       const den = (total.den as ArmCount).value;
       updateForecastTest(s.main, total.num.value, den * (s.forecast.ratio ?? 0));
-      const tf = s.trafficForecast?.values[index];
+      const tf = s.trafficForecast ? sumOver(s.trafficForecast.values) : undefined;
       if (s.traffic?.kind === 'forecast' && tf !== undefined) updateForecastTest(s.traffic, den, tf);
     }
   } else {

@@ -6,17 +6,20 @@ import type { Deploy } from '../model/deploy.js';
 import { TickCache } from '../sources/tick-cache.js';
 import { SourceError, type MetricSource } from '../sources/types.js';
 import {
+  blindness,
   decide,
   evaluationSettings,
+  seeingOf,
   horizonTicks,
   openDeployWatch,
   type DeployWatch,
   type EvaluationSettings,
 } from './deploy-watch.js';
 import { historyForecasts } from './history.js';
-import { canaryTick, stageWeights, totalTick } from './inputs.js';
+import { observeCanary, observeTotal, stageWeights, weightOver } from './inputs.js';
 import { latencyOptions } from './latency-evidence.js';
-import { newSignalJudge, STAGE_LAG, stepSignal } from './signal-judge.js';
+import { MAX_GAP_SECONDS, markBlind, markGap, markSeen } from './seeing.js';
+import { newSignalJudge, STAGE_LAG, stepSignal, type TickInput } from './signal-judge.js';
 
 export interface WatcherEvents {
   /** a deploy was decided (fail, pass or inconclusive) */
@@ -29,6 +32,9 @@ export interface Logger {
   warn(obj: object, msg: string): void;
   error(obj: object, msg: string): void;
 }
+
+const UNKNOWN = { value: NaN, live: 0 };
+const UNKNOWN_ARMS = { canary: { num: UNKNOWN, den: UNKNOWN }, baseline: { num: UNKNOWN, den: UNKNOWN } };
 
 /** Watches judged between two yields to the event loop. */
 const CHUNK = 25;
@@ -91,6 +97,7 @@ export class Watcher {
     } catch (e) {
       const err = e instanceof Error ? e : new Error(String(e));
       if (w.blindSince === null) w.blindSince = now;
+      w.sourceError = err.message;
       if (!(err instanceof SourceError)) this.deps.log?.error({ deploy: w.deploy.id, err }, 'watch failed');
       this.deps.events?.blind?.(w, err);
     }
@@ -108,35 +115,92 @@ export class Watcher {
       const index = Math.round((t - w.firstTick) / step);
       const service = this.deps.config.services[w.deploy.service];
       if (!service) throw new Error(`service ${w.deploy.service} left the config`);
-      const inputs = await Promise.all(
+      const split = {
+        label: service.cohortLabel,
+        version: w.deploy.version,
+        baselineVersion: w.deploy.baselineVersion,
+      };
+      const weight = weightOver(w.deploy, t, step);
+      // Every signal's observation first: a source that fails throws here, before any state changed, so
+      // the tick is judged again once the source answers (Prometheus keeps the history).
+      const observations = await Promise.all(
         w.signals.map((s) => {
           const sig = service.signals[s.name];
           if (!sig) throw new Error(`signal ${s.name} left the config`);
+          const anchor = seeingOf(w, s.name).anchor ?? t - step;
           return s.mode === 'canary'
-            ? canaryTick(
+            ? observeCanary(
                 source,
                 sig,
-                { label: service.cohortLabel, version: w.deploy.version, baselineVersion: w.deploy.baselineVersion },
-                stageWeights(w.deploy, t, step, STAGE_LAG),
+                split,
+                anchor,
                 t,
                 step,
                 absentAfter,
                 sig.kind === 'count' && service.traffic ? { signal: s.name, selector: service.traffic } : null,
               )
-            : totalTick(source, sig, t, step, absentAfter);
+            : observeTotal(source, sig, anchor, t, step, absentAfter);
         }),
       );
       // The new version is up once any of its series reports: from then on, a signal whose series it does
       // not report (no orders at all, say) counts as zero events, not as "still starting".
-      const alive = inputs.some((x) => x.mode === 'canary' && (x.canary.num.live > 0 || (x.canary.den?.live ?? 0) > 0));
+      const alive = observations.some(
+        (o) =>
+          o.kind === 'seen' &&
+          'canary' in o.counts &&
+          (o.counts.canary.num.live > 0 || (o.counts.canary.den?.live ?? 0) > 0),
+      );
       w.signals.forEach((s, i) => {
-        const hadError = s.error !== undefined;
-        stepSignal(s, inputs[i]!, t, index, alive || t > w.graceUntil);
-        // A configuration error seen in the data (a histogram without the slowerThan bound): said once, loudly.
-        if (!hadError && s.error) this.deps.log?.error({ deploy: w.deploy.id, signal: s.name }, s.error);
+        const o = observations[i]!;
+        const st = seeingOf(w, s.name);
+        if (o.kind === 'error') {
+          const input: TickInput =
+            s.mode === 'canary'
+              ? { mode: 'canary', weight, ...UNKNOWN_ARMS }
+              : { mode: 'history', total: UNKNOWN_ARMS.canary };
+          const hadError = s.error !== undefined;
+          stepSignal(s, { ...input, error: o.error }, t, index, true);
+          // A configuration error seen in the data (a histogram without the slowerThan bound): said once, loudly.
+          if (!hadError && s.error) this.deps.log?.error({ deploy: w.deploy.id, signal: s.name }, s.error);
+          return;
+        }
+        if (o.kind === 'blind') {
+          markBlind(st, t, step, o.reason);
+          s.blindTicks++;
+          return;
+        }
+        if (o.kind === 'gap') {
+          if (!markGap(st, t, step, weight, o.restart, o.reason)) {
+            markBlind(st, t, step, `no sample for over ${MAX_GAP_SECONDS}s: ${o.reason}`);
+            s.blindTicks++;
+          }
+          return;
+        }
+        const canary = 'canary' in o.counts ? o.counts.canary : null;
+        const absent = canary !== null && (s.kind !== 'count' ? (canary.den?.live ?? 0) : canary.num.live) === 0;
+        const { span, weight: avgWeight } = markSeen(st, t, weight, absent);
+        // The declared split's range over the observation and the STAGE_LAG ticks before it (a stage change
+        // the traffic follows late); the measured one, when `traffic` is declared, rides with the counts.
+        const sw = stageWeights(w.deploy, t, step, STAGE_LAG + span - 1);
+        const input: TickInput =
+          'canary' in o.counts
+            ? {
+                mode: 'canary',
+                weight: avgWeight,
+                weightLow: Math.min(sw.weightLow, avgWeight),
+                weightHigh: Math.max(sw.weightHigh, avgWeight),
+                exposure: o.counts.exposure ?? null,
+                canary: o.counts.canary,
+                baseline: o.counts.baseline,
+                span,
+              }
+            : { mode: 'history', total: o.counts.total, span };
+        if (o.buckets) input.buckets = o.buckets;
+        stepSignal(s, input, t, index, alive || t > w.graceUntil);
       });
       w.lastTick = t;
-      w.blindSince = null;
+      w.sourceError = null;
+      w.blindSince = blindness(w).since;
       decide(w, t);
     }
   }

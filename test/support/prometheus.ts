@@ -1,7 +1,7 @@
 // Real Prometheus and Alertmanager (Debian packages) for end-to-end tests, on free ports in temporary
 // folders, always stopped. A missing binary fails the test with what to install: `npm test` installs them
 // when it runs as root, and nothing here skips.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,7 +21,7 @@ export function binary(names: string[], pkg: string): string {
 export async function startPrometheus(
   procs: Processes,
   o: { targets?: string[]; tsdb?: string; scrapeInterval?: string },
-): Promise<{ url: string; dir: string }> {
+): Promise<{ url: string; dir: string; proc: ChildProcess }> {
   const bin = binary(['prometheus'], 'prometheus');
   const dir = mkdtempSync(join(tmpdir(), 'navigator-prom-'));
   const port = await freePort();
@@ -46,7 +46,7 @@ scrape_configs:
     async () => p.exitCode === null && (await fetch(`${url}/-/ready`)).ok,
     60_000,
   );
-  return { url, dir };
+  return { url, dir, proc: p };
 }
 
 export async function startAlertmanager(
