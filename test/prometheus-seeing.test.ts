@@ -189,7 +189,9 @@ describe.concurrent('the Prometheus source at scrape intervals other than the ti
     const r = await judgeLive('prom1s', prom.url, 'retries: 2', 1, '5s');
     expect(r.bad).toMatchObject({ code: 409, decision: 'halt' });
     expect(r.badView.failedSignal).toBe('orders');
-    expect(Date.parse(r.badView.decidedAt as string) / 1000 - r.startedAt).toBeLessThanOrEqual(2 * 5);
+    // Two whole ticks after the first tick boundary: the deploy starts anywhere inside a 5 s tick, so the
+    // second full tick ends up to 3 ticks after it (seen once at 11.2 s on a loaded CI machine).
+    expect(Date.parse(r.badView.decidedAt as string) / 1000 - r.startedAt).toBeLessThanOrEqual(3 * 5);
     expect(r.good).toMatchObject({ code: 200, decision: 'proceed' });
     expect(r.goodView.status).toBe('passed');
   }, 240_000);
