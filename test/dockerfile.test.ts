@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ROOT } from './support/cli.js';
+import { parseConfig } from '../src/config/load.js';
 
 const text = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
 const stages = text.split(/^FROM /m).slice(1);
@@ -26,5 +27,28 @@ describe('Dockerfile', () => {
       for (const src of (m[1] as string).split(/\s+/))
         expect(() => readFileSync(join(ROOT, src))).not.toThrow(/ENOENT/);
     }
+  });
+});
+
+describe("the image's config (config/docker.yaml)", () => {
+  const runtime = stages[stages.length - 1] as string;
+  const copied = /^COPY (config\/\S+) \/config\/navigator\.yaml$/m.exec(runtime)?.[1] as string;
+  const yaml = readFileSync(join(ROOT, copied), 'utf8');
+
+  it('runs on a supported Node LTS with an init process as PID 1', () => {
+    for (const s of stages) expect(s).toMatch(/^node:(22|24)-/);
+    expect(runtime).toMatch(/apt-get install[^\n]*\btini\b/);
+    expect(runtime).toMatch(/^ENTRYPOINT \["\/usr\/bin\/tini", "--", "node", "bin\/navigator\.js"\]$/m);
+  });
+
+  it('listens on all interfaces with tokens from the environment', () => {
+    const env = { NAVIGATOR_PIPELINE_TOKEN: 'p-token', NAVIGATOR_ADMIN_TOKEN: 'a-token' };
+    const config = parseConfig(yaml, copied, env);
+    expect(config.server.listen).toBe('0.0.0.0:8080');
+    expect(config.auth.tokens.map((t) => t.role).sort()).toEqual(['admin', 'pipeline']);
+  });
+
+  it('refuses to start without its tokens, naming the unset variable', () => {
+    expect(() => parseConfig(yaml, copied, { NAVIGATOR_ADMIN_TOKEN: 'a-token' })).toThrow(/NAVIGATOR_PIPELINE_TOKEN/);
   });
 });
