@@ -99,7 +99,6 @@ export function openDeployWatch(deploy: Deploy, service: ServiceConfig, ev: Eval
             tolerance: sig.minEffect ?? ev.minEffect,
             forecast: null,
             trafficForecast: null,
-            traffic: sig.kind === 'count' && service.traffic ? { metric: service.traffic.metric } : null,
             latency: latencyOptions(sig),
           }),
         )
