@@ -25,6 +25,7 @@ import { blindness, signalVerdicts, type DeployWatch } from '../watch/deploy-wat
 import { restoreWatch, serializeWatch } from '../watch/persist.js';
 import { Watcher, type Logger } from '../watch/watcher.js';
 import { AppError, badRequest, conflict, forbidden, notFound } from './errors.js';
+import { GateView } from './gate-view.js';
 import { iso, type DeployStatus, type DeployView } from './view.js';
 
 export interface Actor {
@@ -116,8 +117,12 @@ export class DeployService {
   /** watches opened and closed inside the running transaction: undone in memory when it does not commit */
   private opened: string[] | null = null;
   private closed: DeployWatch[] | null = null;
+  /** the gate's answers from memory, forgotten by every write of a deploy row (gate-view.ts) */
+  private readonly gates: GateView;
 
   constructor(private readonly deps: DeployServiceDeps) {
+    this.gates = new GateView(deps.now);
+    this.deps = { ...deps, store: this.gates.watching(deps.store) };
     this.audit = deps.audit ?? storeAuditSink(deps.store, deps.now);
     this.watcher = new Watcher({
       config: deps.config,
@@ -594,8 +599,9 @@ export class DeployService {
     });
   }
 
+  /** May the pipeline advance? From memory (gate-view.ts): no store read while the view is fresh. */
   gate(id: string): GateAnswer {
-    const row = this.row(id);
+    const row = this.gates.get(id) ?? this.gates.remember({ ...this.row(id), id });
     const status = row.status as DeployStatus;
     const g = gateOf(status);
     if (g.decision !== 'wait') {
