@@ -184,6 +184,7 @@ export async function prometheusBoundChecks(config: Config, o: { url?: string; n
     bearerToken: p.bearerToken,
     basicAuth: p.basicAuth,
     maxConcurrency: p.maxConcurrency,
+    ...(p.tls ? { fetch: (await import('./tls.js')).tlsFetch(p.tls) } : {}),
   });
   return checkBounds(config, (sel) => source.seriesLabels(sel, o.now, CHECK_LOOKBACK));
 }
