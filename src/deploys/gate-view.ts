@@ -53,16 +53,19 @@ export class GateView {
    * around them ends.
    */
   watching<S extends Store>(store: S): S {
-    let written: string[] | null = null;
+    // Ids written while a transaction runs. Transactions of an asynchronous store overlap (requests run
+    // concurrently), so this is one set for all of them, forgotten again as each ends and cleared once none
+    // runs: forgetting an entry too many is only a read of the row.
+    const written = new Set<string>();
     let depth = 0;
     const forget = (id: string) => {
       this.forget(id);
-      written?.push(id);
+      if (depth > 0) written.add(id);
     };
     const finish = () => {
-      if (--depth > 0) return;
-      for (const id of written ?? []) this.forget(id);
-      written = null;
+      depth--;
+      for (const id of written) this.forget(id);
+      if (depth === 0 || written.size > 10_000) written.clear();
     };
     const bound = new Map<PropertyKey, unknown>();
     return new Proxy(store, {
@@ -84,7 +87,7 @@ export class GateView {
           };
         else if (prop === 'transaction')
           f = (body: unknown) => {
-            if (depth++ === 0) written = [];
+            depth++;
             let result: unknown;
             try {
               result = fn.call(target, body);

@@ -278,6 +278,19 @@ export class PrometheusSource implements MetricSource {
   }
 
   /**
+   * Label sets of the series matching `sel` with a sample in the `lookback` seconds up to `at`: the start-up
+   * check of latency signals' bucket bounds (histogram-bounds.ts) asks this once per histogram.
+   */
+  async seriesLabels(sel: SeriesSelector, at: number, lookback: number): Promise<Record<string, string>[]> {
+    const v = await this.query<VectorResult>(
+      'query',
+      `last_over_time(${sel.metric}{${matcherList(sel)}}[${Math.round(lookback)}s])`,
+      { time: String(at) },
+    );
+    return v.map((r) => stripName(r.metric));
+  }
+
+  /**
    * One query, asked once while the same query for the same time is in flight or just answered: the
    * signals of a service share their targets, so their `up` queries are the same. An answer for a past
    * instant does not change within a second; a failure is not remembered.
