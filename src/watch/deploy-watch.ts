@@ -99,6 +99,7 @@ export function openDeployWatch(deploy: Deploy, service: ServiceConfig, ev: Eval
             tolerance: sig.minEffect ?? ev.minEffect,
             forecast: null,
             trafficForecast: null,
+            traffic: sig.kind === 'count' && service.traffic ? { metric: service.traffic.metric } : null,
             latency: latencyOptions(sig),
           }),
         )

@@ -16,10 +16,10 @@ import {
   type EvaluationSettings,
 } from './deploy-watch.js';
 import { historyForecasts } from './history.js';
-import { observeCanary, observeTotal, weightOver } from './inputs.js';
+import { observeCanary, observeTotal, stageWeights, weightOver } from './inputs.js';
 import { latencyOptions } from './latency-evidence.js';
 import { MAX_GAP_SECONDS, markBlind, markGap, markSeen } from './seeing.js';
-import { newSignalJudge, stepSignal, type TickInput } from './signal-judge.js';
+import { newSignalJudge, STAGE_LAG, stepSignal, type TickInput } from './signal-judge.js';
 
 export interface WatcherEvents {
   /** a deploy was decided (fail, pass or inconclusive) */
@@ -129,7 +129,16 @@ export class Watcher {
           if (!sig) throw new Error(`signal ${s.name} left the config`);
           const anchor = seeingOf(w, s.name).anchor ?? t - step;
           return s.mode === 'canary'
-            ? observeCanary(source, sig, split, anchor, t, step, absentAfter)
+            ? observeCanary(
+                source,
+                sig,
+                split,
+                anchor,
+                t,
+                step,
+                absentAfter,
+                sig.kind === 'count' && service.traffic ? { signal: s.name, selector: service.traffic } : null,
+              )
             : observeTotal(source, sig, anchor, t, step, absentAfter);
         }),
       );
@@ -170,9 +179,21 @@ export class Watcher {
         const canary = 'canary' in o.counts ? o.counts.canary : null;
         const absent = canary !== null && (s.kind !== 'count' ? (canary.den?.live ?? 0) : canary.num.live) === 0;
         const { span, weight: avgWeight } = markSeen(st, t, weight, absent);
+        // The declared split's range over the observation and the STAGE_LAG ticks before it (a stage change
+        // the traffic follows late); the measured one, when `traffic` is declared, rides with the counts.
+        const sw = stageWeights(w.deploy, t, step, STAGE_LAG + span - 1);
         const input: TickInput =
           'canary' in o.counts
-            ? { mode: 'canary', weight: avgWeight, canary: o.counts.canary, baseline: o.counts.baseline, span }
+            ? {
+                mode: 'canary',
+                weight: avgWeight,
+                weightLow: Math.min(sw.weightLow, avgWeight),
+                weightHigh: Math.max(sw.weightHigh, avgWeight),
+                exposure: o.counts.exposure ?? null,
+                canary: o.counts.canary,
+                baseline: o.counts.baseline,
+                span,
+              }
             : { mode: 'history', total: o.counts.total, span };
         if (o.buckets) input.buckets = o.buckets;
         stepSignal(s, input, t, index, alive || t > w.graceUntil);
