@@ -189,7 +189,10 @@ describe.concurrent('the Prometheus source at scrape intervals other than the ti
     const r = await judgeLive('prom1s', prom.url, 'retries: 2', 1, '5s');
     expect(r.bad).toMatchObject({ code: 409, decision: 'halt' });
     expect(r.badView.failedSignal).toBe('orders');
-    expect(Date.parse(r.badView.decidedAt as string) / 1000 - r.startedAt).toBeLessThanOrEqual(2 * 5);
+    // Issue 9: without a `traffic` counter the canary's share is tested at its least favourable 0.8 w and the
+    // dispersion is assumed (1.5) until measured, so at ~16 canary orders a tick a collapse takes its second
+    // judged tick: three 5 s ticks after the start (the first counts from the canary's first sample).
+    expect(Date.parse(r.badView.decidedAt as string) / 1000 - r.startedAt).toBeLessThanOrEqual(3 * 5 + 1);
     expect(r.good).toMatchObject({ code: 200, decision: 'proceed' });
     expect(r.goodView.status).toBe('passed');
   }, 240_000);
