@@ -11,8 +11,7 @@
 // - residuals are also summed over blocks of 4 and 16 ticks: autocorrelated wander (per-version drift) adds
 //   long-run variance that single ticks do not show, and the largest block estimate is taken;
 // - the level-1 estimate is turned into an upper 75% confidence bound, sum / chi2_{n, 0.25}, and that
-//   factor is applied to the largest block estimate (and to the long-run factor of the residuals'
-//   autocorrelation, Newey-West over 16 lags);
+//   factor is applied to the largest block estimate;
 // - until `MIN_TERMS` level-1 terms are in, D is the assumption the caller states (two-arm.ts), or the mean
 //   of the terms so far where that is higher (one wild tick raises D at once), reported as assumed.
 
@@ -47,24 +46,13 @@ interface Level {
 
 export interface DispersionState {
   levels: Level[];
-  /** the last LAGS level-1 standardized residuals (newest last), and their lagged cross-products summed */
-  recent: number[];
-  /** cross[k - 1] = sum of z_t z_{t-k}; z2 = sum of z_t^2 over the same terms */
-  cross: number[];
-  z2: number;
 }
 
 export function newDispersion(): DispersionState {
   return {
     levels: BLOCKS.map((size) => ({ size, resid: 0, variance: 0, span: 0, chi2: 0, n: 0 })),
-    recent: [],
-    cross: new Array<number>(LAGS).fill(0),
-    z2: 0,
   };
 }
-
-/** Lags of the long-run (Newey-West, Bartlett weights) variance of the level-1 residuals. */
-const LAGS = 16;
 
 /**
  * Adds one observation's residual (observed - expected under the fitted effect) with its variance under
@@ -80,7 +68,6 @@ export function addResidual(state: DispersionState, residual: number, variance: 
     // an open pool whose residual is already surprising).
     const term = (l.resid * l.resid) / l.variance;
     if (l.span >= l.size && l.variance >= MIN_VARIANCE) {
-      if (l.size === 1) addLagged(state, l.resid / Math.sqrt(l.variance));
       l.chi2 += term;
       l.n += 1;
       l.resid = 0;
@@ -88,27 +75,6 @@ export function addResidual(state: DispersionState, residual: number, variance: 
       l.span = 0;
     }
   }
-}
-
-function addLagged(state: DispersionState, z: number): void {
-  if (!state.recent) return; // state persisted before the lags existed: blocks only
-  const r = state.recent;
-  state.z2 += z * z;
-  for (let k = 1; k <= r.length; k++)
-    state.cross[k - 1] = (state.cross[k - 1] as number) + z * (r[r.length - k] as number);
-  r.push(z);
-  if (r.length > LAGS) r.shift();
-}
-
-/**
- * The long-run variance factor of the residuals: 1 + 2 sum_k (1 - k/(L+1)) rho_k over lags 1..L (Newey-West),
- * never below 1 (negative autocorrelation is not trusted to shrink D).
- */
-function longRunFactor(state: DispersionState): number {
-  if (!state.recent || !(state.z2 > 0)) return 1;
-  let f = 1;
-  for (let k = 1; k <= LAGS; k++) f += 2 * (1 - k / (LAGS + 1)) * ((state.cross[k - 1] as number) / state.z2);
-  return Math.max(1, f);
 }
 
 /** chi2_{n, 0.1} for n = 1..7, where the Wilson-Hilferty approximation is poor. */
@@ -132,8 +98,6 @@ export interface DispersionEstimate {
   terms: number;
   /** the level-1 point estimate, for the evidence */
   point: number;
-  /** the long-run variance factor of the residuals' autocorrelation (Newey-West over 16 lags) */
-  longRun?: number;
 }
 
 /**
@@ -161,10 +125,10 @@ export function estimateDispersion(
     return { value: Math.max(1, assumed, raised), basis: 'assumed', block: 1, terms: l1.n, point };
   }
   const point = l1.chi2 / l1.n;
-  // Long-run variance of autocorrelated wander from the residuals' autocorrelations (lags 1..16); the block
-  // sums below catch what it misses while the lags are still few.
-  const longRun = longRunFactor(state);
-  let best = point * longRun;
+  // Long-run variance of autocorrelated wander: the block sums. (A lag-window estimate on the residuals was
+  // tried and dropped: with few terms it is noise, and a sustained regression's one-sided residuals read as
+  // huge autocorrelation, blinding the test exactly when it should fail.)
+  let best = point;
   let block = 1;
   for (const l of levels.slice(1)) {
     if (l.n < MIN_BLOCK_TERMS) continue;
@@ -175,7 +139,7 @@ export function estimateDispersion(
     }
   }
   const factor = l1.n / chi2Quantile(l1.n);
-  return { value: Math.max(1, best * factor), basis: 'upper-bound', block, terms: l1.n, point, longRun };
+  return { value: Math.max(1, best * factor), basis: 'upper-bound', block, terms: l1.n, point };
 }
 
 export function dispersion(state: DispersionState, assumed: number): number {

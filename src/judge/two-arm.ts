@@ -49,13 +49,13 @@ export interface TwoArmState {
 }
 
 /**
- * What D is assumed to be before enough ticks measure it (dispersion.ts): at least twice the binomial
+ * What D is assumed to be before enough ticks measure it (dispersion.ts): at least 1.5 times the binomial
  * variance; more where the tick holds many events, since a canary's rate wandering by a share cv of itself
  * against the baseline adds cv^2 n theta (1 - theta) to the binomial variance n theta (1 - theta): the
  * assumption allows cv up to 0.2 a tick (D = 1 + 0.04 v), up to 5 times the binomial variance. At a few
  * events a tick that leaves a collapse decidable within two ticks; at many, a collapse is decided anyway.
  */
-export const ASSUMED_DISPERSION = 2;
+export const ASSUMED_DISPERSION = 1.5;
 export const ASSUMED_CV2 = 0.04;
 export const ASSUMED_MAX = 5;
 /**

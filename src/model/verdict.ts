@@ -112,7 +112,7 @@ export interface Assumptions {
   };
   dispersion: {
     value: number;
-    /** assumed (too few ticks to measure it yet) or upper-bound (upper 90% confidence bound) */
+    /** assumed (too few ticks to measure it yet) or upper-bound (upper 75% confidence bound) */
     basis: 'assumed' | 'upper-bound';
     /** block length in ticks whose estimate was largest: 1 over-dispersion, 4 or 16 drift */
     block: number;

@@ -59,6 +59,6 @@ function assumed(ev: Evidence): string {
   const d =
     a.dispersion.basis === 'assumed'
       ? `dispersion ${a.dispersion.value.toFixed(2)} assumed (too few ticks to measure it yet)`
-      : `dispersion ${a.dispersion.value.toFixed(2)}, the upper 90% bound over ${a.dispersion.terms} pooled ticks (largest on ${a.dispersion.block}-tick blocks)`;
+      : `dispersion ${a.dispersion.value.toFixed(2)}, the upper 75% bound over ${a.dispersion.terms} pooled ticks (largest on ${a.dispersion.block}-tick blocks)`;
   return ` ${split}; ${d}.`;
 }

@@ -430,7 +430,7 @@ function assumptionsOf(split: SplitRecord, d: DispersionEstimate, trafficTest: b
       estimator:
         d.basis === 'assumed'
           ? `assumed ${round(d.value)}x binomial until ${MIN_TERMS} pooled ticks measure it`
-          : `upper 90% bound on Pearson residuals over blocks of ${BLOCKS.join(', ')} ticks (largest: ${d.block})`,
+          : `upper 75% bound on Pearson residuals over blocks of ${BLOCKS.join(', ')} ticks (largest: ${d.block})`,
     },
   };
 }
