@@ -27,26 +27,42 @@ describe('bench/robustness, seeded and small', () => {
   });
 
   it('decides a 99% collapse at 1 canary event/s within two ticks measured, within three declared', () => {
-    const measured = runDelay({ drop: 0.99, rate: 1, dispersion: 1, traffic: true, from: 0, to: 41 }).ticks;
+    const measured = runDelay({
+      drop: 0.99,
+      rate: 1,
+      dispersion: 1,
+      traffic: true,
+      history: false,
+      from: 0,
+      to: 41,
+    }).ticks;
     expect(measured.filter((t) => t === null || t > 2).length).toBeLessThanOrEqual(4);
     // declared: the null sits at 0.8 w, so a collapse carries a fifth less evidence a tick
-    const declared = runDelay({ drop: 0.99, rate: 1, dispersion: 1, traffic: false, from: 0, to: 41 }).ticks;
+    const declared = runDelay({
+      drop: 0.99,
+      rate: 1,
+      dispersion: 1,
+      traffic: false,
+      history: false,
+      from: 0,
+      to: 41,
+    }).ticks;
     expect(declared.filter((t) => t === null || t > 2).length).toBeLessThanOrEqual(12);
     expect(declared.every((t) => t !== null && t <= 3)).toBe(true);
   });
 
   it('halts an error ratio going from 0.5% to 10% in a 10% canary at 30 requests/s within 4 ticks (median)', () => {
-    const { ticks } = runErrors({ traffic: false, from: 0, to: 41 });
+    const { ticks } = runErrors({ traffic: false, history: false, from: 0, to: 41 });
     const sorted = ticks.map((t) => t ?? Infinity).sort((a, b) => a - b);
     expect(sorted[20]).toBeLessThanOrEqual(4);
   });
 
   it('finds a 20% drop per request with a measured split, and cannot without one (the stated cost)', () => {
-    const measured = runDelay({ drop: 0.2, rate: 10, dispersion: 1, traffic: true, from: 0, to: 11 });
+    const measured = runDelay({ drop: 0.2, rate: 10, dispersion: 1, traffic: true, history: false, from: 0, to: 11 });
     expect(measured.ticks.every((t) => t !== null && t < 60)).toBe(true);
     // declared: a canary 20% short of its share of events is what a good canary 20% short of its weight
     // looks like, so it is (by design) not failed
-    const declared = runDelay({ drop: 0.2, rate: 10, dispersion: 1, traffic: false, from: 0, to: 5 });
+    const declared = runDelay({ drop: 0.2, rate: 10, dispersion: 1, traffic: false, history: false, from: 0, to: 5 });
     expect(declared.ticks.filter((t) => t !== null).length).toBeLessThanOrEqual(1);
   });
 });

@@ -2,9 +2,12 @@
 // src/watch/inputs.ts `stageWeights`) fed a ProductionRun tick by tick, as the watcher feeds it: orders as
 // a count signal (bad: drop), errors as a ratio signal over the requests (bad: rise), with or without the
 // service's `traffic` counter. A scrape gap arrives as blind ticks and then one observation spanning them.
+// With `history`, each per-exposure signal's dispersion floor is measured on the run's simulated history
+// before the deploy by the same function the watcher uses (src/judge/dispersion.ts measureFloor).
 import { stageWeights } from '../../src/watch/inputs.js';
 import { newSignalJudge, STAGE_LAG, stepSignal, type CanaryTickInput } from '../../src/watch/signal-judge.js';
 import type { Deploy } from '../../src/model/deploy.js';
+import { measureFloor } from '../../src/judge/dispersion.js';
 import type { ProductionRun } from './production.js';
 
 export const ALPHA = 0.001;
@@ -22,6 +25,8 @@ export interface CanaryOutcome {
 
 export interface JudgeOptions {
   traffic: boolean;
+  /** measure each per-exposure signal's dispersion floor on the run's history before the deploy */
+  history?: boolean;
   /** judge only these signals (default both) */
   signals?: ('orders' | 'errors')[];
   /** stop at the first failure of any judged signal */
@@ -62,6 +67,8 @@ export function judgeCanary(run: ProductionRun, o: JudgeOptions): CanaryOutcome 
         forecast: null,
         trafficForecast: null,
         traffic: o.traffic ? { metric: 'http_requests_total' } : null,
+        // the watcher's canaryFloor: orders given requests (only with `traffic`: judged per request)
+        floor: o.history && o.traffic ? measureFloor(run.history.orders, run.history.requests) : null,
       })
     : null;
   const errors = which.includes('errors')
@@ -74,6 +81,7 @@ export function judgeCanary(run: ProductionRun, o: JudgeOptions): CanaryOutcome 
         tolerance: MIN_EFFECT,
         forecast: null,
         trafficForecast: null,
+        floor: o.history ? measureFloor(run.history.errors, run.history.requests) : null,
       })
     : null;
   const deploy = deployOf(run);

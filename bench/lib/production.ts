@@ -13,6 +13,9 @@
 // - retry storms: a shared dependency fails for a tick (probability `prob` a tick) and both versions' clients
 //   retry, so errors (and requests) come in clumps of mean size `clump`;
 // - a traffic push: the total rate multiplied by `factor` for `ticks` ticks (a marketing mail).
+// With `historyTicks`, the hour (or so) before the deploy is simulated too: the old version alone serving
+// all traffic under the same dispersion, drift and retry storms, its drift carried into the deploy (the new
+// version's drift starts at 0 at the deploy). The judge measures its dispersion floor on it.
 import { gamma, mulberry32, normal, overdispersedBinomial, overdispersedCount, type Rng } from './random.js';
 
 export interface ProductionSpec {
@@ -38,6 +41,15 @@ export interface ProductionSpec {
   gap?: { at: number; ticks: number } | null;
   storms?: { prob: number; ratio: number; clump: number } | null;
   push?: { at: number; ticks: number; factor: number } | null;
+  /** ticks of the old version's history before the deploy (0: none) */
+  historyTicks?: number;
+}
+
+/** The old version's per-tick counts before the deploy, serving all traffic. */
+export interface ProductionHistory {
+  requests: number[];
+  orders: number[];
+  errors: number[];
 }
 
 export interface ProductionRun {
@@ -52,6 +64,7 @@ export interface ProductionRun {
   baselineErrors: number[];
   /** ticks whose observation spans `span[t]` ticks ending at t (0 inside a gap: not seen) */
   span: number[];
+  history: ProductionHistory;
 }
 
 const PHI = 0.9;
@@ -78,16 +91,44 @@ export function simulateProduction(spec: ProductionSpec): ProductionRun {
     canaryErrors: [],
     baselineErrors: [],
     span: [],
+    history: { requests: [], orders: [], errors: [] },
   };
   // per version: drift of the traffic log-rate and of orders per request
   const drift = { ct: 0, co: 0, bt: 0, bo: 0 };
   const declared = (t: number) => (spec.stage && t >= spec.stage.at ? spec.stage.weight : spec.weight);
-  for (let t = 0; t < spec.ticks; t++) {
+  const H = spec.historyTicks ?? 0;
+  if (H > 0 && innov > 0) {
+    // the old version's drift is stationary by the time its history starts
+    const sd = innov / Math.sqrt(1 - PHI * PHI);
+    drift.bt = sd * normal(rng);
+    drift.bo = sd * normal(rng);
+  }
+  for (let t = -H; t < spec.ticks; t++) {
+    if (t === 0) {
+      drift.ct = 0;
+      drift.co = 0;
+    }
     if (innov > 0) {
       drift.ct = PHI * drift.ct + innov * normal(rng);
       drift.co = PHI * drift.co + innov * normal(rng);
       drift.bt = PHI * drift.bt + innov * normal(rng);
       drift.bo = PHI * drift.bo + innov * normal(rng);
+    }
+    if (t < 0) {
+      // before the deploy: the old version serves everything
+      const burst = burstShape === null ? 1 : gamma(rng, burstShape) / burstShape;
+      let req = overdispersedCount(rng, totalOrders * rpo * 15 * burst * Math.exp(drift.bt), D);
+      const orders = overdispersedCount(rng, (req / rpo) * Math.exp(drift.bo), D);
+      let err = overdispersedBinomial(rng, req, p0, D);
+      if (spec.storms && rng() < spec.storms.prob) {
+        const s = overdispersedCount(rng, req * spec.storms.ratio, spec.storms.clump);
+        err += s;
+        req += s;
+      }
+      r.history.requests.push(req);
+      r.history.orders.push(orders);
+      r.history.errors.push(err);
+      continue;
     }
     const wd = declared(t);
     const lagged = spec.stage ? declared(t - spec.stage.lag) : wd;

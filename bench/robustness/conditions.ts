@@ -10,6 +10,8 @@ const NEXT_STAGE: Record<number, number> = { 0.05: 0.1, 0.1: 0.25, 0.25: 0.5, 0.
 /** the canary's orders per second, log-uniform over this range (requests: 10 per order; errors: 0.5%) */
 export const RATE_RANGE = [0.5, 20] as const;
 export const BASE_DISPERSION = 1.3;
+/** the old version's history before the deploy: an hour at 15 s ticks (the watcher's FLOOR_SECONDS) */
+export const HISTORY_TICKS = 240;
 
 export interface Condition {
   name: string;
@@ -69,6 +71,7 @@ export function runSpec(condition: Condition, seed: number): ProductionSpec {
     canaryRate,
     weight: WEIGHTS[seed % WEIGHTS.length] as number,
     dispersion: BASE_DISPERSION,
+    historyTicks: HISTORY_TICKS,
     ...condition.spec(seed),
   };
 }

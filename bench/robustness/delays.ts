@@ -2,6 +2,7 @@
 // its error ratio, on the production simulator with Navigator's production judge.
 import { ALPHA, judgeCanary } from '../lib/navigator-canary.js';
 import { informationRate, simulateProduction } from '../lib/production.js';
+import { HISTORY_TICKS } from './conditions.js';
 
 export const DROPS = [0.99, 0.5, 0.2, 0.1, 0.05];
 export const CANARY_RATES = [1, 10];
@@ -16,6 +17,7 @@ export interface DelayTask {
   rate: number;
   dispersion: number;
   traffic: boolean;
+  history: boolean;
   from: number;
   to: number;
 }
@@ -40,8 +42,9 @@ export function runDelay(task: DelayTask): DelayResult {
       weight: DELAY_WEIGHT,
       drop: task.drop,
       dispersion: task.dispersion,
+      historyTicks: HISTORY_TICKS,
     });
-    const out = judgeCanary(run, { traffic: task.traffic, signals: ['orders'] });
+    const out = judgeCanary(run, { traffic: task.traffic, history: task.history, signals: ['orders'] });
     ticks.push(out.orders === null ? null : out.orders + 1);
   }
   return { ...task, ticks };
@@ -49,12 +52,13 @@ export function runDelay(task: DelayTask): DelayResult {
 
 export interface ErrorTask {
   traffic: boolean;
+  history: boolean;
   from: number;
   to: number;
 }
 
 /** Error ratio 0.5% -> 10% in a 10% canary at 30 requests/s in total: ticks to the halt. */
-export function runErrors(task: ErrorTask): { ticks: (number | null)[] } {
+export function runErrors(task: ErrorTask): ErrorTask & { ticks: (number | null)[] } {
   const ticks: (number | null)[] = [];
   for (let seed = task.from; seed < task.to; seed++) {
     const run = simulateProduction({
@@ -65,9 +69,10 @@ export function runErrors(task: ErrorTask): { ticks: (number | null)[] } {
       errorRatio: 0.005,
       errorRatioAfter: 0.1,
       dispersion: 1.3,
+      historyTicks: HISTORY_TICKS,
     });
-    const out = judgeCanary(run, { traffic: task.traffic, signals: ['errors'] });
+    const out = judgeCanary(run, { traffic: task.traffic, history: task.history, signals: ['errors'] });
     ticks.push(out.errors === null ? null : out.errors + 1);
   }
-  return { ticks };
+  return { ...task, ticks };
 }

@@ -9,7 +9,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { ALPHA } from '../lib/navigator-canary.js';
-import { BASE_DISPERSION, CONDITIONS, RATE_RANGE, WATCH_TICKS, WEIGHTS } from './conditions.js';
+import { BASE_DISPERSION, CONDITIONS, HISTORY_TICKS, RATE_RANGE, WATCH_TICKS, WEIGHTS } from './conditions.js';
 import {
   CANARY_RATES,
   DELAY_DISPERSIONS,
@@ -19,6 +19,7 @@ import {
   DROPS,
   boundTicks,
   type DelayResult,
+  type ErrorTask,
 } from './delays.js';
 import { clopperPearson } from './stats.js';
 import type { Job, TaskResult } from './worker.js';
@@ -36,6 +37,8 @@ const ALARMS = !args.includes('--no-alarms');
 const OUT =
   option('--out') ?? (ONLY || RUNS < 20000 ? 'bench/results/robustness-partial.json' : 'bench/results/robustness.json');
 const CHUNK = 1000;
+/** with the dispersion floor measured on the history before the deploy, and without (no history) */
+const HISTORIES = args.includes('--no-history') ? [false] : args.includes('--history-only') ? [true] : [true, false];
 
 async function pool(jobs: Job[]): Promise<unknown[]> {
   const results: unknown[] = new Array(jobs.length);
@@ -78,6 +81,7 @@ const median = (xs: number[]) => {
 };
 
 interface DelayRow {
+  history: boolean;
   traffic: boolean;
   dispersion: number;
   canaryEventsPerSecond: number;
@@ -96,17 +100,27 @@ async function main(): Promise<void> {
   const jobs: Job[] = [];
   if (ALARMS)
     for (const { i } of conditions)
-      for (const traffic of [true, false])
-        for (let from = 0; from < RUNS; from += CHUNK)
-          jobs.push({ kind: 'alarms', task: { condition: i, traffic, from, to: Math.min(RUNS, from + CHUNK) } });
+      for (const history of HISTORIES)
+        for (const traffic of [true, false])
+          for (let from = 0; from < RUNS; from += CHUNK)
+            jobs.push({
+              kind: 'alarms',
+              task: { condition: i, traffic, history, from, to: Math.min(RUNS, from + CHUNK) },
+            });
   const delayJobs: Job[] = [];
   if (DELAYS) {
-    for (const traffic of [true, false])
-      for (const dispersion of DELAY_DISPERSIONS)
-        for (const rate of CANARY_RATES)
-          for (const drop of DROPS)
-            delayJobs.push({ kind: 'delay', task: { drop, rate, dispersion, traffic, from: 0, to: DELAY_RUNS } });
-    for (const traffic of [true, false]) delayJobs.push({ kind: 'errors', task: { traffic, from: 0, to: 201 } });
+    for (const history of HISTORIES)
+      for (const traffic of [true, false])
+        for (const dispersion of DELAY_DISPERSIONS)
+          for (const rate of CANARY_RATES)
+            for (const drop of DROPS)
+              delayJobs.push({
+                kind: 'delay',
+                task: { drop, rate, dispersion, traffic, history, from: 0, to: DELAY_RUNS },
+              });
+    for (const history of HISTORIES)
+      for (const traffic of [true, false])
+        delayJobs.push({ kind: 'errors', task: { traffic, history, from: 0, to: 201 } });
   }
   // slow delay jobs first, so the pool ends together
   const results = await pool([...delayJobs, ...jobs]);
@@ -118,37 +132,39 @@ async function main(): Promise<void> {
     console.log(
       `\nFalse alarms per 1,000 good canaries (alpha = ${ALPHA * 1000} per 1,000, per signal), ${RUNS} runs each`,
     );
-    console.log('condition            traffic  orders [95% CI]          errors [95% CI]          either');
+    console.log('condition            history traffic  orders [95% CI]          errors [95% CI]          either');
     for (const { c, i } of conditions)
-      for (const traffic of [true, false]) {
-        const rs = alarmResults.filter((r) => r.condition === i && r.traffic === traffic);
-        const runs = rs.reduce((a, r) => a + r.runs, 0);
-        const orders = rs.reduce((a, r) => a + r.orders, 0);
-        const errors = rs.reduce((a, r) => a + r.errors, 0);
-        const any = rs.reduce((a, r) => a + r.any, 0);
-        const trafficTests = rs.reduce((a, r) => a + r.traffic_tests, 0);
-        const oc = clopperPearson(orders, runs);
-        const ec = clopperPearson(errors, runs);
-        const row = {
-          condition: c.name,
-          what: c.what,
-          traffic,
-          runs,
-          orders: { alarms: orders, rate: orders / runs, ci95: oc },
-          errors: { alarms: errors, rate: errors / runs, ci95: ec },
-          either: { alarms: any, rate: any / runs },
-          trafficTestAlarms: trafficTests,
-          kept: oc[1] < 2 * ALPHA && ec[1] < 2 * ALPHA,
-        };
-        alarms.push(row);
-        console.log(
-          `${c.name.padEnd(20)} ${(traffic ? 'yes' : 'no').padEnd(8)} ${pct(orders / runs).padStart(5)} [${pct(oc[0])}, ${pct(oc[1])}]`.padEnd(
-            58,
-          ) +
-            `${pct(errors / runs).padStart(5)} [${pct(ec[0])}, ${pct(ec[1])}]`.padEnd(25) +
-            `${pct(any / runs)}${row.kept ? '' : '  BROKEN'}`,
-        );
-      }
+      for (const history of HISTORIES)
+        for (const traffic of [true, false]) {
+          const rs = alarmResults.filter((r) => r.condition === i && r.traffic === traffic && r.history === history);
+          const runs = rs.reduce((a, r) => a + r.runs, 0);
+          const orders = rs.reduce((a, r) => a + r.orders, 0);
+          const errors = rs.reduce((a, r) => a + r.errors, 0);
+          const any = rs.reduce((a, r) => a + r.any, 0);
+          const trafficTests = rs.reduce((a, r) => a + r.traffic_tests, 0);
+          const oc = clopperPearson(orders, runs);
+          const ec = clopperPearson(errors, runs);
+          const row = {
+            condition: c.name,
+            what: c.what,
+            history,
+            traffic,
+            runs,
+            orders: { alarms: orders, rate: orders / runs, ci95: oc },
+            errors: { alarms: errors, rate: errors / runs, ci95: ec },
+            either: { alarms: any, rate: any / runs },
+            trafficTestAlarms: trafficTests,
+            kept: oc[1] < 2 * ALPHA && ec[1] < 2 * ALPHA,
+          };
+          alarms.push(row);
+          console.log(
+            `${c.name.padEnd(20)} ${(history ? 'yes' : 'no').padEnd(7)} ${(traffic ? 'yes' : 'no').padEnd(8)} ${pct(orders / runs).padStart(5)} [${pct(oc[0])}, ${pct(oc[1])}]`.padEnd(
+              66,
+            ) +
+              `${pct(errors / runs).padStart(5)} [${pct(ec[0])}, ${pct(ec[1])}]`.padEnd(25) +
+              `${pct(any / runs)}${row.kept ? '' : '  BROKEN'}`,
+          );
+        }
   }
 
   const delays: DelayRow[] = [];
@@ -167,6 +183,7 @@ async function main(): Promise<void> {
       const p90 = sorted[Math.floor(0.9 * (sorted.length - 1))] as number;
       const bound = boundTicks(d.rate, d.drop, d.dispersion);
       const row: DelayRow = {
+        history: d.history,
         traffic: d.traffic,
         dispersion: d.dispersion,
         canaryEventsPerSecond: d.rate,
@@ -180,33 +197,38 @@ async function main(): Promise<void> {
       };
       delays.push(row);
     }
-    for (const traffic of [true, false])
-      for (const dispersion of DELAY_DISPERSIONS) {
-        console.log(
-          `\ntraffic ${traffic ? 'declared (measured split)' : 'not declared (split from stage weights)'}, D = ${dispersion}`,
-        );
-        console.log('drop   ' + CANARY_RATES.map((r) => `${r} event/s: ticks (p90) x bound`.padEnd(34)).join(''));
-        for (const drop of DROPS) {
-          const cells = CANARY_RATES.map((rate) => {
-            const c = delays.find(
-              (x) =>
-                x.traffic === traffic &&
-                x.dispersion === dispersion &&
-                x.canaryEventsPerSecond === rate &&
-                x.drop === drop,
-            );
-            if (!c || c.medianTicks === null) return `not within ${DELAY_MAX_TICKS} ticks`.padEnd(34);
-            return `${c.medianTicks} (${c.p90Ticks ?? '-'}) x${(c.medianOverBound as number).toFixed(2)}`.padEnd(34);
-          });
-          console.log(`${(drop * 100).toFixed(0).padStart(3)}%   ${cells.join('')}`);
+    for (const history of HISTORIES)
+      for (const traffic of [true, false])
+        for (const dispersion of DELAY_DISPERSIONS) {
+          console.log(
+            `\n${history ? 'floor measured on history' : 'no history'}, traffic ${traffic ? 'declared (measured split)' : 'not declared (split from stage weights)'}, D = ${dispersion}`,
+          );
+          console.log('drop   ' + CANARY_RATES.map((r) => `${r} event/s: ticks (p90) x bound`.padEnd(34)).join(''));
+          for (const drop of DROPS) {
+            const cells = CANARY_RATES.map((rate) => {
+              const c = delays.find(
+                (x) =>
+                  x.history === history &&
+                  x.traffic === traffic &&
+                  x.dispersion === dispersion &&
+                  x.canaryEventsPerSecond === rate &&
+                  x.drop === drop,
+              );
+              if (!c || c.medianTicks === null) return `not within ${DELAY_MAX_TICKS} ticks`.padEnd(34);
+              return `${c.medianTicks} (${c.p90Ticks ?? '-'}) x${(c.medianOverBound as number).toFixed(2)}`.padEnd(34);
+            });
+            console.log(`${(drop * 100).toFixed(0).padStart(3)}%   ${cells.join('')}`);
+          }
         }
-      }
-    const errs = delayResults.slice(-2) as { ticks: (number | null)[] }[];
-    errorsTarget = [true, false].map((traffic, k) => {
-      const ticks = (errs[k] as { ticks: (number | null)[] }).ticks.map((x) => x ?? Infinity);
+    const errs = delayResults.filter((r) => !('drop' in (r as object))) as (ErrorTask & {
+      ticks: (number | null)[];
+    })[];
+    errorsTarget = errs.map((e) => {
+      const ticks = e.ticks.map((x) => x ?? Infinity);
       const sorted = [...ticks].sort((a, b) => a - b);
       return {
-        traffic,
+        history: e.history,
+        traffic: e.traffic,
         runs: ticks.length,
         medianTicks: median(ticks),
         p90Ticks: sorted[Math.floor(0.9 * (sorted.length - 1))],
@@ -217,7 +239,7 @@ async function main(): Promise<void> {
     console.log('\nError ratio 0.5% -> 10%, 10% canary, 30 requests/s in total: ticks to the halt');
     for (const e of errorsTarget)
       console.log(
-        `  traffic ${e.traffic ? 'declared' : 'not declared'}: median ${e.medianTicks}, p90 ${e.p90Ticks}, max ${e.maxTicks}, within 4 ticks ${e.within4}/${e.runs}`,
+        `  ${e.history ? 'history' : 'no history'}, traffic ${e.traffic ? 'declared' : 'not declared'}: median ${e.medianTicks}, p90 ${e.p90Ticks}, max ${e.maxTicks}, within 4 ticks ${e.within4}/${e.runs}`,
       );
   }
   const seconds = (Date.now() - started) / 1000;
@@ -236,6 +258,7 @@ async function main(): Promise<void> {
           canaryOrdersPerSecond: RATE_RANGE,
           requestsPerOrder: 10,
           errorRatio: 0.005,
+          historyTicks: HISTORY_TICKS,
           dispersion: BASE_DISPERSION,
           sharedBurstGammaShape: 20,
         },

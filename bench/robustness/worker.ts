@@ -8,6 +8,7 @@ import { runDelay, runErrors, type DelayTask, type ErrorTask } from './delays.js
 export interface Task {
   condition: number;
   traffic: boolean;
+  history: boolean;
   from: number;
   to: number;
 }
@@ -28,7 +29,7 @@ export function runTask(task: Task): TaskResult {
   let trafficTests = 0;
   for (let seed = task.from; seed < task.to; seed++) {
     const run = simulateProduction(runSpec(c, seed));
-    const out = judgeCanary(run, { traffic: task.traffic });
+    const out = judgeCanary(run, { traffic: task.traffic, history: task.history });
     if (out.orders !== null) orders++;
     if (out.errors !== null) errors++;
     if (out.orders !== null || out.errors !== null) any++;

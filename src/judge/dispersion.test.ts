@@ -1,6 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { mulberry32, normal, overdispersed } from '../../test/support/random.js';
-import { addResidual, chi2Quantile, estimateDispersion, MIN_TERMS, newDispersion } from './dispersion.js';
+import {
+  addResidual,
+  chi2Quantile,
+  estimateDispersion,
+  floorAt,
+  measureFloor,
+  MIN_TERMS,
+  newDispersion,
+  type DispersionFloor,
+} from './dispersion.js';
 
 /** Residuals of a count with variance D x `v` each tick, optionally AR(1)-correlated with coefficient phi. */
 function feed(seed: number, o: { D: number; v: number; ticks: number; phi?: number }) {
@@ -73,5 +82,52 @@ describe('dispersion upper bound', () => {
     expect(chi2Quantile(10, -1.2815515655446004)).toBeCloseTo(4.865, 1);
     expect(chi2Quantile(30)).toBeCloseTo(24.48, 0);
     expect(chi2Quantile(3, -1.2815515655446004)).toBeCloseTo(0.5844, 3);
+  });
+});
+
+describe('dispersion floor measured before the deploy', () => {
+  /** An hour of one version's history: `n` requests a tick, ratio p, white dispersion D, AR(1) wander sd. */
+  function history(seed: number, o: { n: number; p: number; D: number; wander?: number; ticks?: number }) {
+    const rng = mulberry32(seed);
+    const num: number[] = [];
+    const den: number[] = [];
+    let u = 0;
+    for (let t = 0; t < (o.ticks ?? 240); t++) {
+      u = 0.9 * u + (o.wander ?? 0) * normal(rng);
+      den.push(o.n);
+      num.push(overdispersed(rng, o.n * o.p * Math.exp(u), o.D));
+    }
+    return { num, den };
+  }
+
+  it('bounds white over-dispersion from above on an hour of history', () => {
+    for (const D of [1, 3, 5]) {
+      let below = 0;
+      for (let seed = 0; seed < 200; seed++) {
+        const h = history(seed, { n: 2000, p: 0.01, D });
+        const f = measureFloor(h.num, h.den);
+        expect(f).not.toBeNull();
+        if ((f as DispersionFloor).value < D) below++;
+        expect((f as DispersionFloor).ticks).toBe(239);
+      }
+      expect(below / 200).toBeLessThan(0.2);
+    }
+  });
+
+  it('sees wander on the longer blocks, and carries it to the two-arm share at twice one version, per count', () => {
+    const h = history(3, { n: 20000, p: 0.1, D: 1, wander: 0.03 });
+    const f = measureFloor(h.num, h.den) as DispersionFloor;
+    expect(f.block).toBeGreaterThan(1);
+    expect(f.value).toBeGreaterThan(5);
+    // at the history's own scale (a two-arm tick has at most a quarter of its variance) the floor is D_h
+    expect(floorAt(f, f.variancePerTick / 4)).toBeCloseTo(f.value, 6);
+    // a tick with three times the history's variance (a traffic push): wander grows with the count
+    expect(floorAt(f, 3 * f.variancePerTick)).toBeCloseTo(1 + 6 * (f.value - 1), 6);
+  });
+
+  it('is null where there is too little history (the caller keeps its assumption and says so)', () => {
+    const h = history(1, { n: 100, p: 0.01, D: 1, ticks: 6 });
+    expect(measureFloor(h.num, h.den)).toBeNull();
+    expect(measureFloor([NaN, NaN, 1], [10, NaN, 10])).toBeNull();
   });
 });

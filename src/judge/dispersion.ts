@@ -54,15 +54,32 @@ export function newDispersion(): DispersionState {
   };
 }
 
+/** A residual (observed - expected under a fitted effect) and its variance under binomial sampling. */
+export interface Residual {
+  residual: number;
+  variance: number;
+}
+
 /**
- * Adds one observation's residual (observed - expected under the fitted effect) with its variance under
- * binomial sampling, covering `span` ticks (an observation aggregated across a scrape gap covers several).
+ * Adds one observation's residual with its variance under binomial sampling, covering `span` ticks (an
+ * observation aggregated across a scrape gap covers several). `longRun`, when given, is the residual the
+ * longer blocks (4, 16 ticks) sum instead: one around a fit over the whole watch, so slow wander stays in
+ * it, while the level-1 residual may be taken around a local fit that a level change (a collapse) leaves
+ * within a few ticks instead of reading as noise for the rest of the watch.
  */
-export function addResidual(state: DispersionState, residual: number, variance: number, span = 1): void {
+export function addResidual(
+  state: DispersionState,
+  residual: number,
+  variance: number,
+  span = 1,
+  longRun: Residual = { residual, variance },
+): void {
   if (!(variance > 0) || !Number.isFinite(residual) || !Number.isFinite(variance)) return;
+  if (!(longRun.variance > 0) || !Number.isFinite(longRun.residual)) longRun = { residual, variance };
   for (const l of state.levels) {
-    l.resid += residual;
-    l.variance += variance;
+    const r = l.size === 1 ? residual : longRun.residual;
+    l.resid += r;
+    l.variance += l.size === 1 ? variance : longRun.variance;
     l.span += span;
     // A block closes once it spans its length and holds enough variance (estimateDispersion also looks at
     // an open pool whose residual is already surprising).
@@ -90,8 +107,11 @@ export function chi2Quantile(n: number, z = LOWER_QUANTILE_Z): number {
 export interface DispersionEstimate {
   /** the D the test divides by */
   value: number;
-  /** 'assumed' while too few terms are in; 'upper-bound' once measured */
-  basis: 'assumed' | 'upper-bound';
+  /**
+   * 'assumed' while too few terms are in; 'upper-bound' once measured; 'history' when the floor measured
+   * before the deploy was the larger (two-arm.ts)
+   */
+  basis: 'assumed' | 'upper-bound' | 'history';
   /** block length whose estimate was the largest (1: plain over-dispersion; 4, 16: drift) */
   block: number;
   /** level-1 terms (pooled ticks) behind the estimate */
@@ -101,14 +121,14 @@ export interface DispersionEstimate {
 }
 
 /**
- * `early`: how the terms in before MIN_TERMS may raise the assumption: 'point' by their mean (drop tests,
- * whose evidence per tick is bounded by the events expected), 'upper-bound' by their chi-square upper bound
- * (rise tests: one clump of retried errors must silence the test until D is known).
+ * `early`: how the terms in before MIN_TERMS may raise the assumption: 'none' (the assumption stands),
+ * 'point' by their mean, 'upper-bound' by their chi-square upper bound (rise tests: one clump of retried
+ * errors must silence the test until D is known).
  */
 export function estimateDispersion(
   state: DispersionState,
   assumed: number,
-  early: 'point' | 'upper-bound' = 'point',
+  early: 'none' | 'point' | 'upper-bound' = 'point',
 ): DispersionEstimate {
   const levels = state.levels ?? newDispersion().levels; // state persisted before the levels existed
   const closed = levels[0] as Level;
@@ -121,7 +141,7 @@ export function estimateDispersion(
     // Too few terms to bound D, but enough to raise it: a clump of errors in a quiet signal (one huge term)
     // lifts D above the assumption at once.
     const point = l1.n > 0 ? l1.chi2 / l1.n : NaN;
-    const raised = l1.n === 0 ? 0 : early === 'point' ? point : l1.chi2 / chi2Quantile(l1.n, Z10);
+    const raised = l1.n === 0 || early === 'none' ? 0 : early === 'point' ? point : l1.chi2 / chi2Quantile(l1.n, Z10);
     return { value: Math.max(1, assumed, raised), basis: 'assumed', block: 1, terms: l1.n, point };
   }
   const point = l1.chi2 / l1.n;
@@ -144,4 +164,96 @@ export function estimateDispersion(
 
 export function dispersion(state: DispersionState, assumed: number): number {
   return estimateDispersion(state, assumed).value;
+}
+
+// ---- The floor measured before the deploy (issue 9: "a floor D0 measured before the deploy where history
+// exists"). The in-deploy bound needs MIN_TERMS ticks and, for wander, blocks of 16 ticks, four of them:
+// until then the test would run on an assumption. The old version's own history, the hour before the
+// deploy, measures the same spread: its numerator (errors, slow requests, orders) around ratio x its
+// denominator (requests), as recursive residuals pooled and summed over blocks of 1, 4 and 16 ticks like
+// the in-deploy terms, each block length turned into an upper 75% bound, sum / chi2_{n, 0.25}.
+//
+// How one version's spread carries over to the two-arm share (the canary's share of the bad events given
+// the total, theta = w p_c / (w p_c + (1 - w) p_b)):
+// - white over-dispersion (clumps, bulk buyers: variance D_w times the binomial's) carries over as it is:
+//   both arms' counts have variance D_w times their means, so the canary's count given the total has
+//   D_w times the binomial variance X theta (1 - theta);
+// - multiplicative wander of a version's ratio, p e^u with var(u) = s2 (per tick, or per tick of a block's
+//   sum for the long run), adds (n p)^2 s2 to one version's count: in Pearson units (divided by the
+//   binomial variance v_h = n p (1 - p)), D_h = D_w + v_h s2 / (1 - p)^2. The share's log-odds moves by
+//   u_c - u_b, two independent versions' wander, so twice one version's variance: the canary's count given
+//   the total gains (X theta (1 - theta))^2 2 s2, in Pearson units D = D_w + 2 v s2 with
+//   v = X theta (1 - theta) the two-arm tick's binomial variance. Wander grows with the count, white
+//   over-dispersion does not, and history at one scale cannot tell them apart: with D_w anywhere in
+//   [1, D_h], D <= max(D_h, 1 + 2 (v / v_h) (D_h - 1)) (dropping (1 - p)^2 <= 1 only raises it). At the
+//   history's own traffic a two-arm tick has v <= v_h / 4, so D_h itself is the floor; a traffic push that
+//   makes v larger than v_h / 2 raises it.
+
+/** One block length's bound on the history: its upper 75% bound and the terms behind it. */
+export interface FloorBlock {
+  size: number;
+  value: number;
+  terms: number;
+}
+
+/** The dispersion measured on one version's history before the deploy. */
+export interface DispersionFloor {
+  /** per block length with enough terms: the upper bound */
+  blocks: FloorBlock[];
+  /** the largest bound, and its block length (the floor at the history's own scale) */
+  value: number;
+  block: number;
+  /** history ticks used (those with the numerator and a positive denominator seen) */
+  ticks: number;
+  /** mean binomial variance n p (1 - p) of a history tick: the scale the wander part is measured at */
+  variancePerTick: number;
+}
+
+/**
+ * Measures the floor on per-tick history: `num[i]` bad (or counted) events out of `den[i]` exposures (NaN:
+ * not seen). Returns null when fewer than MIN_TERMS pooled terms are in (no history: the caller keeps its
+ * stated assumption and says so).
+ */
+export function measureFloor(num: ArrayLike<number>, den: ArrayLike<number>): DispersionFloor | null {
+  const state = newDispersion();
+  let x = 0;
+  let n = 0;
+  let ticks = 0;
+  let vSum = 0;
+  for (let i = 0; i < Math.min(num.length, den.length); i++) {
+    const xi = num[i] as number;
+    const ni = den[i] as number;
+    if (!Number.isFinite(xi) || !Number.isFinite(ni) || !(ni > 0) || xi < 0) continue;
+    if (n > 0) {
+      // each tick against the ratio of the ticks before it (half an event of prior keeps a ratio of 0 finite)
+      const p = Math.min((x + 0.5) / (n + 1), 1 - 1e-9);
+      const v = ni * p * (1 - p);
+      addResidual(state, xi - ni * p, v * (1 + ni / n));
+      vSum += v;
+      ticks++;
+    }
+    x += xi;
+    n += ni;
+  }
+  const blocks: FloorBlock[] = [];
+  for (const l of state.levels) {
+    const need = l.size === 1 ? MIN_TERMS : MIN_BLOCK_TERMS;
+    if (l.n < need || (l.size > 1 && blocks.length === 0)) continue;
+    blocks.push({ size: l.size, value: Math.max(1, l.chi2 / chi2Quantile(l.n)), terms: l.n });
+  }
+  if (blocks.length === 0 || ticks === 0) return null;
+  let best = blocks[0] as FloorBlock;
+  for (const b of blocks) if (b.value > best.value) best = b;
+  return { blocks, value: best.value, block: best.size, ticks, variancePerTick: vSum / ticks };
+}
+
+/**
+ * The floor for a two-arm tick whose binomial variance per tick is `variance` (X theta (1 - theta) over the
+ * ticks it spans): max over block lengths of max(D_h, 1 + 2 (v / v_h) (D_h - 1)), see above.
+ */
+export function floorAt(floor: DispersionFloor, variance: number): number {
+  const scale = floor.variancePerTick > 0 && variance > 0 ? variance / floor.variancePerTick : 0;
+  let d = 1;
+  for (const b of floor.blocks) d = Math.max(d, b.value, 1 + 2 * scale * (b.value - 1));
+  return d;
 }

@@ -13,8 +13,10 @@
 import {
   addResidual,
   estimateDispersion,
+  floorAt,
   newDispersion,
   type DispersionEstimate,
+  type DispersionFloor,
   type DispersionState,
 } from './dispersion.js';
 import { logEValue, stepLogS } from './change-mixture.js';
@@ -42,10 +44,23 @@ export interface TwoArmState {
   dispersionPrior: number;
   /** the dispersion the last observation was divided by (for the evidence) */
   lastDispersion?: number;
+  /**
+   * the floor measured on the old version's history before the deploy (dispersion.ts): D is never below it,
+   * and it replaces the stated assumption from the first tick; null: no history
+   */
+  floor?: DispersionFloor | null;
+  /** whether the last observation's D was the floor (the in-deploy bound was lower) */
+  lastFromFloor?: boolean;
   /** the fit the dispersion's residuals are taken around: canary, expected canary and all events since it started */
   fitCanary?: number;
   fitExpected?: number;
   fitEvents?: number;
+  /** the local fit the level-1 residuals are taken around: exponentially weighted canary and expected canary */
+  localCanary?: number;
+  localExpected?: number;
+  /** the local fit's effective events: (sum of weights x events)^2 / sum of weights^2 x events */
+  localWeight?: number;
+  localWeight2?: number;
 }
 
 /**
@@ -71,6 +86,16 @@ export const RISE_TICK_CAP = 5;
 const RESET_Z = 4;
 /** Pseudo-events shrinking the fitted effect towards no change while few events are in. */
 const FIT_PSEUDO = 2;
+/**
+ * Weight of the newest tick in the local fit of the level-1 residuals. A fit over the whole watch reads a
+ * sustained level change as noise on every tick after it: at a few events a tick, a collapse would then
+ * raise D by the collapse's own residuals and blind the test exactly when it should fail. Around a local
+ * fit a collapse adds a few decaying terms (sum about 1 / LOCAL times the first), while plain over-dispersion
+ * is measured as well (the terms stay prediction residuals with their variance widened by the fit's own).
+ * Slow wander, which a local fit follows, is what the longer blocks (around the whole-watch fit) and the
+ * floor measured before the deploy are for.
+ */
+const LOCAL = 0.3;
 
 export function newTwoArm(direction: Direction, tolerance: number, dispersionPrior = ASSUMED_DISPERSION): TwoArmState {
   const { r0, alternatives, logWeights } = effectGrid(direction, tolerance);
@@ -130,10 +155,15 @@ export function updateTwoArm(
   const t0 = share(wn, s.r0);
   const l0c = Math.log(t0);
   const l0b = Math.log(1 - t0);
-  // This tick's likelihood ratios, divided by the dispersion as bounded before it (quasi-likelihood).
-  const est = estimateDispersion(s.dispersion, assumedDispersion(s, n * t0 * (1 - t0), span), early(s));
-  const d = est.value;
+  // This tick's likelihood ratios, divided by the dispersion as bounded before it (quasi-likelihood): the
+  // larger of the floor measured before the deploy (where history exists; it stands in for the assumption
+  // too) and the bound measured on the watch so far.
+  const v = (n * t0 * (1 - t0)) / span;
+  const floor = s.floor ? floorAt(s.floor, v) : null;
+  const est = estimateDispersion(s.dispersion, floor ?? assumedDispersion(s, v * span, span), early(s));
+  const d = floor !== null ? Math.max(floor, est.value) : est.value;
   s.lastDispersion = d;
+  s.lastFromFloor = floor !== null && floor >= est.value;
   const cap = s.direction === 'rise' ? RISE_TICK_CAP * span : Infinity;
   const tick: number[] = [];
   for (let k = 0; k < s.alternatives.length; k++) {
@@ -157,13 +187,29 @@ export function updateTwoArm(
   if (fitN > 0 && fitE > 0) {
     const fitted = share(w, Math.max((fitC + FIT_PSEUDO) / (fitE + FIT_PSEUDO), 1e-3));
     const resid = canary - n * fitted;
-    const v = n * fitted * (1 - fitted) * (1 + n / fitN);
-    addResidual(s.dispersion, resid, v, span);
-    reset = resid * resid >= RESET_Z * RESET_Z * d * Math.max(v, 1);
+    const vr = n * fitted * (1 - fitted) * (1 + n / fitN);
+    // Level 1 around the local fit (its events' effective number widens the variance the same way).
+    const lc = s.localCanary ?? 0;
+    const le = s.localExpected ?? 0;
+    const lw = s.localWeight ?? 0;
+    const lw2 = s.localWeight2 ?? 0;
+    let local = { residual: resid, variance: vr };
+    if (le > 0 && lw2 > 0) {
+      const f = share(w, Math.max((lc + FIT_PSEUDO * LOCAL) / (le + FIT_PSEUDO * LOCAL), 1e-3));
+      const nEff = (lw * lw) / lw2;
+      local = { residual: canary - n * f, variance: n * f * (1 - f) * (1 + n / nEff) };
+    }
+    addResidual(s.dispersion, local.residual, local.variance, span, { residual: resid, variance: vr });
+    reset = resid * resid >= RESET_Z * RESET_Z * d * Math.max(vr, 1);
   }
   s.fitCanary = reset ? canary : fitC + canary;
   s.fitExpected = reset ? expected : fitE + expected;
   s.fitEvents = reset ? n : fitN + n;
+  // The local fit: every earlier tick's weight decays by (1 - LOCAL), the newest enters at LOCAL.
+  s.localCanary = (1 - LOCAL) * (s.localCanary ?? 0) + LOCAL * canary;
+  s.localExpected = (1 - LOCAL) * (s.localExpected ?? 0) + LOCAL * expected;
+  s.localWeight = (1 - LOCAL) * (s.localWeight ?? 0) + LOCAL * n;
+  s.localWeight2 = (1 - LOCAL) ** 2 * (s.localWeight2 ?? 0) + LOCAL * LOCAL * n;
   s.canary += canary;
   s.baseline += baseline;
   s.expectedCanary += expected;
@@ -171,7 +217,13 @@ export function updateTwoArm(
   s.span = (s.span ?? s.ticks - 1) + span;
 }
 
-const early = (s: TwoArmState) => (s.direction === 'rise' ? 'upper-bound' : 'point');
+/**
+ * How the terms in before the dispersion is measured may raise the assumption: a rise test by their upper
+ * bound (one clump of retried errors must silence it until D is known: a rise has no natural bound), a
+ * drop test not at all: its evidence a tick is bounded by the events expected (all of them missing), and
+ * the first terms of a collapse at a few events a tick are the collapse itself, which must not blind it.
+ */
+const early = (s: TwoArmState) => (s.direction === 'rise' ? 'upper-bound' : 'none');
 
 /** The D assumed for an observation of binomial variance v over `span` ticks, until the data measure it. */
 function assumedDispersion(s: TwoArmState, v: number, span: number): number {
@@ -188,6 +240,8 @@ export interface TwoArmSummary {
   effect: { estimate: number; low: number; high: number };
   /** the grid effect the evidence favours most */
   favoured: number;
+  /** the floor measured before the deploy, or null (no history: the assumption stood in for it) */
+  floor: DispersionFloor | null;
 }
 
 /** ln of the mixture e-value alone (what a tick's decision needs; summarizeTwoArm has the rest). */
@@ -197,7 +251,8 @@ export function twoArmLogE(s: TwoArmState): number {
 
 export function summarizeTwoArm(s: TwoArmState): TwoArmSummary {
   const measured = estimateDispersion(s.dispersion, s.dispersionPrior, early(s));
-  const est = measured.basis === 'assumed' ? { ...measured, value: s.lastDispersion ?? measured.value } : measured;
+  let est = measured.basis === 'assumed' ? { ...measured, value: s.lastDispersion ?? measured.value } : measured;
+  if (s.floor && s.lastFromFloor) est = { ...est, basis: 'history', value: s.lastDispersion ?? s.floor.value };
   const d = est.value;
   const scaled = s.llr.map((x) => x / d);
   const r = rateRatio(s);
@@ -210,5 +265,6 @@ export function summarizeTwoArm(s: TwoArmState): TwoArmSummary {
     dispersionBasis: est,
     effect: { estimate: r - 1, low: Math.exp(lr - 1.96 * se) - 1, high: Math.exp(lr + 1.96 * se) - 1 },
     favoured: (s.alternatives[argMax(scaled)] as number) - 1,
+    floor: s.floor ?? null,
   };
 }

@@ -112,13 +112,18 @@ export interface Assumptions {
   };
   dispersion: {
     value: number;
-    /** assumed (too few ticks to measure it yet) or upper-bound (upper 75% confidence bound) */
-    basis: 'assumed' | 'upper-bound';
+    /**
+     * assumed (too few ticks to measure it yet, no history), upper-bound (upper 75% confidence bound on the
+     * watch), or history (the floor measured on the old version before the deploy was the larger)
+     */
+    basis: 'assumed' | 'upper-bound' | 'history';
     /** block length in ticks whose estimate was largest: 1 over-dispersion, 4 or 16 drift */
     block: number;
     /** pooled ticks behind the estimate, and the point estimate the bound is built on */
     terms: number;
     point: number | null;
     estimator: string;
+    /** the floor measured before the deploy on the old version's history (null: no history to measure it) */
+    history: { value: number; ticks: number; block: number } | null;
   };
 }

@@ -159,5 +159,14 @@ describe('canary split', () => {
       canary: { value: 15, live: 1 },
       baseline: { value: 135, live: 1 },
     });
+    // a traffic metric that selects no series at all: blind, naming the signal and the metric
+    const none = await observeCanary(store, signal, split, 45, 60, 15, 2, {
+      signal: 'orders',
+      selector: { metric: 'requests_typo_total', matchers: {} },
+    });
+    expect(none.kind).toBe('blind');
+    expect(none.kind === 'blind' && none.reason).toMatch(
+      /signal orders: traffic metric requests_typo_total has no series/,
+    );
   });
 });

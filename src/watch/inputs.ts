@@ -135,6 +135,25 @@ export async function totalHistory(
 }
 
 /**
+ * Per-tick counts of the deploy's baseline cohort (the old version) over a long range, like totalHistory:
+ * what the dispersion floor is measured on before a canary deploy.
+ */
+export async function baselineHistory(
+  source: MetricSource,
+  sel: SeriesSelector,
+  split: CohortSplit,
+  from: number,
+  to: number,
+  step: number,
+  absentAfter: number,
+): Promise<Float64Array> {
+  const grids = await gridOf(source, sel, from - absentAfter * step, to, step);
+  const pick = (v: string) => (split.baselineVersion === null ? v !== split.version : v === split.baselineVersion);
+  const points = Math.round((to - from) / step) + 1 + absentAfter;
+  return cohortCounts(selectCohort(grids, split.label, pick), absentAfter, points).values.subarray(absentAfter);
+}
+
+/**
  * The declared split for the tick ending at t: its time-weighted weight, and the lowest and highest weight
  * over it and the `lag` ticks before (traffic may follow a stage change a tick or two late).
  */
@@ -285,6 +304,13 @@ export async function observeCanary(
     ...(ct && bt ? { exposure: { canary: armCount(ct), baseline: armCount(bt) } } : {}),
   }));
   if (seen.kind !== 'seen') return seen;
+  // A traffic counter with no series seen in either cohort (absent, or matchers that select none): the
+  // share cannot be measured, so the signal is blind (never judged, never passed), saying what is missing.
+  if (traffic && ct && bt && ct.live + bt.live === 0)
+    return {
+      kind: 'blind',
+      reason: `signal ${traffic.signal}: traffic metric ${traffic.selector.metric} has no series for versions ${split.version} or ${split.baselineVersion ?? 'the baseline'}: the canary's share cannot be measured`,
+    };
   // Latency quantiles (evidence only): the buckets of the tick itself.
   const label = split.label;
   const parts = await latencyParts(source, signal, t - absentAfter * step, t, step, absentAfter, {

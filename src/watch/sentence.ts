@@ -56,9 +56,12 @@ function assumed(ev: Evidence): string {
       : a.split.slack !== undefined
         ? `Split declared (stage weight ${w(a.split.declaredWeight)}, tested at its least favourable ${pct(a.split.slack)} off; declare services.NAME.traffic to measure it)`
         : `Against the declared stage weight ${w(a.split.declaredWeight)}`;
+  const h = a.dispersion.history;
   const d =
-    a.dispersion.basis === 'assumed'
-      ? `dispersion ${a.dispersion.value.toFixed(2)} assumed (too few ticks to measure it yet)`
-      : `dispersion ${a.dispersion.value.toFixed(2)}, the upper 75% bound over ${a.dispersion.terms} pooled ticks (largest on ${a.dispersion.block}-tick blocks)`;
+    a.dispersion.basis === 'history' && h
+      ? `dispersion ${a.dispersion.value.toFixed(2)}, measured before the deploy on ${h.ticks} ticks`
+      : a.dispersion.basis === 'assumed'
+        ? `dispersion ${a.dispersion.value.toFixed(2)} assumed, no history (too few ticks to measure it yet)`
+        : `dispersion ${a.dispersion.value.toFixed(2)}, the upper 75% bound over ${a.dispersion.terms} pooled ticks (largest on ${a.dispersion.block}-tick blocks)${h ? `, above ${h.value.toFixed(2)} measured before the deploy on ${h.ticks} ticks` : ''}`;
   return ` ${split}; ${d}.`;
 }

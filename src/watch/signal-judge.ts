@@ -9,7 +9,7 @@ import {
 import { newTwoArm, summarizeTwoArm, twoArmLogE, updateTwoArm, type TwoArmState } from '../judge/two-arm.js';
 import type { Direction } from '../judge/effect-grid.js';
 import type { Assumptions, Evidence, TestKind } from '../model/verdict.js';
-import { BLOCKS, MIN_TERMS, type DispersionEstimate } from '../judge/dispersion.js';
+import { BLOCKS, MIN_TERMS, type DispersionEstimate, type DispersionFloor } from '../judge/dispersion.js';
 import { describeEvidence } from './sentence.js';
 import type { BucketCounts } from '../signals/histogram.js';
 import { accumulateLatency, latencyEvidence, newLatencyState, type LatencyState } from './latency-evidence.js';
@@ -140,6 +140,16 @@ export interface SignalJudgeOptions {
   traffic?: { metric: string } | null;
   /** latency signals: slowerThan as a bucket bound, in the histogram's unit */
   latency?: { bound: number; unitsPerSecond: number };
+  /**
+   * canary signals judged per exposure (ratios, latency, counts with `traffic`): the dispersion floor
+   * measured on the old version's history before the deploy (dispersion.ts measureFloor); null: no history
+   */
+  floor?: DispersionFloor | null;
+}
+
+/** Whether a canary signal is judged per exposure (its numerator given requests), so a floor applies. */
+export function judgedPerExposure(kind: SignalJudgeOptions['kind'], traffic: boolean): boolean {
+  return kind !== 'count' || traffic;
 }
 
 export function newSignalJudge(o: SignalJudgeOptions): SignalJudgeState {
@@ -148,6 +158,7 @@ export function newSignalJudge(o: SignalJudgeOptions): SignalJudgeState {
   let traffic: TwoArmState | ForecastTestState | null = null;
   if (o.mode === 'canary') {
     main = newTwoArm(o.direction, o.tolerance);
+    if (judgedPerExposure(o.kind, !!o.traffic)) main.floor = o.floor ?? null;
     // ratio signals: a collapse of the canary's requests; counts with a measured split: of its traffic
     if (ratio || o.traffic) traffic = newTwoArm('drop', TRAFFIC_TOLERANCE);
   } else {
@@ -364,7 +375,7 @@ export function evidenceOf(s: SignalJudgeState, unit: string): Evidence {
       counts: { canary: test.canary, baseline: test.baseline, expectedCanary: round(test.expectedCanary) },
       sentence: '',
     };
-    if (s.split) ev.assumptions = assumptionsOf(s.split, sum.dispersionBasis, useTraffic);
+    if (s.split) ev.assumptions = assumptionsOf(s.split, sum.dispersionBasis, useTraffic, sum.floor);
   } else {
     const sum = summarizeForecastTest(test);
     const f = (useTraffic ? s.trafficForecast : s.forecast) as FrozenForecast;
@@ -400,7 +411,12 @@ export function evidenceOf(s: SignalJudgeState, unit: string): Evidence {
 
 const round = (x: number) => Math.round(x * 100) / 100;
 
-function assumptionsOf(split: SplitRecord, d: DispersionEstimate, trafficTest: boolean): Assumptions {
+function assumptionsOf(
+  split: SplitRecord,
+  d: DispersionEstimate,
+  trafficTest: boolean,
+  floor: DispersionFloor | null,
+): Assumptions {
   const declared = split.ticks > 0 ? round4(split.declaredSum / split.ticks) : null;
   const measured = split.source === 'measured' && !trafficTest;
   return {
@@ -427,12 +443,24 @@ function assumptionsOf(split: SplitRecord, d: DispersionEstimate, trafficTest: b
       block: d.block,
       terms: d.terms,
       point: Number.isFinite(d.point) ? round(d.point) : null,
-      estimator:
-        d.basis === 'assumed'
-          ? `assumed ${round(d.value)}x binomial until ${MIN_TERMS} pooled ticks measure it`
-          : `upper 75% bound on Pearson residuals over blocks of ${BLOCKS.join(', ')} ticks (largest: ${d.block})`,
+      estimator: estimatorOf(d, floor),
+      history: floor ? { value: round(floor.value), ticks: floor.ticks, block: floor.block } : null,
     },
   };
+}
+
+/** The dispersion's basis in words: "measured before the deploy on 240 ticks" or "assumed 1.5, no history". */
+function estimatorOf(d: DispersionEstimate, floor: DispersionFloor | null): string {
+  const before = floor
+    ? `measured before the deploy on ${floor.ticks} ticks of the old version (upper 75% bound, blocks of ${BLOCKS.join(', ')} ticks)`
+    : null;
+  if (d.basis === 'history') return `${round(d.value)}, ${before}`;
+  if (d.basis === 'assumed')
+    return `assumed ${round(d.value)}x binomial, no history before the deploy, until ${MIN_TERMS} pooled ticks measure it`;
+  const watch = `upper 75% bound on Pearson residuals over blocks of ${BLOCKS.join(', ')} ticks (largest: ${d.block})`;
+  return floor
+    ? `${round(d.value)}, ${watch}; above the floor of ${round(floor.value)} ${before}`
+    : `${round(d.value)}, ${watch}`;
 }
 
 const round4 = (x: number) => Math.round(x * 10000) / 10000;

@@ -15,11 +15,12 @@ import {
   type DeployWatch,
   type EvaluationSettings,
 } from './deploy-watch.js';
-import { historyForecasts } from './history.js';
+import { canaryFloor, historyForecasts } from './history.js';
+import { HistogramBoundError } from '../signals/histogram.js';
 import { observeCanary, observeTotal, stageWeights, weightOver } from './inputs.js';
 import { latencyOptions } from './latency-evidence.js';
 import { MAX_GAP_SECONDS, markBlind, markGap, markSeen } from './seeing.js';
-import { newSignalJudge, STAGE_LAG, stepSignal, type TickInput } from './signal-judge.js';
+import { judgedPerExposure, newSignalJudge, STAGE_LAG, stepSignal, type TickInput } from './signal-judge.js';
 
 export interface WatcherEvents {
   /** a deploy was decided (fail, pass or inconclusive) */
@@ -205,12 +206,42 @@ export class Watcher {
     }
   }
 
-  /** All-at-once deploys: freeze each signal's forecast from the history before the deploy. */
+  /**
+   * Reads the history before the deploy. Canary deploys: each signal judged per exposure gets the
+   * dispersion floor measured on the old version's last hour. All-at-once deploys: each signal's forecast
+   * is frozen from the history.
+   */
   private async prepare(w: DeployWatch): Promise<void> {
     const service = this.deps.config.services[w.deploy.service];
     if (!service) throw new Error(`service ${w.deploy.service} is not in the config`);
     const { step, absentAfter, alpha, minEffect } = this.settings;
     const origin = w.firstTick - step;
+    if (w.deploy.strategy === 'canary') {
+      const split = {
+        label: service.cohortLabel,
+        version: w.deploy.version,
+        baselineVersion: w.deploy.baselineVersion,
+      };
+      const floors = await Promise.all(
+        w.signals.map(async (s) => {
+          const sig = service.signals[s.name];
+          if (!sig || s.main.kind !== 'two-arm' || !judgedPerExposure(s.kind, s.traffic !== null)) return null;
+          try {
+            return await canaryFloor(this.deps.source, sig, service.traffic ?? null, split, origin, step, absentAfter);
+          } catch (e) {
+            // a histogram without the slowerThan bound: said by the signal's first tick, no floor here
+            if (e instanceof HistogramBoundError) return null;
+            throw e;
+          }
+        }),
+      );
+      w.signals.forEach((s, i) => {
+        if (s.main.kind === 'two-arm' && judgedPerExposure(s.kind, s.traffic !== null))
+          s.main.floor = floors[i] ?? null;
+      });
+      w.prepared = true;
+      return;
+    }
     const horizon = horizonTicks(w);
     w.signals = [];
     for (const [name, sig] of Object.entries(service.signals)) {
