@@ -7,6 +7,7 @@ import { DeployService } from './deploys/service.js';
 import { Auth, listenAddress } from './http/auth.js';
 import { buildHttp } from './http/app.js';
 import { PrometheusSource } from './sources/prometheus.js';
+import { tlsFetch } from './sources/tls.js';
 import { Scraper } from './sources/scraper.js';
 import type { MetricSource } from './sources/types.js';
 import { SqliteStore } from './store/sqlite.js';
@@ -83,6 +84,7 @@ export async function buildNavigator(o: {
       bearerToken: config.metrics.prometheus.bearerToken,
       basicAuth: config.metrics.prometheus.basicAuth,
       maxConcurrency: config.metrics.prometheus.maxConcurrency,
+      ...(config.metrics.prometheus.tls ? { fetch: tlsFetch(config.metrics.prometheus.tls) } : {}),
       onQuery: (outcome, seconds) => {
         metrics.sourceQueries.inc({ outcome });
         metrics.sourceQuerySeconds.observe({ outcome }, seconds);
