@@ -7,6 +7,8 @@ import { DeployService } from './deploys/service.js';
 import { Auth, listenAddress } from './http/auth.js';
 import { buildHttp } from './http/app.js';
 import { PrometheusSource } from './sources/prometheus.js';
+import { ScrapeBoundChecks } from './sources/histogram-bounds.js';
+import { tlsFetch } from './sources/tls.js';
 import { Scraper } from './sources/scraper.js';
 import type { MetricSource } from './sources/types.js';
 import { SqliteStore } from './store/sqlite.js';
@@ -83,6 +85,7 @@ export async function buildNavigator(o: {
       bearerToken: config.metrics.prometheus.bearerToken,
       basicAuth: config.metrics.prometheus.basicAuth,
       maxConcurrency: config.metrics.prometheus.maxConcurrency,
+      ...(config.metrics.prometheus.tls ? { fetch: tlsFetch(config.metrics.prometheus.tls) } : {}),
       onQuery: (outcome, seconds) => {
         metrics.sourceQueries.inc({ outcome });
         metrics.sourceQuerySeconds.observe({ outcome }, seconds);
@@ -97,7 +100,14 @@ export async function buildNavigator(o: {
         if (den) keep.add(den.metric);
       }
     }
+    // Latency signals' bucket bounds are checked on every scrape before it is stored (histogram-bounds.ts).
+    const bounds = new ScrapeBoundChecks(config, (c, target) =>
+      c.status === 'missing'
+        ? log.error({ service: c.service, signal: c.signal, target, bounds: c.bounds }, c.message)
+        : log.info({ service: c.service, signal: c.signal, target }, c.message),
+    );
     scraper = new Scraper({
+      ...(bounds.count ? { onSeries: (target, series) => bounds.scraped(target, series) } : {}),
       targets: [...config.metrics.scrape.targets],
       interval: step,
       timeout: parseDuration(config.metrics.scrape.timeout),
@@ -162,6 +172,7 @@ export async function buildNavigator(o: {
         inc.onset,
       );
     },
+    onError: (service, signal, error) => log.error({ service, signal }, error),
     onStatus: (s) => {
       const labels = { service: s.service, signal: s.signal };
       metrics.alwaysWarmingUp.set(labels, s.state === 'warming-up' ? 1 : 0);
