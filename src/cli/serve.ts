@@ -7,6 +7,7 @@ import { buildNavigator } from '../app.js';
 import { defaultConfigPath, loadConfig } from '../config/load.js';
 import { AppError } from '../deploys/errors.js';
 import { InputError } from './errors.js';
+import { githubProblems } from '../actions/github-auth.js';
 
 export function registerServe(program: Command): void {
   program
@@ -22,6 +23,11 @@ export function registerServe(program: Command): void {
         server: { ...loaded.server, ...(opts.listen ? { listen: opts.listen } : {}) },
         store: { ...loaded.store, ...(opts.store ? { path: opts.store } : {}) },
       };
+      // Credentials the schema cannot check (which of token / App is set, a key file that reads): exit 2 now,
+      // not a failing delivery later.
+      const problems = githubProblems(config);
+      if (problems.length)
+        throw new InputError(`${opts.config ?? defaultConfigPath(process.env)}: ${problems.join('; ')}`);
       const log = pino({ name: 'navigator' });
       const nav = await buildNavigator({ config, log }).catch((e: unknown) => {
         // A listen address refused (no tokens beyond loopback) or malformed: the user's input, exit 2.
