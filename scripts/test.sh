@@ -11,13 +11,14 @@ command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v prometheus-alertmanager >/dev/null 2>&1 || command -v alertmanager >/dev/null 2>&1 || need+=(prometheus-alertmanager)
 command -v victoria-metrics >/dev/null 2>&1 || need+=(victoria-metrics)
+command -v openssl >/dev/null 2>&1 || need+=(openssl) # test/prometheus-tls.test.ts makes its certificates
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "test: installing ${need[*]} (Debian packages)"
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus prometheus-alertmanager victoria-metrics >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(printf '%s\n' "${need[@]}" | sort -u) >/dev/null
   else
-    echo "test: missing ${need[*]}: install them with 'sudo apt-get install prometheus prometheus-alertmanager victoria-metrics'" >&2
+    echo "test: missing ${need[*]}: install them with 'sudo apt-get install $(printf '%s\n' "${need[@]}" | sort -u | tr '\n' ' ')'" >&2
   fi
 fi
 

@@ -7,6 +7,8 @@ import { DeployService } from './deploys/service.js';
 import { Auth, listenAddress } from './http/auth.js';
 import { buildHttp } from './http/app.js';
 import { PrometheusSource } from './sources/prometheus.js';
+import { ScrapeBoundChecks } from './sources/histogram-bounds.js';
+import { tlsFetch } from './sources/tls.js';
 import { Scraper } from './sources/scraper.js';
 import type { MetricSource } from './sources/types.js';
 import { SqliteStore } from './store/sqlite.js';
@@ -84,6 +86,7 @@ export async function buildNavigator(o: {
       bearerToken: config.metrics.prometheus.bearerToken,
       basicAuth: config.metrics.prometheus.basicAuth,
       maxConcurrency: config.metrics.prometheus.maxConcurrency,
+      ...(config.metrics.prometheus.tls ? { fetch: tlsFetch(config.metrics.prometheus.tls) } : {}),
       onQuery: (outcome, seconds) => {
         metrics.sourceQueries.inc({ outcome });
         metrics.sourceQuerySeconds.observe({ outcome }, seconds);
@@ -98,7 +101,14 @@ export async function buildNavigator(o: {
         if (den) keep.add(den.metric);
       }
     }
+    // Latency signals' bucket bounds are checked on every scrape before it is stored (histogram-bounds.ts).
+    const bounds = new ScrapeBoundChecks(config, (c, target) =>
+      c.status === 'missing'
+        ? log.error({ service: c.service, signal: c.signal, target, bounds: c.bounds }, c.message)
+        : log.info({ service: c.service, signal: c.signal, target }, c.message),
+    );
     scraper = new Scraper({
+      ...(bounds.count ? { onSeries: (target, series) => bounds.scraped(target, series) } : {}),
       targets: [...config.metrics.scrape.targets],
       interval: step,
       timeout: parseDuration(config.metrics.scrape.timeout),
@@ -114,7 +124,7 @@ export async function buildNavigator(o: {
   }
 
   const store = new SqliteStore(config.store.path);
-  const auditVerifier = attachAudit({ config, store, metrics, log });
+  const auditVerifier = await attachAudit({ config, store, metrics, log });
   const service = new DeployService({ config, store, source, now, log });
   const effects = new Effects({ config, store, service, now, log, metrics, fetch: o.fetch });
   attachTelemetry(metrics, service, { source: config.metrics.source, log });
@@ -137,12 +147,12 @@ export async function buildNavigator(o: {
     source,
     step,
     absentAfter: config.evaluation.absentAfter,
-    onIncident: (inc) => {
+    onIncident: async (inc) => {
       const t = now();
-      const { candidates, byId } = recentCandidates(store, t, ATTRIBUTION_WINDOW);
+      const { candidates, byId } = await recentCandidates(store, t, ATTRIBUTION_WINDOW);
       const ranked = rankCandidates(inc, candidates, attributionSettings(config, step));
       const blamed = byId.get(ranked[0]?.id ?? '') ?? null;
-      store.appendAudit(t, 'navigator', 'incident', blamed?.id ?? null, {
+      await store.appendAudit(t, 'navigator', 'incident', blamed?.id ?? null, {
         service: inc.service,
         signal: inc.signal,
         onset: inc.onset,
@@ -153,7 +163,7 @@ export async function buildNavigator(o: {
         { service: inc.service, signal: inc.signal, blamed: blamed?.id ?? null },
         `incident: ${inc.evidence.sentence}`,
       );
-      effects.pageIncident(
+      await effects.pageIncident(
         blamed,
         inc.service,
         inc.signal,
@@ -163,6 +173,7 @@ export async function buildNavigator(o: {
         inc.onset,
       );
     },
+    onError: (service, signal, error) => log.error({ service, signal }, error),
     onStatus: (s) => {
       const labels = { service: s.service, signal: s.signal };
       metrics.alwaysWarmingUp.set(labels, s.state === 'warming-up' ? 1 : 0);
@@ -216,11 +227,11 @@ export async function buildNavigator(o: {
     app: http,
     metrics,
     async start() {
-      const resumed = service.restore();
+      const resumed = await service.restore();
       if (resumed) log.info({ resumed }, 'resumed open watches from the store');
       scraper?.start();
       loop.start();
-      effects.start();
+      await effects.start();
       ready = true;
       const url = await http.listen(address);
       log.info({ url, source: config.metrics.source, step }, 'navigator listening');
@@ -233,7 +244,7 @@ export async function buildNavigator(o: {
       scraper?.stop();
       await effects.stop();
       await http.close();
-      store.close();
+      await store.close();
     },
   };
 }

@@ -117,7 +117,7 @@ ${SERVICES}`,
       timeout: 60_000,
     });
     expect(out.stdout.trim()).toBe('gh-1042');
-    const view = t.nav.service.view('gh-1042');
+    const view = await t.nav.service.view('gh-1042');
     expect(view.status).toBe('watching');
     await t.nav.effects.drain();
     expect(gh.deployments).toEqual([expect.objectContaining({ repo: 'acme/shop', ref: sha, environment: 'canary' })]);

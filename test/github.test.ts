@@ -59,9 +59,13 @@ async function register(n: TestNavigator, body: Record<string, unknown>) {
 }
 
 /** Moves the clock in steps, ticking the judge and delivering what is due, until `until` or `done()`. */
-async function run(n: TestNavigator, seconds: number, o: { step?: number; tick?: boolean; done?: () => boolean } = {}) {
+async function run(
+  n: TestNavigator,
+  seconds: number,
+  o: { step?: number; tick?: boolean; done?: () => boolean | Promise<boolean> } = {},
+) {
   const end = n.clock.now + seconds;
-  while (n.clock.now < end && !o.done?.()) {
+  while (n.clock.now < end && !(await o.done?.())) {
     n.clock.now += o.step ?? 5;
     if (o.tick !== false && n.clock.now % 15 === 0) await n.nav.service.tick(n.clock.now);
     await n.nav.effects.drain();
@@ -162,11 +166,11 @@ describe('deployment statuses', () => {
 
     // GitHub fails every call from now on: the halt is decided and the gate answers at once all the same.
     gh.failNext.set(path, Array<number>(3).fill(503));
-    for (let x = start + 15; x <= start + 90 && t.nav.service.view('d-1').status === 'watching'; x += 15) {
+    for (let x = start + 15; x <= start + 90 && (await t.nav.service.view('d-1')).status === 'watching'; x += 15) {
       t.clock.now = x;
       await t.nav.service.tick(x);
     }
-    const view = t.nav.service.view('d-1');
+    const view = await t.nav.service.view('d-1');
     expect(view.status).toBe('halted');
     const gate = await t.nav.http.inject({ method: 'GET', url: '/v1/deploys/d-1/gate', headers: t.auth('ci-token') });
     expect(gate.statusCode).toBe(409);
@@ -180,9 +184,9 @@ describe('deployment statuses', () => {
     expect(description.length).toBeLessThanOrEqual(140);
     expect(description).toBe(clip(sentence));
     // What the outbox did, for the deploy's page and API.
-    const effects = t.nav.service.view('d-1').effects.filter((e) => e.kind === 'github:status');
+    const effects = (await t.nav.service.view('d-1')).effects.filter((e) => e.kind === 'github:status');
     expect(effects.map((e) => e.status)).toEqual(['done', 'done']);
-    expect(deploymentState(t.nav.service.view('d-1')).state).toBe('failure');
+    expect(deploymentState(await t.nav.service.view('d-1')).state).toBe('failure');
   });
 
   it('creates the GitHub deployment when the pipeline gives none, once, and a bad registration names github.ref', async () => {
@@ -343,8 +347,8 @@ describe('a custom deployment protection rule', () => {
     });
     expect(unsigned.status).toBe(401);
     expect((await unsigned.json()).error.message).toMatch(/X-Hub-Signature-256 is required/);
-    expect(n.nav.store.audit().filter((a) => a.action === 'github-review-requested')).toEqual([]);
-    expect(n.nav.store.effects('c-1').filter((e) => e.kind === 'github:review')).toEqual([]);
+    expect((await n.nav.store.audit()).filter((a) => a.action === 'github-review-requested')).toEqual([]);
+    expect((await n.nav.store.effects('c-1')).filter((e) => e.kind === 'github:review')).toEqual([]);
 
     // GitHub's ping when the App's webhook is set up.
     expect((await deliver(base, { zen: 'Keep it logically awesome.', hook_id: 1 }, { event: 'ping' })).status).toBe(
@@ -360,17 +364,18 @@ describe('a custom deployment protection rule', () => {
     expect(reviews(555)).toEqual([]); // watching: the gate says wait, GitHub is not answered yet
 
     gh!.failNext.set('/repos/acme/shop/actions/runs/555/deployment_protection_rule', [503]);
-    for (let x = start + 15; x <= start + 90 && n.nav.service.view('c-1').status === 'watching'; x += 15) {
+    for (let x = start + 15; x <= start + 90 && (await n.nav.service.view('c-1')).status === 'watching'; x += 15) {
       n.clock.now = x;
       await n.nav.service.tick(x);
     }
-    expect(n.nav.service.view('c-1').status).toBe('halted');
+    expect((await n.nav.service.view('c-1')).status).toBe('halted');
     await run(n, 60, { tick: false, done: () => reviews(555).some((c) => c.status === 204) });
     const calls = reviews(555);
     expect(calls.map((c) => c.status)).toEqual([503, 204]);
     const answer = calls[1]!;
     expectGitHubHeaders(answer.headers, /^Bearer ghs_\d+$/);
-    const sentence = n.nav.service.view('c-1').verdicts.find((v) => v.signal === 'orders')?.evidence?.sentence ?? '';
+    const sentence =
+      (await n.nav.service.view('c-1')).verdicts.find((v) => v.signal === 'orders')?.evidence?.sentence ?? '';
     expect(answer.body).toMatchObject({ environment_name: 'production', state: 'rejected' });
     const comment = (answer.body as { comment: string }).comment;
     expect(comment).toContain(sentence);
@@ -385,7 +390,7 @@ describe('a custom deployment protection rule', () => {
       'in_progress',
       'failure',
     ]);
-    expect(n.nav.store.audit().map((a) => a.action)).toEqual(
+    expect((await n.nav.store.audit()).map((a) => a.action)).toEqual(
       expect.arrayContaining(['github-review-requested', 'github-review-answered']),
     );
     // Answered once: later ticks and deliveries do not answer again.
@@ -425,8 +430,8 @@ describe('a custom deployment protection rule', () => {
       github: { repository: 'acme/shop', deployment: 12 },
     });
     expect(r.status).toBe(201);
-    await run(n, 330, { done: () => n.nav.service.view('p-1').status !== 'watching' });
-    expect(n.nav.service.view('p-1').status).toBe('awaiting_approval');
+    await run(n, 330, { done: async () => (await n.nav.service.view('p-1')).status !== 'watching' });
+    expect((await n.nav.service.view('p-1')).status).toBe('awaiting_approval');
     expect(reviews(601)).toEqual([]); // judged good, but a critical deploy needs its approvals first
 
     // The author may not approve (as in the API, the page and Slack); GitHub hears nothing.

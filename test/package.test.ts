@@ -1,7 +1,8 @@
 // Installable outside this repository: `npx navigator` elsewhere would fetch an unrelated npm package of
-// that name, so the README points pipelines at this package itself (its `npm pack` tarball, or a global
-// install from a checkout). This packs the checkout and runs the packed `navigator` bin from a clean
-// directory outside the repository, exactly as the README says, through npm's own npx.
+// that name, so this package has a scoped name of its own (@navigator-guard/navigator) whose only bin is
+// `navigator`: `npx @navigator-guard/navigator <command>` resolves the package and runs that bin. This packs
+// the checkout and runs the packed bin from a clean directory outside the repository through npm's own npx,
+// both as `npx <package spec> <command>` (what a registry name does) and `npx --package=<spec> navigator`.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,7 +23,7 @@ const npmEnv = {
 };
 
 describe('the packed package', () => {
-  it('runs its navigator bin from a directory outside the repository', () => {
+  it('runs its navigator bin from a directory outside the repository', async () => {
     assertBuilt();
     const dest = mkdtempSync(join(tmpdir(), 'navigator-pack-'));
     // dist/ is built by the global setup; the prepare script would only build it again.
@@ -38,11 +39,17 @@ describe('the packed package', () => {
     expect(files.has('dist/cli/main.js')).toBe(true);
     expect([...files].filter((f) => f.startsWith('test/') || f.startsWith('src/'))).toEqual([]);
     const manifest = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+      name: string;
+      private?: boolean;
       version: string;
       bin: Record<string, string>;
       dependencies: Record<string, string>;
     };
     expect(manifest.bin).toEqual({ navigator: 'bin/navigator.js' });
+    // A scoped name (nobody else's `navigator`) that can be published: npx resolves it to this project.
+    expect(manifest.name).toBe('@navigator-guard/navigator');
+    expect(manifest.private).toBeUndefined();
+    expect(info!.filename).toBe(`navigator-guard-navigator-${manifest.version}.tgz`);
     // A dependency on a path inside the checkout cannot be installed from the tarball.
     expect(Object.values(manifest.dependencies).filter((v) => v.startsWith('file:'))).toEqual([]);
 
@@ -58,6 +65,15 @@ describe('the packed package', () => {
     const version = npx(['--version']);
     expect(version.status, version.stderr).toBe(0);
     expect(version.stdout.trim()).toBe(manifest.version);
+    // The package spec alone, as `npx @navigator-guard/navigator --version` would be: its one bin runs.
+    const bySpec = spawnSync('npx', ['--yes', `file:${tarball}`, '--version'], {
+      cwd: clean,
+      encoding: 'utf8',
+      env: npmEnv,
+      timeout: 240_000,
+    });
+    expect(bySpec.status, bySpec.stderr).toBe(0);
+    expect(bySpec.stdout.trim()).toBe(manifest.version);
     const help = npx(['--help']);
     expect(help.status, help.stderr).toBe(0);
     for (const c of ['serve', 'gate', 'deploy', 'backtest']) expect(help.stdout).toMatch(new RegExp(`^  ${c}\\b`, 'm'));

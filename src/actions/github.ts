@@ -134,7 +134,7 @@ export class GitHubEffects {
   }
 
   /** Queues a status for the deploy's state (sent as it is then); once per key. */
-  queueStatus(deploy: Deploy, why: string): string | null {
+  async queueStatus(deploy: Deploy, why: string): Promise<string | null> {
     if (!deploy.github) return null;
     const key = `github:status:${deploy.id}:${why}`;
     const payload: GitHubStatusEffect = {
@@ -143,7 +143,7 @@ export class GitHubEffects {
       repository: deploy.github.repository,
     };
     const now = this.d.now();
-    const queued = this.d.store.enqueue(key, 'github:status', deploy.id, payload, now, now, {
+    const queued = await this.d.store.enqueue(key, 'github:status', deploy.id, payload, now, now, {
       lane: `github:${deploy.github.repository.toLowerCase()}`,
       provider: 'github',
       action: 'github-status',
@@ -153,14 +153,14 @@ export class GitHubEffects {
 
   /** Posts the deploy's current state to its GitHub deployment (creating the deployment when none is given). */
   async sendStatus(p: GitHubStatusEffect): Promise<void> {
-    const row = this.d.store.getDeploy(p.deploy);
+    const row = await this.d.store.getDeploy(p.deploy);
     if (!row) throw new GitHubError(`deploy ${p.deploy} is not in the store`, 422);
     const deploy = JSON.parse(row.deploy) as Deploy;
     const target = deploy.github;
     if (!target) throw new GitHubError(`deploy ${p.deploy} has no github field`, 422);
     const token = await this.auth.token(target.repository);
     const id = target.deployment ?? (await this.deploymentOf(deploy, token));
-    const { state, description } = deploymentState(this.d.service.view(p.deploy));
+    const { state, description } = deploymentState(await this.d.service.view(p.deploy));
     await this.auth.call('POST', `/repos/${target.repository}/deployments/${id}/statuses`, token, {
       state,
       log_url: this.link(deploy.id),
@@ -211,18 +211,18 @@ export class GitHubEffects {
   }
 
   /** Queues a protection rule request; returns the deploy it waits on (null: none registered yet). */
-  queueReview(r: ReviewRequest): { deploy: string | null; key: string } {
-    const deploy = this.match(r);
-    return { deploy, key: this.enqueueReview(r, deploy, this.d.now()) };
+  async queueReview(r: ReviewRequest): Promise<{ deploy: string | null; key: string }> {
+    const deploy = await this.match(r);
+    return { deploy, key: await this.enqueueReview(r, deploy, this.d.now()) };
   }
 
-  private enqueueReview(r: ReviewRequest, deploy: string | null, receivedAt: number): string {
+  private async enqueueReview(r: ReviewRequest, deploy: string | null, receivedAt: number): Promise<string> {
     // One request per workflow run (its callback URL) and environment: GitHub re-sending it is a no-op.
     const run = createHash('sha256').update(r.callbackUrl).digest('hex').slice(0, 16);
     const key = `github:review:${r.repository.toLowerCase()}:${run}:${r.environment}:${deploy ?? '?'}`;
     const payload: GitHubReviewEffect = { type: 'github-review', ...r, deploy, receivedAt };
     const now = this.d.now();
-    this.d.store.enqueue(key, 'github:review', deploy, payload, now, now, {
+    await this.d.store.enqueue(key, 'github:review', deploy, payload, now, now, {
       lane: `github-review:${r.repository.toLowerCase()}`,
       provider: 'github',
       action: 'github-review',
@@ -231,9 +231,9 @@ export class GitHubEffects {
   }
 
   /** The newest registered deploy of the repository for the request's commit (or its GitHub deployment). */
-  match(r: Pick<ReviewRequest, 'repository' | 'sha' | 'deployment'>): string | null {
+  async match(r: Pick<ReviewRequest, 'repository' | 'sha' | 'deployment'>): Promise<string | null> {
     const repo = r.repository.toLowerCase();
-    for (const row of this.d.store.listDeploys(undefined, MATCH_SCAN)) {
+    for (const row of await this.d.store.listDeploys(undefined, MATCH_SCAN)) {
       const d = JSON.parse(row.deploy) as Deploy;
       if (d.github?.repository.toLowerCase() !== repo) continue;
       if (r.deployment !== null && d.github.deployment === r.deployment) return d.id;
@@ -243,13 +243,13 @@ export class GitHubEffects {
   }
 
   /** What a protection rule request does now: wait, move to its matched deploy, or be answered. */
-  reviewStep(p: GitHubReviewEffect): ReviewStep {
+  async reviewStep(p: GitHubReviewEffect): Promise<ReviewStep> {
     const now = this.d.now();
     const cfg = this.d.config.github as NonNullable<Config['github']>;
     if (p.deploy === null) {
-      const found = this.match(p);
+      const found = await this.match(p);
       if (found) {
-        const to = this.enqueueReview(p, found, p.receivedAt);
+        const to = await this.enqueueReview(p, found, p.receivedAt);
         return { kind: 'moved', to, why: `matched to deploy ${found}` };
       }
       const within = parseDuration(cfg.matchWithin);
@@ -265,10 +265,10 @@ export class GitHubEffects {
         why: `waiting for a deploy of ${p.repository} at ${p.sha.slice(0, 12)} to be registered`,
       };
     }
-    const gate = this.d.service.gate(p.deploy);
+    const gate = await this.d.service.gate(p.deploy);
     if (gate.decision === 'wait')
       return { kind: 'wait', at: now + 60 * this.scale, why: `the gate says wait: ${gate.reason}` };
-    const view = this.d.service.view(p.deploy);
+    const view = await this.d.service.view(p.deploy);
     const what = `deploy ${view.id} (${view.service} ${view.version})`;
     return gate.decision === 'proceed'
       ? {
@@ -295,7 +295,7 @@ export class GitHubEffects {
         state: answer.state,
         comment: answer.comment,
       });
-      this.d.store.appendAudit(this.d.now(), 'navigator', 'github-review-answered', p.deploy, {
+      await this.d.store.appendAudit(this.d.now(), 'navigator', 'github-review-answered', p.deploy, {
         repository: p.repository,
         environment: p.environment,
         deployment: p.deployment,

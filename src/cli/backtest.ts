@@ -87,6 +87,7 @@ export async function backtestCommand(opts: Options): Promise<BacktestReport> {
       headers: p.headers,
       bearerToken: p.bearerToken,
       basicAuth: p.basicAuth,
+      ...(p.tls ? { fetch: (await import('../sources/tls.js')).tlsFetch(p.tls) } : {}),
     });
     const starts = deploys.map((d) => d.startedAt);
     const longest = Math.max(...Object.values(config.services).map((s) => parseDuration(s.watchFor)));

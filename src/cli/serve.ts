@@ -6,8 +6,37 @@ import { pino } from 'pino';
 import { buildNavigator } from '../app.js';
 import { defaultConfigPath, loadConfig } from '../config/load.js';
 import { AppError } from '../deploys/errors.js';
+import type { Config } from '../config/schema.js';
+import { latencySignals, prometheusBoundChecks } from '../sources/histogram-bounds.js';
+import { SourceError } from '../sources/types.js';
 import { InputError } from './errors.js';
 import { githubProblems } from '../actions/github-auth.js';
+
+/**
+ * With Prometheus, a latency signal whose histogram lacks its slowerThan bound is refused before anything
+ * opens (no store, no port): exit 2 naming the signal, the metric and the bounds it has. A Prometheus that
+ * cannot answer now does not stop the start (watches are blind until it does, and each tick checks the
+ * bound itself); a histogram with no series yet is checked when they appear.
+ */
+async function checkLatencyBounds(config: Config, log: { info: Log; warn: Log }): Promise<void> {
+  if (config.metrics.source !== 'prometheus' || latencySignals(config).length === 0) return;
+  let checks;
+  try {
+    checks = await prometheusBoundChecks(config, { now: Date.now() / 1000 });
+  } catch (e) {
+    if (!(e instanceof SourceError)) throw e;
+    log.warn(
+      { err: e.message },
+      "latency histograms' bounds not checked at start: Prometheus did not answer; each tick checks them",
+    );
+    return;
+  }
+  const missing = checks.filter((c) => c.status === 'missing');
+  if (missing.length) throw new InputError(missing.map((c) => c.message).join('\n'));
+  for (const c of checks)
+    (c.status === 'ok' ? log.info : log.warn)({ service: c.service, signal: c.signal, bounds: c.bounds }, c.message);
+}
+type Log = (obj: object, msg: string) => void;
 
 export function registerServe(program: Command): void {
   program
@@ -29,6 +58,7 @@ export function registerServe(program: Command): void {
       if (problems.length)
         throw new InputError(`${opts.config ?? defaultConfigPath(process.env)}: ${problems.join('; ')}`);
       const log = pino({ name: 'navigator' });
+      await checkLatencyBounds(config, { info: log.info.bind(log), warn: log.warn.bind(log) });
       const nav = await buildNavigator({ config, log }).catch((e: unknown) => {
         // A listen address refused (no tokens beyond loopback) or malformed: the user's input, exit 2.
         throw e instanceof AppError && e.code === 'BAD_CONFIG' ? new InputError(e.message) : e;

@@ -3,6 +3,7 @@
 // line and the key path, all problems are reported at once, and nothing is half-applied: either a
 // complete, frozen Config comes back or ConfigError is thrown.
 import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { CronExpressionParser } from 'cron-parser';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import { ajv } from '../model/validate.js';
@@ -84,6 +85,7 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   }
   const config = data as Config;
   semanticChecks(config, (path, msg) => problems.push(at(path, msg)));
+  resolveTlsFiles(config, dirname(file), (path, msg) => problems.push(at(path, msg)));
   if (problems.length) throw new ConfigError(file, problems);
   return deepFreeze(config);
 }
@@ -243,4 +245,37 @@ function deepFreeze<T>(o: T): T {
     for (const v of Object.values(o as object)) deepFreeze(v);
   }
   return o;
+}
+
+/**
+ * The Prometheus source's TLS files: resolved against the config file's folder (as Prometheus resolves its
+ * own tls_config) and read now, so a missing or unreadable file, or one that is not PEM, is a config error
+ * naming the key and its line rather than a watch that goes blind at its first query.
+ */
+function resolveTlsFiles(c: Config, base: string, report: (path: Path, msg: string) => void): void {
+  const tls = c.metrics.prometheus.tls;
+  if (!tls) return;
+  if ((tls.certFile === undefined) !== (tls.keyFile === undefined))
+    report(
+      ['metrics', 'prometheus', 'tls', tls.certFile ? 'keyFile' : 'certFile'],
+      'certFile and keyFile go together (mTLS)',
+    );
+  for (const key of ['caFile', 'certFile', 'keyFile'] as const) {
+    const p = tls[key];
+    if (p === undefined) continue;
+    const abs = resolve(base, p);
+    let text: string;
+    try {
+      text = readFileSync(abs, 'utf8');
+    } catch (e) {
+      report(
+        ['metrics', 'prometheus', 'tls', key],
+        `cannot read ${abs}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      );
+      continue;
+    }
+    if (!/-----BEGIN [A-Z0-9 ]+-----/.test(text))
+      report(['metrics', 'prometheus', 'tls', key], `${abs} is not a PEM file`);
+    tls[key] = abs;
+  }
 }

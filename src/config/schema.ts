@@ -218,6 +218,24 @@ export const ConfigSchema = Type.Object(
             { additionalProperties: false, description: 'Authorization: Basic (instead of bearerToken)' },
           ),
         ),
+        // Prometheus' own tls_config, camelCased. No insecureSkipVerify: a guard that trusts any certificate
+        // can be fed any numbers; give it the CA instead.
+        tls: Type.Optional(
+          Type.Object(
+            {
+              caFile: Type.Optional(Type.String({ minLength: 1, description: 'PEM file of the CA(s) to trust' })),
+              certFile: Type.Optional(Type.String({ minLength: 1, description: 'client certificate, PEM (mTLS)' })),
+              keyFile: Type.Optional(Type.String({ minLength: 1, description: "the client certificate's key, PEM" })),
+              serverName: Type.Optional(
+                Type.String({ minLength: 1, description: 'expected name in the server certificate' }),
+              ),
+            },
+            {
+              additionalProperties: false,
+              description: 'TLS to the Prometheus API; files relative to the config file',
+            },
+          ),
+        ),
       }),
     }),
     store: Obj({ path: Type.String({ default: 'data/navigator.db' }) }),

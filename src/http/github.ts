@@ -92,7 +92,7 @@ export function githubRoutes(deps: {
           throw badRequest('deployment.sha', 'is required (the commit that is deployed) when deployment.id is absent');
         const installationId = typeof p.installation?.id === 'number' ? p.installation.id : null;
         const sender = str(p.sender?.login);
-        const { deploy, key } = deps.effects.requestReview({
+        const { deploy, key } = await deps.effects.requestReview({
           repository,
           environment,
           callbackUrl,
@@ -103,7 +103,7 @@ export function githubRoutes(deps: {
           event: str(p.event),
           sender,
         });
-        deps.store.appendAudit(deps.now(), `github:${sender || 'unknown'}`, 'github-review-requested', deploy, {
+        await deps.store.appendAudit(deps.now(), `github:${sender || 'unknown'}`, 'github-review-requested', deploy, {
           repository,
           environment,
           sha,

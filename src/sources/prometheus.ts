@@ -188,6 +188,19 @@ export class PrometheusSource implements MetricSource {
     return { series, blind, health: true };
   }
 
+  /**
+   * Label sets of the series matching `sel` with a sample in the `lookback` seconds up to `at`: the start-up
+   * check of latency signals' bucket bounds (histogram-bounds.ts) asks this once per histogram.
+   */
+  async seriesLabels(sel: SeriesSelector, at: number, lookback: number): Promise<Record<string, string>[]> {
+    const v = await this.query<VectorResult>(
+      'query',
+      `last_over_time(${sel.metric}{${matcherList(sel)}}[${Math.round(lookback)}s])`,
+      { time: String(at) },
+    );
+    return v.map((r) => stripName(r.metric));
+  }
+
   private async query<R>(path: 'query' | 'query_range', query: string, params: Record<string, string>): Promise<R> {
     const url = new URL(`/api/v1/${path}`, this.o.url);
     const body = new URLSearchParams({ query, ...params });

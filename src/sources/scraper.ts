@@ -27,6 +27,11 @@ export interface ScraperOptions {
   now: () => number;
   onError?: (target: string, error: Error) => void;
   onScrape?: (target: string, seconds: number, samples: number) => void;
+  /**
+   * Told of every successful scrape's kept series (metric and labels) before they are stored, so a check on
+   * them (latency signals' bucket bounds: histogram-bounds.ts) is decided before any tick is judged on them.
+   */
+  onSeries?: (target: string, series: { metric: string; labels: Record<string, string> }[]) => void;
 }
 
 export class Scraper implements MetricSource {
@@ -108,25 +113,30 @@ export class Scraper implements MetricSource {
       // Parse into a scratch store first: a garbled body must not leave half a scrape behind.
       const scratch = new MemoryStore();
       parseOpenMetricsText(text, target, scratch, ts);
-      let kept = 0;
-      let served = this.metricsOf.get(target);
-      if (!served) this.metricsOf.set(target, (served = new Set()));
+      const kept: { metric: string; labels: Record<string, string>; value: number }[] = [];
       for (const metric of scratch.metrics()) {
         if (!this.o.keep.has(metric)) continue;
-        served.add(metric);
         for (const s of scratch.gridSync({ metric, matchers: {} }, ts, ts, 1)) {
           const v = s.values[0] as number;
-          if (Number.isFinite(v)) {
-            const labels = { ...s.labels, ...(s.labels.instance ? {} : { instance: new URL(target).host }) };
-            this.store.append(metric, labels, ts, v);
-            this.targetOf.set(seriesId(metric, labels), target);
-            kept++;
-          }
+          if (Number.isFinite(v))
+            kept.push({
+              metric,
+              labels: { ...s.labels, ...(s.labels.instance ? {} : { instance: new URL(target).host }) },
+              value: v,
+            });
         }
+      }
+      this.o.onSeries?.(target, kept);
+      let served = this.metricsOf.get(target);
+      if (!served) this.metricsOf.set(target, (served = new Set()));
+      for (const metric of scratch.metrics()) if (this.o.keep.has(metric)) served.add(metric);
+      for (const { metric, labels, value } of kept) {
+        this.store.append(metric, labels, ts, value);
+        this.targetOf.set(seriesId(metric, labels), target);
       }
       this.lastErrors.delete(target);
       this.health.append('up', { target }, ts, 1);
-      this.o.onScrape?.(target, (Date.now() - started) / 1000, kept);
+      this.o.onScrape?.(target, (Date.now() - started) / 1000, kept.length);
     } catch (e) {
       const err = e instanceof Error ? e : new Error(String(e));
       this.lastErrors.set(target, err.message);

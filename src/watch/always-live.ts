@@ -16,11 +16,14 @@ import {
   type AlwaysStatus,
   type AlwaysWatch,
 } from './always-watch.js';
+import { HistogramBoundError } from '../signals/histogram.js';
 import { HISTORY_SECONDS } from './history.js';
 import { selectorsOf, totalHistory, totalTick } from './inputs.js';
 
 /** A watch's status with the calibration replay on its own history. */
-export interface AlwaysLiveStatus extends AlwaysStatus {
+export interface AlwaysLiveStatus extends Omit<AlwaysStatus, 'state'> {
+  /** `not-judged`: the signal cannot be judged as configured (a histogram without the slowerThan bound) */
+  state: AlwaysStatus['state'] | 'not-judged';
   calibration: { replayedSeconds: number; pages: number; statement: string } | null;
 }
 
@@ -31,6 +34,8 @@ export class AlwaysWatches {
     name: string;
     sig: SignalConfig;
     calibration: AlwaysLiveStatus['calibration'];
+    /** set once: why the signal is never judged (said in its status, and logged by onError) */
+    error?: string;
   }[] = [];
 
   constructor(
@@ -39,8 +44,9 @@ export class AlwaysWatches {
       source: MetricSource;
       step: number;
       absentAfter: number;
-      onIncident: (inc: AlwaysIncident) => void;
+      onIncident: (inc: AlwaysIncident) => void | Promise<void>;
       onStatus?: (s: AlwaysLiveStatus) => void;
+      onError?: (service: string, signal: string, error: string) => void;
     },
   ) {
     for (const [service, sc] of Object.entries(o.config.services)) {
@@ -55,29 +61,49 @@ export class AlwaysWatches {
 
   statuses(): AlwaysLiveStatus[] {
     return this.watches.map((a) =>
-      a.w
-        ? { ...alwaysStatus(a.w), calibration: a.calibration }
-        : {
-            service: a.service,
-            signal: a.name,
-            state: 'warming-up',
-            reason: 'warming up: its history has not been read yet',
-            historySeconds: 0,
-            needSeconds: 0,
-            origins: 0,
-            margin: NaN,
-            episode: null,
-            calibration: null,
-          },
+      a.error
+        ? { ...this.unread(a.service, a.name, a.error), state: 'not-judged' as const }
+        : a.w
+          ? { ...alwaysStatus(a.w), calibration: a.calibration }
+          : this.unread(a.service, a.name, 'warming up: its history has not been read yet'),
     );
+  }
+
+  private unread(service: string, signal: string, reason: string): AlwaysLiveStatus {
+    return {
+      service,
+      signal,
+      state: 'warming-up',
+      reason,
+      historySeconds: 0,
+      needSeconds: 0,
+      origins: 0,
+      margin: NaN,
+      episode: null,
+      calibration: null,
+    };
+  }
+
+  /** A histogram without the slowerThan bound: the signal is never judged, and says why once. */
+  private misconfigured(a: (typeof this.watches)[number], error: string): void {
+    a.error = `signal ${a.name}: ${error}`;
+    this.o.onError?.(a.service, a.name, a.error);
   }
 
   async tick(t: number): Promise<void> {
     const { step, absentAfter, config, source } = this.o;
     for (const a of this.watches) {
+      if (a.error) continue;
       if (!a.w) {
         const from = t - Math.floor(HISTORY_SECONDS / step) * step;
-        const history = await totalHistory(source, selectorsOf(a.sig).num, from, t - step, step, absentAfter);
+        let history: Float64Array;
+        try {
+          history = await totalHistory(source, selectorsOf(a.sig).num, from, t - step, step, absentAfter);
+        } catch (e) {
+          if (!(e instanceof HistogramBoundError)) throw e;
+          this.misconfigured(a, e.message);
+          continue;
+        }
         a.w = newAlwaysWatch({
           service: a.service,
           signal: a.name,
@@ -103,9 +129,13 @@ export class AlwaysWatches {
         };
       }
       const input = await totalTick(source, a.sig, t, step, absentAfter);
+      if (input.error) {
+        this.misconfigured(a, input.error);
+        continue;
+      }
       const x = input.mode === 'history' ? input.total.num.value : NaN;
       const inc = stepAlways(a.w, t, x);
-      if (inc) this.o.onIncident(inc);
+      if (inc) await this.o.onIncident(inc);
       this.o.onStatus?.({ ...alwaysStatus(a.w), calibration: a.calibration });
     }
   }

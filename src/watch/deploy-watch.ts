@@ -146,7 +146,9 @@ export function decide(w: DeployWatch, t: number): void {
   if (t >= w.endAt) {
     // A deploy never passes on ticks it did not see: every signal must have seen its final ticks and most
     // of the watch. Until then it keeps watching (blind while it is blind), also past the extended end.
+    // (A signal that cannot be judged as configured is never seen: waiting for it gains nothing.)
     const notSeen = w.signals
+      .filter((s) => !s.error)
       .map((s) => ({ name: s.name, why: unseen(seeingOf(w, s.name), w.step, w.endAt - w.deploy.startedAt) }))
       .filter((x) => x.why !== null);
     const b = blindness(w);

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { histogramOpenMetrics } from '../../bench/lib/histogram.js';
 import { mulberry32, poisson } from '../../bench/lib/random.js';
 import { runBacktest } from '../backtest/backtest.js';
+import { AlwaysWatches } from './always-live.js';
 import { parseConfig } from '../config/load.js';
 import type { Deploy } from '../model/deploy.js';
 import { MemoryStore } from '../sources/memory-store.js';
@@ -106,11 +107,63 @@ describe('latency signals', () => {
       source: canaryData(3, at, 0.3),
       deploys: [deploy('d-bound', 'v2', at)],
       from: T0,
-      to: at + 3600,
+      // a minute past watchFor: decided at watchFor (waiting for a signal that can never be judged gains
+      // nothing), else the reason would be that the data ended
+      to: at + 6 * 60,
     });
     const d = r.deploys[0]!;
     expect(d.verdict).toBe('inconclusive');
     expect(d.reason).toMatch(/signal latency: histogram http_request_duration_seconds has no bucket bound le="0.3"/);
+  });
+
+  it('never judges an all-at-once deploy on a histogram without the bound: its history is not read as a forecast', async () => {
+    const at = T0 + 3600;
+    const r = await runBacktest({
+      config: config('300ms', '5m'),
+      source: canaryData(6, at, 0.3),
+      deploys: [deploy('d-all-bound', 'v2', at, 'all-at-once')],
+      from: T0,
+      to: at + 6 * 60,
+    });
+    const d = r.deploys[0]!;
+    expect(d.verdict).toBe('inconclusive');
+    expect(d.reason).toMatch(
+      /not judged: signal latency: histogram http_request_duration_seconds has no bucket bound le="0.3"/,
+    );
+  });
+
+  it('an always-watched latency signal without the bound says so, and the other always-watched signals go on', async () => {
+    const at = T0 + 3600;
+    const store = canaryData(7, at, 0.01);
+    const cfg = parseConfig(
+      `evaluation: { interval: 15s }
+services:
+  checkout:
+    signals:
+      latency: { kind: latency, bad: rise, metric: ${METRIC}, matchers: { service: checkout }, slowerThan: 300ms, watch: always }
+      requests: { kind: count, bad: drop, metric: ${METRIC}_count, matchers: { service: checkout }, watch: always }
+`,
+      'always.yaml',
+    );
+    const errors: string[] = [];
+    const always = new AlwaysWatches({
+      config: cfg,
+      source: store,
+      step: 15,
+      absentAfter: cfg.evaluation.absentAfter,
+      onIncident: () => {},
+      onError: (service, signal, error) => errors.push(`${service}/${signal}: ${error}`),
+    });
+    for (let t = at; t < at + 10 * 15; t += 15) await always.tick(t);
+    const [latency, requests] = always.statuses();
+    expect(latency!.state).toBe('not-judged');
+    expect(latency!.reason).toMatch(
+      /signal latency: histogram http_request_duration_seconds has no bucket bound le="0.3"/,
+    );
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/^checkout\/latency: signal latency: histogram/);
+    expect(requests!.state).toBe('warming-up');
+    expect(requests!.historySeconds).toBeGreaterThan(0);
   });
 
   it('fails an all-at-once deploy that made everything slow, against the history before it', async () => {

@@ -3,6 +3,7 @@
 // backtest replays weeks in seconds and the live service passes the wall clock.
 import type { Config } from '../config/schema.js';
 import type { Deploy } from '../model/deploy.js';
+import { HistogramBoundError } from '../signals/histogram.js';
 import { TickCache } from '../sources/tick-cache.js';
 import { SourceError, type MetricSource } from '../sources/types.js';
 import {
@@ -19,7 +20,7 @@ import { historyForecasts } from './history.js';
 import { observeCanary, observeTotal, weightOver } from './inputs.js';
 import { latencyOptions } from './latency-evidence.js';
 import { MAX_GAP_SECONDS, markBlind, markGap, markSeen } from './seeing.js';
-import { newSignalJudge, stepSignal, type TickInput } from './signal-judge.js';
+import { newSignalJudge, stepSignal, type FrozenForecast, type TickInput } from './signal-judge.js';
 
 export interface WatcherEvents {
   /** a deploy was decided (fail, pass or inconclusive) */
@@ -34,6 +35,8 @@ export interface Logger {
 }
 
 const UNKNOWN = { value: NaN, live: 0 };
+/** The forecast of a signal that is never judged (its judge carries the error instead). */
+const UNJUDGED: FrozenForecast = { values: [], margin: 0, sigma2: 0, d0: 1, lags: [], origins: 0 };
 const UNKNOWN_ARMS = { canary: { num: UNKNOWN, den: UNKNOWN }, baseline: { num: UNKNOWN, den: UNKNOWN } };
 
 /** Watches judged between two yields to the event loop. */
@@ -195,20 +198,26 @@ export class Watcher {
     for (const [name, sig] of Object.entries(service.signals)) {
       // Without a control arm, half the false-alarm budget goes to the forecast's level error (the margin),
       // half to the test against it.
-      const f = await historyForecasts(this.deps.source, sig, origin, step, horizon, absentAfter, alpha / 2);
-      w.signals.push(
-        newSignalJudge({
-          name,
-          kind: sig.kind,
-          mode: 'history',
-          direction: sig.bad,
-          alpha: alpha / 2,
-          tolerance: sig.minEffect ?? minEffect,
-          forecast: f.main,
-          trafficForecast: f.traffic,
-          latency: latencyOptions(sig),
-        }),
+      // A histogram without the slowerThan bound has no history to forecast: the signal is never judged.
+      const f = await historyForecasts(this.deps.source, sig, origin, step, horizon, absentAfter, alpha / 2).catch(
+        (e: unknown) => {
+          if (e instanceof HistogramBoundError) return { main: UNJUDGED, traffic: null, error: e.message };
+          throw e;
+        },
       );
+      const judge = newSignalJudge({
+        name,
+        kind: sig.kind,
+        mode: 'history',
+        direction: sig.bad,
+        alpha: alpha / 2,
+        tolerance: sig.minEffect ?? minEffect,
+        forecast: f.main,
+        trafficForecast: f.traffic,
+        latency: latencyOptions(sig),
+      });
+      if ('error' in f) judge.error = `signal ${name}: ${f.error}`;
+      w.signals.push(judge);
     }
     w.prepared = true;
   }

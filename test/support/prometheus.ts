@@ -20,7 +20,13 @@ export function binary(names: string[], pkg: string): string {
 
 export async function startPrometheus(
   procs: Processes,
-  o: { targets?: string[]; tsdb?: string; scrapeInterval?: string },
+  o: {
+    targets?: string[];
+    tsdb?: string;
+    scrapeInterval?: string;
+    /** serve HTTPS: Prometheus' --web.config.file contents, the scrape job's extra YAML (scheme, tls_config) and a fetch that trusts its CA */
+    tls?: { webConfig: string; scrapeJob: string; fetch: typeof fetch };
+  },
 ): Promise<{ url: string; dir: string; proc: ChildProcess }> {
   const bin = binary(['prometheus'], 'prometheus');
   const dir = mkdtempSync(join(tmpdir(), 'navigator-prom-'));
@@ -32,20 +38,20 @@ export async function startPrometheus(
 scrape_configs:
   - job_name: storefront
     static_configs: [ { targets: [ ${(o.targets ?? []).map((t) => JSON.stringify(t)).join(', ')} ] } ]
-`,
+${o.tls ? o.tls.scrapeJob : ''}`,
   );
+  const web = join(dir, 'web.yml');
+  if (o.tls) writeFileSync(web, o.tls.webConfig);
   const p = procs.startBinary(bin, [
     `--config.file=${config}`,
     `--storage.tsdb.path=${o.tsdb ?? join(dir, 'data')}`,
     `--storage.tsdb.retention.time=100y`,
     `--web.listen-address=127.0.0.1:${port}`,
+    ...(o.tls ? [`--web.config.file=${web}`] : []),
   ]);
-  const url = `http://127.0.0.1:${port}`;
-  await waitUntil(
-    `Prometheus on ${url}`,
-    async () => p.exitCode === null && (await fetch(`${url}/-/ready`)).ok,
-    60_000,
-  );
+  const url = `${o.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
+  const get = o.tls?.fetch ?? fetch;
+  await waitUntil(`Prometheus on ${url}`, async () => p.exitCode === null && (await get(`${url}/-/ready`)).ok, 60_000);
   return { url, dir, proc: p };
 }
 
