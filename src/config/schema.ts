@@ -112,6 +112,16 @@ export const Service = Type.Object(
     dependsOn: Type.Array(Type.String(), { default: [], description: 'services whose changes can break this one' }),
     hooks: Obj({ halt: Type.Optional(Hook), rollback: Type.Optional(Hook) }),
     dryRun: Type.Boolean({ default: false, description: 'record what would be done, do nothing' }),
+    traffic: Type.Optional(
+      Type.Object(
+        { metric: Selector.properties.metric, matchers: Matchers },
+        {
+          additionalProperties: false,
+          description:
+            "each version's requests (a counter split by cohortLabel): the canary's share is measured from it every tick instead of assumed from the stage weight",
+        },
+      ),
+    ),
     signals: Type.Record(Type.String({ pattern: '^[a-zA-Z_][a-zA-Z0-9_-]*$' }), Signal, { default: {} }),
   },
   { additionalProperties: false },
@@ -379,6 +389,43 @@ export const ConfigSchema = Type.Object(
             default: {},
             description: 'Slack user id -> a name in auth.tokens, whose role applies',
           }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    github: Type.Optional(
+      Type.Object(
+        {
+          apiUrl: Type.String({
+            format: 'uri',
+            default: 'https://api.github.com',
+            description: 'REST API base; GitHub Enterprise Server: https://HOST/api/v3',
+          }),
+          token: Type.Optional(
+            Type.String({
+              minLength: 1,
+              description: 'a token with deployments: write (statuses only), e.g. "${GITHUB_TOKEN}"',
+            }),
+          ),
+          appId: Type.Optional(Type.Integer({ minimum: 1, description: "the GitHub App's id (instead of token)" })),
+          privateKey: Type.Optional(Type.String({ minLength: 1, description: "the App's private key, PEM" })),
+          privateKeyFile: Type.Optional(Type.String({ minLength: 1, description: 'or a file holding it' })),
+          installationId: Type.Optional(
+            Type.Integer({
+              minimum: 1,
+              description: 'default: from the webhook, else GET /repos/{owner}/{repo}/installation',
+            }),
+          ),
+          webhookSecret: Type.Optional(
+            Type.String({
+              minLength: 1,
+              description: "the App's webhook secret: POST /v1/github/webhook verifies X-Hub-Signature-256 with it",
+            }),
+          ),
+          matchWithin: Duration(
+            '10m',
+            'a protection rule request no registered deploy matches (repository and commit) is rejected after this',
+          ),
         },
         { additionalProperties: false },
       ),
