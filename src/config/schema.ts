@@ -248,7 +248,23 @@ export const ConfigSchema = Type.Object(
         ),
       }),
     }),
-    store: Obj({ path: Type.String({ default: 'data/navigator.db' }) }),
+    store: Obj({
+      path: Type.String({ default: 'data/navigator.db', description: 'embedded SQLite file (one process)' }),
+      url: Type.Optional(
+        Type.String({
+          pattern: '^postgres(ql)?://',
+          description: 'postgres://user:pass@host:5432/db instead of path: shared state for several replicas',
+        }),
+      ),
+      pool: Type.Integer({ minimum: 1, maximum: 200, default: 10, description: 'PostgreSQL connections per replica' }),
+      lease: Type.Optional(
+        Type.String({
+          pattern: DURATION_PATTERN,
+          description:
+            "how long a replica's hold on a watch lasts unless renewed (each tick); default two ticks, so a dead replica's watches move within three",
+        }),
+      ),
+    }),
     auth: Obj({
       tokens: Type.Array(
         Type.Object(
@@ -373,6 +389,43 @@ export const ConfigSchema = Type.Object(
             default: {},
             description: 'Slack user id -> a name in auth.tokens, whose role applies',
           }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    github: Type.Optional(
+      Type.Object(
+        {
+          apiUrl: Type.String({
+            format: 'uri',
+            default: 'https://api.github.com',
+            description: 'REST API base; GitHub Enterprise Server: https://HOST/api/v3',
+          }),
+          token: Type.Optional(
+            Type.String({
+              minLength: 1,
+              description: 'a token with deployments: write (statuses only), e.g. "${GITHUB_TOKEN}"',
+            }),
+          ),
+          appId: Type.Optional(Type.Integer({ minimum: 1, description: "the GitHub App's id (instead of token)" })),
+          privateKey: Type.Optional(Type.String({ minLength: 1, description: "the App's private key, PEM" })),
+          privateKeyFile: Type.Optional(Type.String({ minLength: 1, description: 'or a file holding it' })),
+          installationId: Type.Optional(
+            Type.Integer({
+              minimum: 1,
+              description: 'default: from the webhook, else GET /repos/{owner}/{repo}/installation',
+            }),
+          ),
+          webhookSecret: Type.Optional(
+            Type.String({
+              minLength: 1,
+              description: "the App's webhook secret: POST /v1/github/webhook verifies X-Hub-Signature-256 with it",
+            }),
+          ),
+          matchWithin: Duration(
+            '10m',
+            'a protection rule request no registered deploy matches (repository and commit) is rejected after this',
+          ),
         },
         { additionalProperties: false },
       ),

@@ -1,5 +1,6 @@
 // Numbered schema migrations, each applied once in its own transaction (schema_version records them).
 // Never edit an applied migration: add the next number.
+import { LEASES_MIGRATION } from './migrations-leases.js';
 import { OUTBOX_MIGRATION } from './migrations-outbox.js';
 
 export const MIGRATIONS: { version: number; sql: string }[] = [
@@ -152,8 +153,8 @@ export const MIGRATIONS: { version: number; sql: string }[] = [
     // compact record here; `watches.state` is the periodic checkpoint the records after it replay onto.
     // Appended in seq order and dropped as a prefix (seq <= the oldest open watch's checkpoint), with no
     // index besides the key, so an append touches the last pages only. Plain rows: the same in PostgreSQL
-    // (seq BIGSERIAL).
-    version: 30,
+    // (seq BIGSERIAL, migrations-postgres.ts).
+    version: 40,
     sql: `
       CREATE TABLE IF NOT EXISTS watch_ticks (
         seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -164,4 +165,5 @@ export const MIGRATIONS: { version: number; sql: string }[] = [
     `,
   },
   OUTBOX_MIGRATION,
+  LEASES_MIGRATION,
 ].sort((a, b) => a.version - b.version); // applied in version order, wherever a merge put them
