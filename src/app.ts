@@ -123,7 +123,7 @@ export async function buildNavigator(o: {
   }
 
   const store = new SqliteStore(config.store.path);
-  const auditVerifier = attachAudit({ config, store, metrics, log });
+  const auditVerifier = await attachAudit({ config, store, metrics, log });
   const service = new DeployService({ config, store, source, now, log });
   const effects = new Effects({ config, store, service, now, log, metrics, fetch: o.fetch });
   attachTelemetry(metrics, service, { source: config.metrics.source, log });
@@ -146,12 +146,12 @@ export async function buildNavigator(o: {
     source,
     step,
     absentAfter: config.evaluation.absentAfter,
-    onIncident: (inc) => {
+    onIncident: async (inc) => {
       const t = now();
-      const { candidates, byId } = recentCandidates(store, t, ATTRIBUTION_WINDOW);
+      const { candidates, byId } = await recentCandidates(store, t, ATTRIBUTION_WINDOW);
       const ranked = rankCandidates(inc, candidates, attributionSettings(config, step));
       const blamed = byId.get(ranked[0]?.id ?? '') ?? null;
-      store.appendAudit(t, 'navigator', 'incident', blamed?.id ?? null, {
+      await store.appendAudit(t, 'navigator', 'incident', blamed?.id ?? null, {
         service: inc.service,
         signal: inc.signal,
         onset: inc.onset,
@@ -162,7 +162,7 @@ export async function buildNavigator(o: {
         { service: inc.service, signal: inc.signal, blamed: blamed?.id ?? null },
         `incident: ${inc.evidence.sentence}`,
       );
-      effects.pageIncident(
+      await effects.pageIncident(
         blamed,
         inc.service,
         inc.signal,
@@ -225,11 +225,11 @@ export async function buildNavigator(o: {
     app: http,
     metrics,
     async start() {
-      const resumed = service.restore();
+      const resumed = await service.restore();
       if (resumed) log.info({ resumed }, 'resumed open watches from the store');
       scraper?.start();
       loop.start();
-      effects.start();
+      await effects.start();
       ready = true;
       const url = await http.listen(address);
       log.info({ url, source: config.metrics.source, step }, 'navigator listening');
@@ -242,7 +242,7 @@ export async function buildNavigator(o: {
       scraper?.stop();
       await effects.stop();
       await http.close();
-      store.close();
+      await store.close();
     },
   };
 }

@@ -66,7 +66,7 @@ services:
     expect(pages[0]!.signal).toBe('orders');
     expect(pages[0]!.deploy?.id).toBe('payments-new');
     expect(pages[0]!.summary).toMatch(/checkout\/orders regressed/);
-    const audit = t.nav.store.audit().filter((a) => a.action === 'incident');
+    const audit = (await t.nav.store.audit()).filter((a) => a.action === 'incident');
     expect(audit).toHaveLength(1);
     expect(Date.parse(new Date(audit[0]!.at * 1000).toISOString()) / 1000 - onset).toBeLessThanOrEqual(120);
     // Three days of history: the watch says it is warming up (only a collapse can page), in the API and /metrics.

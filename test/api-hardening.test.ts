@@ -284,7 +284,7 @@ describe('a store that cannot write', () => {
     const line = lines.find((l) => l.level === 'error' && l.obj.reqId === 'req-full-1');
     expect(line?.obj).toMatchObject({ status: 503, code: 'SQLITE_FULL', route: '/v1/deploys' });
     // All or nothing: no deploy row, no watch in memory.
-    expect(t.nav.store.getDeploy('phantom')).toBeUndefined();
+    expect(await t.nav.store.getDeploy('phantom')).toBeUndefined();
     expect(t.nav.service.watcher.get('phantom')).toBeUndefined();
     expect((await call('GET', '/v1/deploys/phantom', 'ci-token')).statusCode).toBe(404);
     const notReady = await ready();
@@ -310,7 +310,7 @@ describe('a store that cannot write', () => {
     }
     const d = (await call('GET', '/v1/deploys/after-space', 'ci-token')).json();
     expect(d.status).toBe('halted');
-    expect(t.nav.store.audit(0, 1000, 'after-space').map((a) => a.action)).toContain('halt');
+    expect((await t.nav.store.audit(0, 1000, 'after-space')).map((a) => a.action)).toContain('halt');
     expect(lines.some((l) => /dropped a watch/.test(l.msg))).toBe(false);
   });
 
@@ -351,7 +351,7 @@ describe('the audit log through the API', () => {
     expect(limited.statusCode).toBe(429);
     expect(limited.json().error.code).toBe('RATE_LIMITED');
     expect(Number(limited.headers['retry-after'])).toBeGreaterThanOrEqual(1);
-    expect(t.nav.store.audit().length).toBe(4);
+    expect((await t.nav.store.audit()).length).toBe(4);
     // People are not limited.
     expect((await approve('b', 'alice-token')).statusCode).toBe(201);
   });

@@ -153,7 +153,7 @@ describe('stages, listing and the end', () => {
     const s = await call('POST', '/v1/deploys/d-1/stages', 'ci-token', { weight: 0.5 });
     expect(s.statusCode).toBe(200);
     expect(s.json().stages.map((x: { weight: number }) => x.weight)).toEqual([0.1, 0.5]);
-    expect(t.nav.store.stages('d-1').map((x) => [x.seq, x.weight, x.actor])).toEqual([
+    expect((await t.nav.store.stages('d-1')).map((x) => [x.seq, x.weight, x.actor])).toEqual([
       [1, 0.1, 'ci'],
       [2, 0.5, 'ci'],
     ]);
@@ -314,7 +314,7 @@ describe('overrides', () => {
       .json()
       .entries.map((e: { action: string }) => e.action);
     expect(actions).toEqual(['register', 'override:halt', 'override:proceed', 'end', 'override:halt']);
-    expect(t.nav.store.overrides('d-1').map((o) => o.to_status)).toEqual(['halted', 'passed', 'halted']);
+    expect((await t.nav.store.overrides('d-1')).map((o) => o.to_status)).toEqual(['halted', 'passed', 'halted']);
   });
 });
 

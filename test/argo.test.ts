@@ -46,7 +46,7 @@ const OLD: Metric = {
 const deploy = (id: string) => ({ id, service: 'checkout', version: 'v2', baselineVersion: 'v1', strategy: 'canary' });
 
 describe("the README's Argo Rollouts template", () => {
-  it('is valid for Argo, sends the token from a Secret, and reads the Argo route', () => {
+  it('is valid for Argo, sends the token from a Secret, and reads the Argo route', async () => {
     const tpl = readmeTemplate();
     const [m] = tpl.spec.metrics;
     expect(validateMetric(m!)).toBeNull();

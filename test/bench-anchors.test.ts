@@ -22,7 +22,7 @@ const meanVar = (xs: readonly number[]) => {
 };
 
 describe('samplers', () => {
-  it('Poisson (inversion and PTRS), gamma and binomial have their means and variances', () => {
+  it('Poisson (inversion and PTRS), gamma and binomial have their means and variances', async () => {
     const rng = mulberry32(7);
     for (const mean of [0.3, 3, 9.5, 40, 2000]) {
       const s = meanVar(Array.from({ length: 40_000 }, () => poisson(rng, mean)));
@@ -47,7 +47,7 @@ describe('samplers', () => {
 });
 
 describe('simulate', () => {
-  it('gives each arm its share of lambda with variance D times the mean', () => {
+  it('gives each arm its share of lambda with variance D times the mean', async () => {
     for (const [lambda, weight, D] of [
       [50, 0.1, 1.6],
       [0.5, 0.5, 2],
@@ -70,7 +70,7 @@ describe('simulate', () => {
     }
   });
 
-  it('applies the drop from the onset, the error ratios, bursts shared by both arms, and is reproducible', () => {
+  it('applies the drop from the onset, the error ratios, bursts shared by both arms, and is reproducible', async () => {
     const spec = { seed: 5, ticks: 4000, lambda: 50, weight: 0.2, drop: 0.2, onset: 2000, errorRatio: 0.01 };
     const r = simulate(spec);
     const before = meanVar(r.canaryOrders.slice(0, 2000)).mean;
@@ -93,7 +93,7 @@ describe('simulate', () => {
     expect(cov / ((mu * mu) / 20)).toBeGreaterThan(0.85);
   });
 
-  it('computes the information floor of shared/reference/statistics.md', () => {
+  it('computes the information floor of shared/reference/statistics.md', async () => {
     expect(informationRate(100, 0.99)).toBeCloseTo(94.4, 1);
     expect(delayBoundSeconds(100, 0.99)).toBeCloseTo(0.073, 3);
     expect(informationRate(1, 0.05)).toBeCloseTo(0.00127, 5);
@@ -103,7 +103,7 @@ describe('simulate', () => {
 });
 
 describe('Mann-Whitney U and the Hodges-Lehmann interval', () => {
-  it('matches hand-computed values', () => {
+  it('matches hand-computed values', async () => {
     // x all below y: U = 0; exact two-sided p = 2 / C(10, 5); differences -9 (once) .. -1 (once), median -5.
     const t = mannWhitney([1, 2, 3, 4, 5], [6, 7, 8, 9, 10], 0.95);
     expect(t.u).toBe(0);
@@ -122,7 +122,7 @@ describe('Mann-Whitney U and the Hodges-Lehmann interval', () => {
     expect(normalQuantile(0.99)).toBeCloseTo(2.326348, 6);
   });
 
-  it("matches Kayenta's own test and R's documented example", () => {
+  it("matches Kayenta's own test and R's documented example", async () => {
     // kayenta-judge MannWhitneySuite: control 1..4, experiment 10..40, 95%: interval [6, 39], estimate 22.5.
     const k = mannWhitney([10, 20, 30, 40], [1, 2, 3, 4], 0.95);
     expect([k.lower, k.upper, k.estimate]).toEqual([6, 39, 22.5]);
@@ -134,7 +134,7 @@ describe('Mann-Whitney U and the Hodges-Lehmann interval', () => {
     expect(r.p).toBeCloseTo(0.2544, 4);
   });
 
-  it("finds the roots of R's statistic and the median of all differences (property)", () => {
+  it("finds the roots of R's statistic and the median of all differences (property)", async () => {
     const sample = fc.array(fc.integer({ min: 0, max: 12 }), { minLength: 2, maxLength: 25 });
     fc.assert(
       fc.property(sample, sample, fc.constantFrom(0.9, 0.95, 0.98), (x, y, conf) => {
@@ -195,7 +195,7 @@ function steady(
 const seconds = (tick: number | null) => (tick === null ? null : (tick + 1) * 15);
 
 describe('reference judges', () => {
-  it('Flagger (threshold 5) fails checks at minutes 1..5 of a collapse and rolls back on the next tick', () => {
+  it('Flagger (threshold 5) fails checks at minutes 1..5 of a collapse and rolls back on the next tick', async () => {
     const f5 = flaggerJudge(5);
     expect(seconds(f5.decide(steady(240, { factor: 0.01 }), 'orders').tick)).toBe(6 * 60);
     expect(seconds(flaggerJudge(10).decide(steady(240, { factor: 0.01 }), 'orders').tick)).toBe(11 * 60);
@@ -214,7 +214,7 @@ describe('reference judges', () => {
     expect(f5.decide(steady(240), 'errors').tick).toBeNull();
   });
 
-  it('Argo Rollouts fails on the fourth failed measurement and aborts on the fifth consecutive error', () => {
+  it('Argo Rollouts fails on the fourth failed measurement and aborts on the fifth consecutive error', async () => {
     const argo = argoJudge();
     // Measurements at 0 (no canary data yet: an error), 5, 10, 15, 20 minutes: the 4th failure at 20.
     expect(seconds(argo.decide(steady(480, { factor: 0.5 }), 'orders').tick)).toBe(20 * 60);
@@ -231,7 +231,7 @@ describe('reference judges', () => {
     expect(argo.decide(steady(480), 'errors').tick).toBeNull();
   });
 
-  it('Kayenta fails a collapse at the 60-minute judgement and not before', () => {
+  it('Kayenta fails a collapse at the 60-minute judgement and not before', async () => {
     const kayenta = kayentaJudge();
     expect(seconds(kayenta.decide(steady(960, { factor: 0.01 }), 'orders').tick)).toBe(3600);
     expect(kayenta.decide(steady(239, { factor: 0.01 }), 'orders').tick).toBeNull();
@@ -243,7 +243,7 @@ describe('reference judges', () => {
     expect(kayenta.decide(steady(960), 'errors').tick).toBeNull();
   });
 
-  it("classifies like Kayenta's MannWhitneyClassifier", () => {
+  it("classifies like Kayenta's MannWhitneyClassifier", async () => {
     const base = Array.from({ length: 60 }, (_, i) => 100 + (i % 7));
     expect(
       kayentaClassify(
@@ -280,7 +280,7 @@ describe('reference judges', () => {
 });
 
 describe('the anchors grid', () => {
-  it('runs the references on the quick grid and compares them with a stand-in Navigator', () => {
+  it('runs the references on the quick grid and compares them with a stand-in Navigator', async () => {
     // A stand-in that cheats (it reads the drop) and halts every regression at its first tick: it exercises
     // the ratios and targets, nothing more.
     const oracle: BenchJudge = {

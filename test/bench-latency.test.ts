@@ -15,7 +15,7 @@ const cell = (o: Partial<LatencyCell>): LatencyCell => ({
 });
 
 describe('bench/latency, seeded and small', () => {
-  it('halts 1% -> 30% slower than 500 ms at 100 req/s in a 10% canary within 2 ticks, every run', () => {
+  it('halts 1% -> 30% slower than 500 ms at 100 req/s in a 10% canary within 2 ticks, every run', async () => {
     for (let seed = 1; seed <= 20; seed++) {
       const { tick, judge } = runLatencyCanary(seed, cell({ canarySlow: 0.3 }), 10);
       expect(tick, `seed ${seed}`).not.toBeNull();
@@ -26,13 +26,13 @@ describe('bench/latency, seeded and small', () => {
     }
   });
 
-  it('takes longer for a smaller slowdown: 1% -> 5% at 100 req/s is decided, but not at the first tick every time', () => {
+  it('takes longer for a smaller slowdown: 1% -> 5% at 100 req/s is decided, but not at the first tick every time', async () => {
     const ticks = Array.from({ length: 10 }, (_, i) => runLatencyCanary(100 + i, cell({ canarySlow: 0.05 }), 240).tick);
     expect(ticks.every((t) => t !== null)).toBe(true);
     expect(Math.max(...(ticks as number[]))).toBeGreaterThan(1);
   });
 
-  it('fails none of 150 good canaries with Poisson traffic watched for 30 minutes', () => {
+  it('fails none of 150 good canaries with Poisson traffic watched for 30 minutes', async () => {
     let alarms = 0;
     for (let r = 0; r < 150; r++) {
       const share = [0.001, 0.01, 0.05][r % 3] as number;

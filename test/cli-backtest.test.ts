@@ -34,7 +34,7 @@ services:
 `;
 
 let dir: string;
-beforeAll(() => {
+beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'navigator-backtest-'));
   writeFileSync(join(dir, 'navigator.yaml'), CONFIG);
 });
@@ -46,7 +46,7 @@ function write(name: string, text: string): string {
 }
 
 describe('navigator backtest', () => {
-  it('fails a canary whose orders collapse, at the first ticks, and passes a good one', () => {
+  it('fails a canary whose orders collapse, at the first ticks, and passes a good one', async () => {
     const start = FROM + 2 * DAY;
     const deployAt = start + 3600;
     const good = deployAt + 2 * 3600;
@@ -136,7 +136,7 @@ describe('navigator backtest', () => {
     expect(report.incidents.some((i: { attributedTo: string }) => i.attributedTo === 'bad')).toBe(true);
   });
 
-  it('pages an always-watched collapse within 3 ticks and blames the recent change of another service', () => {
+  it('pages an always-watched collapse within 3 ticks and blames the recent change of another service', async () => {
     const onset = FROM + 8 * DAY + 11 * 3600;
     const orders = diurnal(30);
     const data = generateOpenMetrics({
@@ -185,7 +185,7 @@ describe('navigator backtest', () => {
     expect(hit[0].candidates).toContain('old-payments');
   });
 
-  it('exits 2 naming the file and line of a malformed recording, and prints nothing on stdout', () => {
+  it('exits 2 naming the file and line of a malformed recording, and prints nothing on stdout', async () => {
     const bad = write(
       'bad.om',
       '# TYPE orders counter\norders_total{service="checkout"} 1 1764248400\norders_total{service="checkout" 2 1764248415\n# EOF\n',
@@ -205,7 +205,7 @@ describe('navigator backtest', () => {
     expect(r.stderr).toContain(`${bad}:3`);
   });
 
-  it('exits 2 naming the field of a bad deploy', () => {
+  it('exits 2 naming the field of a bad deploy', async () => {
     const r = navigator([
       'backtest',
       '--config',
@@ -226,7 +226,7 @@ describe('navigator backtest', () => {
     expect(r.stderr).toMatch(/bad\.json: \[0\]\.strategy/);
   });
 
-  it('exits 2 naming the key and line of a bad config', () => {
+  it('exits 2 naming the key and line of a bad config', async () => {
     const cfg = write(
       'bad.yaml',
       'evaluation:\n  interval: 15s\n  falseAlarmRate: 0.001\nservices:\n  checkout:\n    signals:\n      orders: { kind: count, bad: drop, metirc: orders_total }\n',

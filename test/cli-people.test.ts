@@ -153,7 +153,7 @@ describe('commands for people', () => {
     expect(JSON.parse(gate.stdout)).toMatchObject({ decision: 'halt', status: 'halted', exitCode: 1 });
   });
 
-  it('config check validates without starting anything and prints what it would watch', () => {
+  it('config check validates without starting anything and prints what it would watch', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'navigator-check-'));
     const good = join(dir, 'good.yaml');
     writeFileSync(good, demoConfig());
@@ -176,7 +176,7 @@ describe('commands for people', () => {
     expect(JSON.parse(o.stdout).problems.join('\n')).toMatch(/refusing to listen on 0\.0\.0\.0:8080/);
   });
 
-  it('completion scripts name the commands and are valid bash', () => {
+  it('completion scripts name the commands and are valid bash', async () => {
     const r = navigator(['completion', 'bash']);
     expect(r.status).toBe(0);
     for (const c of ['deploys', 'override', 'ack', 'gate', 'config', '--timeout']) expect(r.stdout).toContain(c);

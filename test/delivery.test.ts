@@ -72,7 +72,7 @@ async function halted(extra = ''): Promise<TestNavigator> {
   await n.nav.http.inject({ method: 'POST', url: '/v1/deploys', payload: deploy });
   n.clock.now = start + 60;
   await n.nav.service.tick(start + 60);
-  expect(n.nav.service.view('d-1').status).toBe('halted');
+  expect((await n.nav.service.view('d-1')).status).toBe('halted');
   return n;
 }
 
@@ -99,7 +99,7 @@ describe('delivery that never gives up silently', () => {
     // Backoff 1, 2, 4, ... s with jitter, capped at 5 min: about ten attempts in ten minutes, not 600.
     expect(failing.length).toBeGreaterThanOrEqual(7);
     expect(failing.length).toBeLessThanOrEqual(14);
-    const row = t.nav.store.effectByKey('page:oncall:webhook:navigator/checkout/d-1/regression:trigger')!;
+    const row = (await t.nav.store.effectByKey('page:oncall:webhook:navigator/checkout/d-1/regression:trigger'))!;
     expect(row.status).toBe('pending'); // still trying: the page matters until resolved
     expect(row.escalated).toBe(1);
     // After escalateAfter failures the page went to the fallback route, and a "cannot deliver" page out.
@@ -120,20 +120,20 @@ describe('delivery that never gives up silently', () => {
     expect(await metric('navigator_deliveries_total', { route: 'oncall', provider: 'webhook', outcome: 'retry' })).toBe(
       failing.length,
     );
-    expect(t.nav.store.audit().filter((a) => a.action === 'delivery-escalated')).toHaveLength(1);
+    expect((await t.nav.store.audit()).filter((a) => a.action === 'delivery-escalated')).toHaveLength(1);
 
     // The receiver is back: the next attempt (within the 5 min cap) delivers, once, and the "cannot
     // deliver" page is resolved.
     rx.script.set('/hook', []);
-    for (let i = 0; i < 70 && t.nav.store.effectByKey(row.key)!.status === 'pending'; i++) {
+    for (let i = 0; i < 70 && (await t.nav.store.effectByKey(row.key))!.status === 'pending'; i++) {
       t.clock.now += 5;
       await t.nav.effects.drain();
     }
-    expect(t.nav.store.effectByKey(row.key)!.status).toBe('done');
+    expect((await t.nav.store.effectByKey(row.key))!.status).toBe('done');
     expect(rx.at('/hook').filter(isTrigger)).toHaveLength(failing.length + 1);
     await t.nav.effects.drain();
     expect(rx.at('/cant').map((r) => (r.json as { action: string }).action)).toEqual(['trigger', 'resolve']);
-    expect(t.nav.store.audit().filter((a) => a.action === 'delivery-recovered')).toHaveLength(1);
+    expect((await t.nav.store.audit()).filter((a) => a.action === 'delivery-recovered')).toHaveLength(1);
     expect(await metric('navigator_outbox_pending', {})).toBe(0);
   });
 
@@ -153,9 +153,9 @@ describe('delivery that never gives up silently', () => {
     t.clock.now += 65;
     await t.nav.effects.drain();
     expect(pd().length).toBe(5);
-    expect(t.nav.store.effectByKey('page:oncall:pagerduty:navigator/checkout/d-1/regression:trigger')?.status).toBe(
-      'done',
-    );
+    expect(
+      (await t.nav.store.effectByKey('page:oncall:pagerduty:navigator/checkout/d-1/regression:trigger'))?.status,
+    ).toBe('done');
     expect(rx.at('/backup')).toHaveLength(1); // escalated after the 4th failure, as configured
   });
 
@@ -164,7 +164,7 @@ describe('delivery that never gives up silently', () => {
     t = await halted();
     await t.nav.effects.drain();
     await t.nav.effects.drain();
-    const row = t.nav.store.effectByKey('page:oncall:slack:navigator/checkout/d-1/regression:trigger')!;
+    const row = (await t.nav.store.effectByKey('page:oncall:slack:navigator/checkout/d-1/regression:trigger'))!;
     expect(row).toMatchObject({ status: 'failed', attempts: 1, escalated: 1 });
     expect(rx.at('/backup')).toHaveLength(1);
     expect((rx.at('/cant')[0]!.json as { summary: string }).summary).toMatch(/refused by the receiver after 1 attempt/);
@@ -265,7 +265,7 @@ describe('delivery that never gives up silently', () => {
     expect(r.json().resolved).toEqual([{ alert: 'OrdersLow', resolves: ['d-1'] }]);
     await t.nav.effects.drain();
     expect(hook().map((h) => h.action)).toEqual(['trigger', 'resolve']);
-    expect(t.nav.store.audit().some((a) => a.action === 'alert-resolved')).toBe(true);
+    expect((await t.nav.store.audit()).some((a) => a.action === 'alert-resolved')).toBe(true);
     // Navigator's own alert, routed back to it by Alertmanager: ignored, firing or resolved.
     const own = { alertname: 'NavigatorRegression', service: 'checkout', deploy: 'd-1', incident: 'navigator/x/y' };
     const r2 = await post(alert('firing', own, 'f2'));
@@ -306,8 +306,8 @@ describe('delivery that never gives up silently', () => {
     t = await testNavigator({ config: config(rx.url) });
     await t.nav.http.inject({ method: 'POST', url: '/v1/deploys', payload: deploy });
     t.nav.store.db.prepare("DELETE FROM outbox WHERE key = 'change:oncall:d-1'").run(); // never queued
-    t.nav.effects.start();
-    t.nav.effects.start(); // twice: the key keeps it once
+    await t.nav.effects.start();
+    await t.nav.effects.start(); // twice: the key keeps it once
     await t.nav.effects.drain();
     expect(rx.at('/pd/v2/change/enqueue')).toHaveLength(1);
   });

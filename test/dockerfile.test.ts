@@ -10,7 +10,7 @@ const text = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
 const stages = text.split(/^FROM /m).slice(1);
 
 describe('Dockerfile', () => {
-  it('builds in stages and runs only production dependencies as a non-root user', () => {
+  it('builds in stages and runs only production dependencies as a non-root user', async () => {
     expect(stages.length).toBeGreaterThanOrEqual(3);
     const runtime = stages[stages.length - 1] as string;
     expect(text).toMatch(/npm ci --omit=dev/);
@@ -22,7 +22,7 @@ describe('Dockerfile', () => {
     expect(runtime).toMatch(/CMD \["serve"\]/);
   });
 
-  it('copies every file the runtime needs from the repository', () => {
+  it('copies every file the runtime needs from the repository', async () => {
     for (const m of text.matchAll(/^COPY (?!--from)(.+) \S+$/gm)) {
       for (const src of (m[1] as string).split(/\s+/))
         expect(() => readFileSync(join(ROOT, src))).not.toThrow(/ENOENT/);
@@ -35,20 +35,20 @@ describe("the image's config (config/docker.yaml)", () => {
   const copied = /^COPY (config\/\S+) \/config\/navigator\.yaml$/m.exec(runtime)?.[1] as string;
   const yaml = readFileSync(join(ROOT, copied), 'utf8');
 
-  it('runs on a supported Node LTS with an init process as PID 1', () => {
+  it('runs on a supported Node LTS with an init process as PID 1', async () => {
     for (const s of stages) expect(s).toMatch(/^node:(22|24)-/);
     expect(runtime).toMatch(/apt-get install[^\n]*\btini\b/);
     expect(runtime).toMatch(/^ENTRYPOINT \["\/usr\/bin\/tini", "--", "node", "bin\/navigator\.js"\]$/m);
   });
 
-  it('listens on all interfaces with tokens from the environment', () => {
+  it('listens on all interfaces with tokens from the environment', async () => {
     const env = { NAVIGATOR_PIPELINE_TOKEN: 'p-token', NAVIGATOR_ADMIN_TOKEN: 'a-token' };
     const config = parseConfig(yaml, copied, env);
     expect(config.server.listen).toBe('0.0.0.0:8080');
     expect(config.auth.tokens.map((t) => t.role).sort()).toEqual(['admin', 'pipeline']);
   });
 
-  it('refuses to start without its tokens, naming the unset variable', () => {
+  it('refuses to start without its tokens, naming the unset variable', async () => {
     expect(() => parseConfig(yaml, copied, { NAVIGATOR_ADMIN_TOKEN: 'a-token' })).toThrow(/NAVIGATOR_PIPELINE_TOKEN/);
   });
 });

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { navigator } from './support/cli.js';
 
 describe('npm run demo', () => {
-  it('promotes the good canary and halts the bad and the slow ones within seconds, in under two minutes', () => {
+  it('promotes the good canary and halts the bad and the slow ones within seconds, in under two minutes', async () => {
     const started = Date.now();
     const r = navigator(['demo'], { timeout: 150_000 });
     expect(r.status, r.stdout + r.stderr).toBe(0);

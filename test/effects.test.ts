@@ -94,7 +94,7 @@ async function haltedNavigator(
 describe('pages and hooks', () => {
   it('sends each provider its documented payload, naming the change and the evidence', async () => {
     t = await haltedNavigator();
-    expect(t.nav.service.view('d-9').status).toBe('halted');
+    expect((await t.nav.service.view('d-9')).status).toBe('halted');
     await t.nav.effects.drain();
     t.clock.now += 1; // resolves wait paging.resolveAfter after the rollback
     await t.nav.effects.drain(); // the rollback's success queued the resolves
@@ -143,7 +143,7 @@ describe('pages and hooks', () => {
       `sha256=${createHmac('sha256', 'hook-key').update(halt.body).digest('hex')}`,
     );
     expect(rx.at('/rollback')).toHaveLength(1);
-    expect(t.nav.service.view('d-9').status).toBe('rolled_back');
+    expect((await t.nav.service.view('d-9')).status).toBe('rolled_back');
 
     // Grafana annotations for the deploy's start, its halt and its rollback, through the HTTP API (this
     // receiver finds no region on GET, so each is a POST; test/grafana-annotations.test.ts has the regions).
@@ -156,7 +156,7 @@ describe('pages and hooks', () => {
     });
     expect(typeof (notes[1]!.json as { time: number }).time).toBe('number');
     await t.nav.effects.drain();
-    const effects = t.nav.service.view('d-9').effects;
+    const effects = (await t.nav.service.view('d-9')).effects;
     expect(effects.filter((e) => e.status !== 'done')).toEqual([]);
   });
 
@@ -176,7 +176,7 @@ describe('pages and hooks', () => {
     t.clock.now += 10;
     await t.nav.effects.drain();
     expect(triggers()).toHaveLength(3);
-    const effects = t.nav.service.view('d-9').effects;
+    const effects = (await t.nav.service.view('d-9')).effects;
     expect(effects.find((e) => e.kind === 'page:pagerduty:trigger')?.status).toBe('done');
     expect(effects.find((e) => e.kind === 'page:slack:trigger')).toMatchObject({ status: 'failed', attempts: 1 });
     expect(slackTriggers()).toHaveLength(1);
@@ -226,7 +226,7 @@ describe('pages and hooks', () => {
     await t.nav.effects.drain();
     // Nothing acts on production or pages anyone; dashboard annotations (records, not actions) still go out.
     expect(rx.requests.filter((r) => !r.path.startsWith('/grafana/'))).toHaveLength(0);
-    const effects = t.nav.service.view('d-9').effects.filter((e) => e.kind !== 'annotation');
+    const effects = (await t.nav.service.view('d-9')).effects.filter((e) => e.kind !== 'annotation');
     expect(effects.length).toBeGreaterThan(0);
     expect(effects.every((e) => e.status === 'skipped')).toBe(true);
   });
@@ -255,7 +255,7 @@ describe('acknowledgement', () => {
     expect(
       rx.at('/pd/v2/enqueue').filter((r) => (r.json as Record<string, string>).event_action === 'resolve'),
     ).toHaveLength(1);
-    expect(t.nav.store.audit().filter((a) => a.action === 'acknowledge')).toHaveLength(2);
+    expect((await t.nav.store.audit()).filter((a) => a.action === 'acknowledge')).toHaveLength(2);
   });
 });
 

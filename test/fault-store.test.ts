@@ -151,7 +151,7 @@ describe('a full disk under a running navigator', () => {
 });
 
 describe('a store that cannot be opened', () => {
-  it('serve exits 2 naming a corrupt file', () => {
+  it('serve exits 2 naming a corrupt file', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'navigator-corrupt-'));
     const file = join(dir, 'navigator.db');
     writeFileSync(file, Buffer.alloc(64 * 1024, 0x5a));
@@ -163,7 +163,7 @@ describe('a store that cannot be opened', () => {
     expect(r.stderr).not.toMatch(/\n\s+at /); // a message, not a stack trace
   });
 
-  it('audit verify --store on a missing file exits 2 naming it and creates nothing', () => {
+  it('audit verify --store on a missing file exits 2 naming it and creates nothing', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'navigator-missing-')), 'nope.db');
     const r = navigator(['audit', 'verify', '--store', file]);
     expect(r.status).toBe(2);

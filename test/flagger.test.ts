@@ -66,14 +66,14 @@ describe('Flagger webhooks', () => {
       for (let i = 0; i < max && !what(); i++) await step();
       expect(what()).toBe(true);
     };
-    const status = (rev: string) => t!.nav.service.view(`flagger:shop:checkout:${rev}`).status;
+    const status = async (rev: string) => (await t!.nav.service.view(`flagger:shop:checkout:${rev}`)).status;
     const callsFor = (rev: string) => canary.calls.filter((c) => c.checksum === rev);
 
     // 1. A good revision: watched from its first analysis hook, held at confirm-promotion until Navigator
     //    passes it, then promoted. The rollback hook never answered 2xx.
     canary.deploy('rev1');
     await until(() => canary.phase === 'Succeeded', 60);
-    expect(status('rev1')).toBe('passed');
+    expect(await status('rev1')).toBe('passed');
     const p1 = callsFor('rev1');
     expect(p1.filter((c) => c.type === 'confirm-promotion').map((c) => c.status)).toEqual(
       expect.arrayContaining([423, 200]),
@@ -86,8 +86,8 @@ describe('Flagger webhooks', () => {
     //    and the rollback hook makes Flagger roll back; Flagger's final phase marks it rolled back.
     canary.deploy('rev2');
     await until(() => canary.phase === 'Failed', 40);
-    expect(status('rev2')).toBe('rolled_back');
-    expect(status('rev1')).toBe('passed');
+    expect(await status('rev2')).toBe('rolled_back');
+    expect(await status('rev1')).toBe('passed');
     expect(canary.calls.filter((c) => c.type === 'confirm-rollout').at(-1)).toMatchObject({
       checksum: 'rev1',
       status: 200,
@@ -103,9 +103,9 @@ describe('Flagger webhooks', () => {
     await step();
     await step();
     expect(canary.phase).toBe('Progressing');
-    expect(status('rev3')).toBe('watching');
+    expect(await status('rev3')).toBe('watching');
     await until(() => canary.phase === 'Succeeded', 60);
-    expect(status('rev3')).toBe('passed');
+    expect(await status('rev3')).toBe('passed');
     expect(
       callsFor('rev3')
         .filter((c) => c.type === 'rollback')
@@ -117,12 +117,9 @@ describe('Flagger webhooks', () => {
     expect(canary.calls.filter((c) => c.status === 401 || c.status === 400 || c.status === 404)).toEqual([]);
     expect(canary.calls.filter((c) => c.type === 'event').every((c) => c.status === 200)).toBe(true);
     // No deploy was made for the checksum confirm-rollout or the "New revision detected" event carried.
-    expect(
-      t.nav.service
-        .list()
-        .map((d) => d.id)
-        .sort(),
-    ).toEqual(['flagger:shop:checkout:rev1', 'flagger:shop:checkout:rev2', 'flagger:shop:checkout:rev3'].sort());
+    expect((await t.nav.service.list()).map((d) => d.id).sort()).toEqual(
+      ['flagger:shop:checkout:rev1', 'flagger:shop:checkout:rev2', 'flagger:shop:checkout:rev3'].sort(),
+    );
   }, 120_000);
 
   it('answers by the hook type: rollback only for a halted revision, event accepted, bad payloads named', async () => {
@@ -133,12 +130,12 @@ describe('Flagger webhooks', () => {
     // Before the analysis: nothing registered, no rollback.
     expect((await post('rollback', { ...p, phase: 'Waiting' })).statusCode).toBe(423);
     expect((await post('event', { ...p, phase: 'Initialized', metadata: { eventMessage: 'x' } })).statusCode).toBe(200);
-    expect(t.nav.service.list()).toEqual([]);
+    expect(await t.nav.service.list()).toEqual([]);
     // The first analysis hook registers the revision; while watched: rollout 200, promotion 423, rollback 423.
     const r = await post('pre-rollout', { ...p, phase: 'Progressing' });
     expect(r.statusCode).toBe(200);
     expect(r.json()).toMatchObject({ deploy: 'flagger:shop:checkout:abc', status: 'watching' });
-    expect(t.nav.service.view('flagger:shop:checkout:abc')).toMatchObject({
+    expect(await t.nav.service.view('flagger:shop:checkout:abc')).toMatchObject({
       service: 'checkout',
       version: 'checkout',
       baselineVersion: 'checkout-primary',
@@ -152,7 +149,7 @@ describe('Flagger webhooks', () => {
     expect((await post('rollback', { ...p, phase: 'Progressing' })).statusCode).toBe(423);
     // Ended (Flagger's own Failed phase, not Navigator's halt): still no rollback signal.
     expect((await post('post-rollout', { ...p, phase: 'Failed' })).statusCode).toBe(200);
-    expect(t.nav.service.view('flagger:shop:checkout:abc').status).toBe('ended');
+    expect((await t.nav.service.view('flagger:shop:checkout:abc')).status).toBe('ended');
     expect((await post('rollback', { ...p, phase: 'Progressing' })).statusCode).toBe(423);
     // Bad input names the field; an unknown service too; no token is 401.
     const noSum = await post('rollout', { name: 'checkout', namespace: 'shop', phase: 'Progressing' });

@@ -66,8 +66,8 @@ describe('Grafana annotation regions', () => {
 
     t.clock.now = start + 60;
     await t.nav.service.tick(start + 60);
-    expect(t.nav.service.view('d-bad').status).toBe('halted');
-    const decidedAt = Date.parse(t.nav.service.view('d-bad').decidedAt!);
+    expect((await t.nav.service.view('d-bad')).status).toBe('halted');
+    const decidedAt = Date.parse((await t.nav.service.view('d-bad')).decidedAt!);
     await t.nav.effects.drain();
     // Decided: the same annotation, now a region to the decision, tagged and described by it.
     expect(grafana.annotations).toHaveLength(1);
@@ -90,8 +90,8 @@ describe('Grafana annotation regions', () => {
     await t.nav.effects.drain();
     expect(grafana.annotations.map((x) => x.tags[3])).toEqual(['deploy:d-bad', 'deploy:d-next']);
     expect(grafana.annotations[0]!.timeEnd).toBe(decidedAt);
-    expect(t.nav.service.view('d-bad').effects.filter((e) => e.kind === 'annotation' && e.status !== 'done')).toEqual(
-      [],
-    );
+    expect(
+      (await t.nav.service.view('d-bad')).effects.filter((e) => e.kind === 'annotation' && e.status !== 'done'),
+    ).toEqual([]);
   });
 });

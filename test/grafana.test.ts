@@ -63,7 +63,7 @@ const procs = new Processes();
 afterAll(() => procs.stopAll());
 
 describe('Grafana dashboards', () => {
-  it('ships an overview and a deploy dashboard', () => {
+  it('ships an overview and a deploy dashboard', async () => {
     expect(dashboards.map(([, d]) => d.uid).sort()).toEqual(['navigator-deploy', 'navigator-overview']);
   });
 
@@ -113,7 +113,7 @@ describe('Grafana dashboards', () => {
     }
   });
 
-  it("the deploy dashboard names no service's metric: the service, signal, counter and histogram are variables", () => {
+  it("the deploy dashboard names no service's metric: the service, signal, counter and histogram are variables", async () => {
     const deploy = dashboards.find(([, d]) => d.uid === 'navigator-deploy')![1];
     expect(deploy.templating.list.map((v) => v.name)).toEqual(
       expect.arrayContaining(['service', 'signal', 'counter', 'histogram', 'slower']),
@@ -125,7 +125,7 @@ describe('Grafana dashboards', () => {
     }
   });
 
-  it('provisioning uses only the environment references Grafana expands ($VAR, ${VAR})', () => {
+  it('provisioning uses only the environment references Grafana expands ($VAR, ${VAR})', async () => {
     const base = join(ROOT, 'grafana/provisioning');
     for (const sub of readdirSync(base)) {
       for (const f of readdirSync(join(base, sub))) {

@@ -41,7 +41,7 @@ const deploy = (id: string, version: string, at: number) => ({
 });
 
 let dir: string;
-beforeAll(() => {
+beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'navigator-latency-'));
   const data = histogramOpenMetrics({
     metric: METRIC,
@@ -94,7 +94,7 @@ const args = () => [
 ];
 
 describe('latency signals in the backtest', () => {
-  it('halts the slow canary within 2 ticks and passes the good one, from the file', () => {
+  it('halts the slow canary within 2 ticks and passes the good one, from the file', async () => {
     const out = navigator([...args(), '--data', join(dir, 'data.om')]);
     expect(out.status, out.stderr).toBe(0);
     const r = JSON.parse(out.stdout) as Report;
@@ -108,7 +108,7 @@ describe('latency signals in the backtest', () => {
     expect(good!.verdict).toBe('pass');
   });
 
-  it('rejects a slowerThan that is not a bucket bound of the histogram, naming the field (exit 2)', () => {
+  it('rejects a slowerThan that is not a bucket bound of the histogram, naming the field (exit 2)', async () => {
     const out = navigator([
       'backtest',
       '--config',

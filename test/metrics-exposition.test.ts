@@ -43,7 +43,7 @@ describe('/metrics', () => {
     expect(text).toContain(`navigator_build_info{version="${version}",nodejs_version="${process.versions.node}"} 1`);
   });
 
-  it('promtool flags what the check above guards against (a gauge ending in _total)', () => {
+  it('promtool flags what the check above guards against (a gauge ending in _total)', async () => {
     // The check can fail: the same linter on a line prom-client would emit with its defaults untouched.
     const promtool = binary(['promtool'], 'prometheus');
     const bad =

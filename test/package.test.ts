@@ -23,7 +23,7 @@ const npmEnv = {
 };
 
 describe('the packed package', () => {
-  it('runs its navigator bin from a directory outside the repository', () => {
+  it('runs its navigator bin from a directory outside the repository', async () => {
     assertBuilt();
     const dest = mkdtempSync(join(tmpdir(), 'navigator-pack-'));
     // dist/ is built by the global setup; the prepare script would only build it again.

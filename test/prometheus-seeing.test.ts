@@ -17,7 +17,7 @@ const procs = new Processes();
 const servers: Server[] = [];
 afterAll(async () => {
   await procs.stopAll();
-  for (const s of servers) s.close();
+  for (const s of servers) await s.close();
 });
 
 const SIGNALS = `

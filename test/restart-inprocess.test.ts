@@ -53,14 +53,14 @@ describe('restart in the middle of a watch', () => {
       first.clock.now = START + s;
       await first.nav.service.tick(START + s);
     }
-    expect(first.nav.service.view('r-1')).toMatchObject({ status: 'watching', ticks: 3 });
+    expect(await first.nav.service.view('r-1')).toMatchObject({ status: 'watching', ticks: 3 });
     // The crash: nothing closed, nothing flushed; the object is simply never used again.
 
     const second = await testNavigator({ storePath, start: START + 95 });
     dropped.push(second);
     feed(second);
-    expect(second.nav.service.restore()).toBe(1);
-    const resumed = second.nav.service.view('r-1');
+    expect(await second.nav.service.restore()).toBe(1);
+    const resumed = await second.nav.service.view('r-1');
     expect(resumed).toMatchObject({
       status: 'watching',
       ticks: 3,
@@ -69,12 +69,12 @@ describe('restart in the middle of a watch', () => {
 
     // Down from +45 to +95: the first tick after the restart judges +60, +75 and +90 from the source.
     await second.nav.service.tick(START + 90);
-    expect(second.nav.service.view('r-1').ticks).toBe(6);
-    for (let s = 105; s <= 300 && second.nav.service.view('r-1').status === 'watching'; s += 15) {
+    expect((await second.nav.service.view('r-1')).ticks).toBe(6);
+    for (let s = 105; s <= 300 && (await second.nav.service.view('r-1')).status === 'watching'; s += 15) {
       second.clock.now = START + s;
       await second.nav.service.tick(START + s);
     }
-    const final = second.nav.service.view('r-1');
+    const final = await second.nav.service.view('r-1');
     expect(final.status).toBe('halted');
     expect(final.failedSignal).toBe('orders');
     expect(Date.parse(final.decidedAt as string) / 1000).toBeLessThanOrEqual(COLLAPSE + 90);
@@ -86,8 +86,8 @@ describe('restart in the middle of a watch', () => {
     });
     expect(gate.statusCode).toBe(409);
     // The halt was recorded with its per-signal verdicts, in the same file.
-    expect(second.nav.store.verdicts('r-1')).toMatchObject([{ signal: 'orders', outcome: 'fail' }]);
-    const actions = second.nav.store.audit(0, 100, 'r-1').map((a) => a.action);
+    expect(await second.nav.store.verdicts('r-1')).toMatchObject([{ signal: 'orders', outcome: 'fail' }]);
+    const actions = (await second.nav.store.audit(0, 100, 'r-1')).map((a) => a.action);
     expect(actions).toEqual(['register', 'halt']);
   });
 
@@ -104,9 +104,9 @@ describe('restart in the middle of a watch', () => {
     const second = await testNavigator({ storePath, start: START + 600 });
     dropped.push(second);
     feed(second);
-    second.nav.service.restore();
+    await second.nav.service.restore();
     await second.nav.service.tick(START + 60);
-    const v = second.nav.service.view('r-2');
+    const v = await second.nav.service.view('r-2');
     expect(v.startedAt).toBe(new Date(START * 1000).toISOString());
     expect(v.ticks).toBe(4);
   });

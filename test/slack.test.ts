@@ -61,7 +61,7 @@ async function click(user: string, button: Button, o: { secret?: string; at?: nu
 }
 
 describe('Slack signatures', () => {
-  it("matches Slack's documented example and refuses stale or altered requests", () => {
+  it("matches Slack's documented example and refuses stale or altered requests", async () => {
     // The example from Slack's "Verifying requests from Slack" guide.
     const body =
       'token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text=&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c';
@@ -107,7 +107,7 @@ describe('approvals in Slack', () => {
       t.clock.now = x;
       await t.nav.service.tick(x);
     }
-    expect(t.nav.service.view('p-1').status).toBe('awaiting_approval');
+    expect((await t.nav.service.view('p-1')).status).toBe('awaiting_approval');
     await t.nav.effects.drain();
     const msg = slack.requests.find((q) => q.path === '/services/T000/B000/XXX');
     if (!msg) throw new Error(`no Slack message; got ${slack.requests.map((q) => q.path).join(', ')}`);
@@ -121,18 +121,18 @@ describe('approvals in Slack', () => {
     const self = await click('U_DEVA', approve);
     expect(self.status).toBe(200);
     expect((await self.json()).text).toMatch(/refused dev-a: dev-a wrote this change/);
-    expect(t.nav.service.view('p-1').approvals).toEqual([]);
+    expect((await t.nav.service.view('p-1')).approvals).toEqual([]);
     // A Slack user nobody mapped: nothing is done.
     expect((await (await click('U_MALLORY', approve)).json()).text).toMatch(/not mapped/);
 
     const first = await click('U_ALICE', approve);
     expect((await first.json()).ok).toBe(true);
-    expect(t.nav.service.view('p-1').status).toBe('awaiting_approval');
+    expect((await t.nav.service.view('p-1')).status).toBe('awaiting_approval');
     const again = await click('U_ALICE', approve);
     expect((await again.json()).text).toMatch(/refused alice/i);
     const second = await click('U_BOB', approve);
     expect((await second.json()).text).toMatch(/bob approved p-1: passed/);
-    const v = t.nav.service.view('p-1');
+    const v = await t.nav.service.view('p-1');
     expect(v.status).toBe('passed');
     expect(v.approvals.map((a) => [a.approver, a.comment])).toEqual([
       ['alice', 'approved in Slack'],
@@ -143,7 +143,7 @@ describe('approvals in Slack', () => {
       .filter((q) => q.path === '/actions/T000/1/abc')
       .map((q) => (q.json as { text: string }).text);
     expect(replies.at(-1)).toMatch(/bob approved p-1: passed/);
-    const audit = t.nav.store.audit(0, 1000, 'p-1').filter((a) => a.action === 'approve');
+    const audit = (await t.nav.store.audit(0, 1000, 'p-1')).filter((a) => a.action === 'approve');
     expect(audit.map((a) => a.actor)).toEqual(['alice', 'bob']);
   });
 
@@ -154,14 +154,11 @@ describe('approvals in Slack', () => {
     const replayed = await click('U_ALICE', button, { at: t.clock.now - 600 });
     expect(replayed.status).toBe(401);
     expect((await replayed.json()).error.message).toMatch(/5-minute window/);
-    expect(t.nav.store.audit(0, 1000, 'p-1').filter((a) => a.action === 'acknowledge')).toEqual([]);
+    expect((await t.nav.store.audit(0, 1000, 'p-1')).filter((a) => a.action === 'acknowledge')).toEqual([]);
     const ack = await click('U_BOB', button);
     expect((await ack.json()).text).toMatch(/bob acknowledged p-1/);
     expect(
-      t.nav.store
-        .audit(0, 1000, 'p-1')
-        .filter((a) => a.action === 'acknowledge')
-        .map((a) => a.actor),
+      (await t.nav.store.audit(0, 1000, 'p-1')).filter((a) => a.action === 'acknowledge').map((a) => a.actor),
     ).toEqual(['bob']);
   });
 });

@@ -63,8 +63,8 @@ beforeAll(async () => {
     t.clock.now = x;
     await t.nav.service.tick(x);
   }
-  expect(t.nav.service.view('bad-1').status).toBe('halted');
-  expect(t.nav.service.view('pay-1').status).toBe('awaiting_approval');
+  expect((await t.nav.service.view('bad-1')).status).toBe('halted');
+  expect((await t.nav.service.view('pay-1')).status).toBe('awaiting_approval');
   base = await t.nav.http.listen({ host: '127.0.0.1', port: 0 });
   browser = await launchChromium();
 });
@@ -212,7 +212,7 @@ describe('the on-call page', () => {
         ),
       ),
     ).toBe('blocked');
-    expect(t.nav.service.view('pay-2').approvals).toEqual([]);
+    expect((await t.nav.service.view('pay-2')).approvals).toEqual([]);
     // The audit log page is for people.
     await ci.goto(`${base}/ui/audit`);
     expect(await ci.locator('h1').textContent()).toMatch(/Cannot do that/);

@@ -43,5 +43,14 @@ await new Promise((done) => {
 const wall = Number(process.hrtime.bigint() - start) / 1e9;
 latencies.sort((a, b) => a - b);
 const q = (p) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))];
-console.log(JSON.stringify({ requests: latencies.length, errors, achievedRate: latencies.length / wall, p50ms: q(0.5), p99ms: q(0.99), maxms: latencies[latencies.length - 1] }));
+console.log(
+  JSON.stringify({
+    requests: latencies.length,
+    errors,
+    achievedRate: latencies.length / wall,
+    p50ms: q(0.5),
+    p99ms: q(0.99),
+    maxms: latencies[latencies.length - 1],
+  }),
+);
 agent.destroy();

@@ -74,7 +74,7 @@ const regStart = process.hrtime.bigint();
 let id = 0;
 for (const s of services) {
   for (let v = 1; v <= PER && id < WATCHES; v++, id++) {
-    nav.service.register(
+    await nav.service.register(
       {
         id: `d-${id}`,
         service: s,

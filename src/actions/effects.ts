@@ -22,7 +22,8 @@ import type { Deploy } from '../model/deploy.js';
 import type { Evidence } from '../model/verdict.js';
 import { describeChange, pageDetails, type Page } from '../paging/page.js';
 import { pagerDutyChange, routeRequests, signHeaders, type OutgoingRequest } from '../paging/providers.js';
-import type { OutboxRow, Store } from '../store/sqlite.js';
+import { detached } from '../store/tx-context.js';
+import type { OutboxRow, Store } from '../store/types.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { DeployWatch } from '../watch/deploy-watch.js';
 import { signalVerdicts } from '../watch/deploy-watch.js';
@@ -95,8 +96,8 @@ export class Effects {
       name: 'navigator_outbox_pending',
       help: 'Effects not yet delivered (pages, hooks, annotations)',
       registers: [d.metrics.registry],
-      collect() {
-        if (store.db.open) this.set(store.outboxBacklog().pending);
+      async collect() {
+        if (store.isOpen) this.set((await store.outboxBacklog()).pending);
       },
     });
     const now = d.now;
@@ -104,9 +105,9 @@ export class Effects {
       name: 'navigator_outbox_oldest_pending_age_seconds',
       help: 'Age of the oldest effect not yet delivered (0 when none)',
       registers: [d.metrics.registry],
-      collect() {
-        if (!store.db.open) return;
-        const o = store.outboxBacklog().oldest;
+      async collect() {
+        if (!store.isOpen) return;
+        const o = (await store.outboxBacklog()).oldest;
         this.set(o === null ? 0 : Math.max(0, now() - o));
       },
     });
@@ -127,13 +128,13 @@ export class Effects {
   }
 
   /** Turns a decision into queued effects, in the store, before anything is sent. */
-  onDecision(e: DecisionEvent): void {
+  async onDecision(e: DecisionEvent): Promise<void> {
     const svc = this.d.config.services[e.deploy.service];
     if (!svc) return;
     const id = e.deploy.id;
     const ev = e.watch ? failingEvidence(e.watch) : null;
     // The region ends at the tick the judge decided on (its data), else when a human or the pipeline did.
-    this.annotate(
+    await this.annotate(
       e.deploy,
       e.status,
       `deploy ${id} ${e.status}: ${e.reason}`.slice(0, 2000),
@@ -142,7 +143,7 @@ export class Effects {
     if (e.status === 'halted') {
       const done: string[] = [];
       if (svc.hooks.halt) {
-        this.queueHook(
+        await this.queueHook(
           `halt:${id}`,
           'halt',
           svc.hooks.halt,
@@ -152,7 +153,7 @@ export class Effects {
         done.push(svc.dryRun ? 'halt hook recorded (dry run)' : 'rollout halted through the halt hook');
       } else done.push('gate answers halt');
       if (svc.rollback === 'automatic' && svc.hooks.rollback) {
-        this.queueHook(
+        await this.queueHook(
           `rollback:${id}`,
           'rollback',
           svc.hooks.rollback,
@@ -166,9 +167,9 @@ export class Effects {
             : `rolling back to ${e.deploy.baselineVersion ?? 'the baseline'}`,
         );
       } else if (svc.rollback === 'on-approval') done.push('rollback waits for a human (policy on-approval)');
-      this.page(e.deploy, 'trigger', ev, done, e.reason, 'regression', e.watch?.failedSignal ?? null);
+      await this.page(e.deploy, 'trigger', ev, done, e.reason, 'regression', e.watch?.failedSignal ?? null);
     } else if (e.status === 'rolled_back' || (e.status === 'passed' && e.reason.startsWith('forced'))) {
-      this.page(e.deploy, 'resolve', ev, [e.reason], e.reason);
+      await this.page(e.deploy, 'resolve', ev, [e.reason], e.reason);
     }
     this.kick();
   }
@@ -177,8 +178,8 @@ export class Effects {
    * A deploy's start: a Grafana annotation (when configured) and a PagerDuty change event on each of the
    * service's routes with PagerDuty, so the deploy is on the service's timeline before anything pages.
    */
-  onRegister(deploy: Deploy): void {
-    this.annotate(
+  async onRegister(deploy: Deploy): Promise<void> {
+    await this.annotate(
       deploy,
       'registered',
       `deploy ${deploy.id}: ${deploy.service} ${deploy.version} (${describeChange(deploy.change)})`,
@@ -205,7 +206,7 @@ export class Effects {
         ],
       });
       const key = `change:${route}:${deploy.id}`;
-      const queued = this.d.store.enqueue(
+      const queued = await this.d.store.enqueue(
         key,
         'change:pagerduty',
         deploy.id,
@@ -214,7 +215,7 @@ export class Effects {
         this.d.now(),
         { lane: `route:${route}/pagerduty`, route, provider: 'pagerduty-change', action: 'change' },
       );
-      if (queued && svc?.dryRun) this.skip(key, 'dry run: recorded, not sent');
+      if (queued && svc?.dryRun) await this.skip(key, 'dry run: recorded, not sent');
     }
     this.kick();
   }
@@ -227,7 +228,7 @@ export class Effects {
    * The deploy's Grafana annotation region, from its start to its decision (src/actions/grafana.ts):
    * registration creates it, each decision sets its end, text and tags.
    */
-  private annotate(deploy: Deploy, event: string, text: string, at = this.d.now()): void {
+  private async annotate(deploy: Deploy, event: string, text: string, at = this.d.now()): Promise<void> {
     const g = this.d.config.grafana;
     if (!g) return;
     const start = Math.round(deploy.startedAt * 1000);
@@ -243,7 +244,7 @@ export class Effects {
       tags: ['navigator', deploy.service, event, `deploy:${deploy.id}`],
       text,
     };
-    this.d.store.enqueue(
+    await this.d.store.enqueue(
       `annotation:${deploy.id}:${event}`,
       'annotation',
       deploy.id,
@@ -255,16 +256,16 @@ export class Effects {
   }
 
   /** A human acknowledged the deploy's page: resolve it everywhere now (once: the resolve keys are shared). */
-  acknowledge(deploy: Deploy, by: string, comment: string): number {
-    const before = this.d.store.effects(deploy.id).length;
+  async acknowledge(deploy: Deploy, by: string, comment: string): Promise<number> {
+    const before = (await this.d.store.effects(deploy.id)).length;
     const why = `acknowledged by ${by}${comment ? `: ${comment}` : ''}`;
-    this.page(deploy, 'resolve', null, [why], why, 'regression', null, deploy.service, true);
+    await this.page(deploy, 'resolve', null, [why], why, 'regression', null, deploy.service, true);
     this.kick();
-    return this.d.store.effects(deploy.id).length - before;
+    return (await this.d.store.effects(deploy.id)).length - before;
   }
 
   /** Pages an always-watched signal's regression with the change blamed (or none fits). */
-  pageIncident(
+  async pageIncident(
     deploy: Deploy | null,
     service: string,
     signal: string,
@@ -272,7 +273,7 @@ export class Effects {
     ev: Evidence,
     candidates: string[],
     onset: number,
-  ): void {
+  ): Promise<void> {
     const subject: Deploy = deploy ?? {
       id: 'none',
       service,
@@ -283,7 +284,7 @@ export class Effects {
       stages: [],
       change: null,
     };
-    this.page(
+    await this.page(
       subject,
       'trigger',
       ev,
@@ -297,8 +298,14 @@ export class Effects {
   }
 
   /** Pages for a firing Alertmanager alert, naming the change blamed for it. */
-  pageAlert(deploy: Deploy, alertname: string, summary: string, candidates: string[], identity: string): void {
-    this.page(
+  async pageAlert(
+    deploy: Deploy,
+    alertname: string,
+    summary: string,
+    candidates: string[],
+    identity: string,
+  ): Promise<void> {
+    await this.page(
       deploy,
       'trigger',
       null,
@@ -313,24 +320,24 @@ export class Effects {
    * Alertmanager says an alert Navigator paged for is resolved: resolve those pages at every route they
    * went to, at once. Returns the deploys whose pages were resolved (none when Navigator never paged it).
    */
-  resolveAlert(identity: string, why: string): string[] {
+  async resolveAlert(identity: string, why: string): Promise<string[]> {
     const suffix = `/alert:${identity}`;
     const deploys = new Set<string>();
-    for (const row of this.d.store.pagesEndingWith(suffix)) if (row.deploy_id) deploys.add(row.deploy_id);
+    for (const row of await this.d.store.pagesEndingWith(suffix)) if (row.deploy_id) deploys.add(row.deploy_id);
     for (const id of deploys) {
-      const deploy = JSON.parse(this.d.store.getDeploy(id)?.deploy ?? 'null') as Deploy | null;
-      if (deploy) this.page(deploy, 'resolve', null, [why], why, `alert:${identity}`, null, deploy.service, true);
+      const deploy = JSON.parse((await this.d.store.getDeploy(id))?.deploy ?? 'null') as Deploy | null;
+      if (deploy) await this.page(deploy, 'resolve', null, [why], why, `alert:${identity}`, null, deploy.service, true);
     }
     this.kick();
     return [...deploys];
   }
 
   /** Pages once for a watch that has been blind longer than paging.blindAfter: a guard that cannot see says so. */
-  checkBlind(watches: readonly DeployWatch[]): void {
+  async checkBlind(watches: readonly DeployWatch[]): Promise<void> {
     const limit = parseDuration(this.d.config.paging.blindAfter);
     for (const w of watches) {
       if (w.blindSince === null || this.d.now() - w.blindSince < limit) continue;
-      this.page(
+      await this.page(
         w.deploy,
         'trigger',
         null,
@@ -341,14 +348,14 @@ export class Effects {
     }
   }
 
-  private queueHook(
+  private async queueHook(
     key: string,
     kind: string,
     hook: NonNullable<Config['services'][string]['hooks']['halt']>,
     c: HookContext,
     dryRun: boolean,
     then?: 'rolled_back',
-  ): void {
+  ): Promise<void> {
     const payload: Payload =
       'url' in hook
         ? {
@@ -361,11 +368,11 @@ export class Effects {
     const now = this.d.now();
     // One lane per service's hooks: its halt goes before its rollback, and no other lane waits on them.
     const meta = { lane: `hooks:${c.deploy.service}`, provider: `${kind}-hook`, action: 'hook' };
-    if (this.d.store.enqueue(key, kind, c.deploy.id, payload, now, now, meta) && dryRun)
-      this.skip(key, 'dry run: recorded, not sent');
+    if ((await this.d.store.enqueue(key, kind, c.deploy.id, payload, now, now, meta)) && dryRun)
+      await this.skip(key, 'dry run: recorded, not sent');
   }
 
-  private page(
+  private async page(
     deploy: Deploy,
     action: 'trigger' | 'resolve',
     ev: Evidence | null,
@@ -377,7 +384,7 @@ export class Effects {
     routeService = deploy.service,
     /** a resolve a human asked for goes out at once; one after a rollback waits paging.resolveAfter */
     resolveNow = false,
-  ): void {
+  ): Promise<void> {
     const svc = this.d.config.services[routeService];
     if (!svc) return;
     const base = this.publicBase();
@@ -416,17 +423,23 @@ export class Effects {
     // A resolve goes wherever the trigger went: the service's routes and any fallback route it escalated to.
     const routes = new Set(svc.page);
     if (action === 'resolve')
-      for (const r of this.d.store.pagesEndingWith(p.key)) if (r.page_key === p.key && r.route) routes.add(r.route);
+      for (const r of await this.d.store.pagesEndingWith(p.key))
+        if (r.page_key === p.key && r.route) routes.add(r.route);
     // A resolve waits a little after a rollback: the on-call sees the page, and the baseline has the traffic back.
     const due =
       action === 'resolve' && !resolveNow
         ? this.d.now() + parseDuration(this.d.config.paging.resolveAfter)
         : this.d.now();
-    this.sendPage(p, [...routes], due, { dryRun: svc.dryRun });
+    await this.sendPage(p, [...routes], due, { dryRun: svc.dryRun });
   }
 
   /** Queues a page on routes: one outbox row per route and provider, each in its own lane. */
-  private sendPage(p: Page, routes: string[], due: number, o: { dryRun?: boolean; noEscalate?: boolean } = {}): number {
+  private async sendPage(
+    p: Page,
+    routes: string[],
+    due: number,
+    o: { dryRun?: boolean; noEscalate?: boolean } = {},
+  ): Promise<number> {
     let queued = 0;
     for (const route of routes) {
       const cfg = this.d.config.paging.routes[route];
@@ -442,7 +455,7 @@ export class Effects {
         };
         const meta = { lane: `route:${route}/${req.provider}`, route, provider: req.provider, pageKey: p.key };
         if (
-          this.d.store.enqueue(
+          await this.d.store.enqueue(
             key,
             `page:${req.provider}:${p.action}`,
             p.deploy?.id ?? null,
@@ -456,34 +469,43 @@ export class Effects {
           )
         ) {
           queued++;
-          if (o.dryRun) this.skip(key, 'dry run: recorded, not sent');
+          if (o.dryRun) await this.skip(key, 'dry run: recorded, not sent');
         }
       }
     }
     return queued;
   }
 
-  private skip(key: string, why: string): void {
-    const row = this.d.store.effectByKey(key);
+  private async skip(key: string, why: string): Promise<void> {
+    const row = await this.d.store.effectByKey(key);
     if (row) {
-      this.d.store.finishEffect(row.id, 'skipped', this.d.now(), why);
+      await this.d.store.finishEffect(row.id, 'skipped', this.d.now(), why);
       this.count(row, 'skipped');
     }
   }
 
-  start(): void {
+  async start(): Promise<void> {
     // Registration commits before its listeners run: a crash in between loses a change event or annotation.
     // Queue them again for open watches at start (their keys make this a no-op when they exist).
-    for (const row of this.d.store.listDeploys('watching')) this.onRegister(JSON.parse(row.deploy) as Deploy);
+    for (const row of await this.d.store.listDeploys('watching'))
+      await this.onRegister(JSON.parse(row.deploy) as Deploy);
     if (this.timer) clearInterval(this.timer);
-    this.timer = setInterval(() => this.pump(), 250);
+    this.timer = setInterval(() => this.poll(), 250);
     this.timer.unref();
-    this.pump();
+    this.poll();
   }
 
-  /** Delivers soon, without waiting for the next poll: after the caller's transaction has committed. */
+  /**
+   * Delivers soon, without waiting for the next poll: after the caller's transaction has committed. Outside
+   * that transaction's context, so the worker's writes neither join it nor wait for it.
+   */
   private kick(): void {
-    setImmediate(() => this.pump());
+    detached(() => setImmediate(() => this.poll()));
+  }
+
+  /** A pump from a timer: a store that fails now is logged, and the next poll tries again. */
+  private poll(): void {
+    this.pump().catch((err: unknown) => this.d.log.warn({ err }, 'outbox poll failed'));
   }
 
   async stop(): Promise<void> {
@@ -495,9 +517,9 @@ export class Effects {
   }
 
   /** Starts a worker for every lane with due effects that has none running. */
-  private pump(): void {
-    if (this.stopped || !this.d.store.db.open) return;
-    for (const lane of this.d.store.dueLanes(this.d.now())) {
+  private async pump(): Promise<void> {
+    if (this.stopped || !this.d.store.isOpen) return;
+    for (const lane of await this.d.store.dueLanes(this.d.now())) {
       if (this.workers.has(lane)) continue;
       const w = this.work(lane).finally(() => this.workers.delete(lane));
       this.workers.set(lane, w);
@@ -507,7 +529,7 @@ export class Effects {
   /** One lane: its due effects in order, one at a time, until none is due. */
   private async work(lane: string): Promise<void> {
     for (let pass = 0; pass < 100 && !this.stopped; pass++) {
-      const rows = this.d.store.dueInLane(lane, this.d.now());
+      const rows = await this.d.store.dueInLane(lane, this.d.now());
       if (rows.length === 0) return;
       for (const row of rows) {
         if (this.stopped) return;
@@ -522,7 +544,7 @@ export class Effects {
    */
   async drain(): Promise<void> {
     for (let i = 0; i < 5 && !this.stopped; i++) {
-      this.pump();
+      await this.pump();
       const running = [...this.workers.values()];
       if (running.length === 0) return;
       await Promise.allSettled(running);
@@ -608,7 +630,7 @@ export class Effects {
 
   private async deliver(snapshot: OutboxRow): Promise<void> {
     // Re-read: a resolve delivered on another lane may have superseded this row since it was listed.
-    const row = this.d.store.effectByKey(snapshot.key);
+    const row = await this.d.store.effectByKey(snapshot.key);
     if (!row) return;
     const now = this.d.now();
     const refresh = row.status === 'done';
@@ -616,7 +638,7 @@ export class Effects {
     if (row.next_attempt_at > now && !refresh) return;
     const p = JSON.parse(row.payload) as Payload;
     const maxAge = parseDuration(this.delivery.maxAge) * this.scale;
-    if (now - row.created_at > maxAge) return this.giveUp(row, p, now, maxAge);
+    if (now - row.created_at > maxAge) return await this.giveUp(row, p, now, maxAge);
     if (!refresh) {
       if (row.claimed_at !== null) {
         // The last attempt started and never finished: the process died mid-send. The receiver may have it;
@@ -624,14 +646,14 @@ export class Effects {
         this.count(row, 'maybe_duplicate');
         this.d.log.warn({ effect: row.key }, 'sending again an effect that was maybe sent before a crash');
       }
-      this.d.store.claimEffect(row.id, now);
+      await this.d.store.claimEffect(row.id, now);
     }
     try {
       await this.send(row, p, now, refresh);
     } catch (e) {
       if (this.abort.signal.aborted) return; // stopping: left claimed, sent again after the restart
       const err = e instanceof DeliveryError ? e : new DeliveryError((e as Error).message, false);
-      return refresh ? this.refreshFailed(row, err) : this.failed(row, p, err);
+      return refresh ? await this.refreshFailed(row, err) : await this.failed(row, p, err);
     }
     const t = this.d.now();
     const stillMatters = t - row.created_at < maxAge;
@@ -639,7 +661,7 @@ export class Effects {
       this.isAlertmanagerTrigger(row, p) && stillMatters
         ? t + this.refreshEvery(row) * (0.9 + 0.1 * this.random())
         : null;
-    this.d.store.delivered(row.id, t, refreshAt);
+    await this.d.store.delivered(row.id, t, refreshAt);
     if (refresh) {
       this.count(row, 'refreshed');
       return;
@@ -648,14 +670,14 @@ export class Effects {
     this.d.metrics.pages.inc({ kind: row.kind, status: 'done' });
     this.d.log.info({ effect: row.key, deploy: row.deploy_id, attempts: row.attempts + 1 }, 'effect delivered');
     if (row.action === 'resolve' && row.page_key) {
-      this.d.store.supersede(row.page_key, row.route, row.provider, t);
+      await this.d.store.supersede(row.page_key, row.route, row.provider, t);
     }
-    if (row.escalated) this.resolveUndeliverable(row, p);
+    if (row.escalated) await this.resolveUndeliverable(row, p);
     if (p.type !== 'grafana-region' && p.then === 'rolled_back' && row.deploy_id) {
-      this.d.service.markRolledBack(row.deploy_id, `rolled back to the baseline version by the rollback hook`);
-      const deploy = JSON.parse(this.d.store.getDeploy(row.deploy_id)?.deploy ?? 'null') as Deploy | null;
+      await this.d.service.markRolledBack(row.deploy_id, `rolled back to the baseline version by the rollback hook`);
+      const deploy = JSON.parse((await this.d.store.getDeploy(row.deploy_id))?.deploy ?? 'null') as Deploy | null;
       if (deploy)
-        this.onDecision({
+        await this.onDecision({
           deploy,
           status: 'rolled_back',
           reason: 'rolled back to the baseline version',
@@ -665,40 +687,40 @@ export class Effects {
     }
   }
 
-  private failed(row: OutboxRow, p: Payload, err: DeliveryError): void {
+  private async failed(row: OutboxRow, p: Payload, err: DeliveryError): Promise<void> {
     const now = this.d.now();
     const attempts = row.attempts + 1;
     if (err.final) {
-      this.d.store.finishEffect(row.id, 'failed', now, err.message);
+      await this.d.store.finishEffect(row.id, 'failed', now, err.message);
       this.d.metrics.pages.inc({ kind: row.kind, status: 'failed' });
       this.count(row, 'failed');
       this.d.log.warn({ effect: row.key, err: err.message }, 'effect refused for good by its receiver');
-      this.escalate(row, p, err.message, attempts, 'refused by the receiver');
+      await this.escalate(row, p, err.message, attempts, 'refused by the receiver');
       return;
     }
     const wait = backoffSeconds(attempts, this.backoff, this.random(), err.retryAfter);
-    this.d.store.failAttempt(row.id, now, now + wait, err.message);
+    await this.d.store.failAttempt(row.id, now, now + wait, err.message);
     this.count(row, 'retry');
     this.d.log.warn({ effect: row.key, err: err.message, attempts, retryIn: wait }, 'effect failed; will retry');
-    if (attempts >= this.delivery.escalateAfter) this.escalate(row, p, err.message, attempts, 'still failing');
+    if (attempts >= this.delivery.escalateAfter) await this.escalate(row, p, err.message, attempts, 'still failing');
   }
 
-  private refreshFailed(row: OutboxRow, err: DeliveryError): void {
+  private async refreshFailed(row: OutboxRow, err: DeliveryError): Promise<void> {
     const now = this.d.now();
     // A refresh that fails is tried again soon: the alert stands for four refreshes, so a few may fail.
     const wait = Math.min(this.refreshEvery(row), backoffSeconds(1, this.backoff, this.random(), err.retryAfter));
-    this.d.store.rescheduleRefresh(row.id, now + wait, err.message);
+    await this.d.store.rescheduleRefresh(row.id, now + wait, err.message);
     this.count(row, 'refresh_failed');
     this.d.log.warn({ effect: row.key, err: err.message }, 'alert refresh failed; will retry');
   }
 
-  private giveUp(row: OutboxRow, p: Payload, now: number, maxAge: number): void {
+  private async giveUp(row: OutboxRow, p: Payload, now: number, maxAge: number): Promise<void> {
     const why = `not delivered within paging.delivery.maxAge (${Math.round(maxAge)} s)`;
-    this.d.store.finishEffect(row.id, 'failed', now, `${row.last_error ?? 'never attempted'}; ${why}`);
+    await this.d.store.finishEffect(row.id, 'failed', now, `${row.last_error ?? 'never attempted'}; ${why}`);
     this.d.metrics.pages.inc({ kind: row.kind, status: 'failed' });
     this.count(row, 'gave_up');
     this.d.log.warn({ effect: row.key, err: row.last_error }, `effect given up: ${why}`);
-    this.escalate({ ...row, escalated: 0 }, p, `${row.last_error ?? ''}; ${why}`, row.attempts, 'given up');
+    await this.escalate({ ...row, escalated: 0 }, p, `${row.last_error ?? ''}; ${why}`, row.attempts, 'given up');
   }
 
   /**
@@ -706,22 +728,22 @@ export class Effects {
    * page to paging.undeliverable (hooks: to the service's routes when no undeliverable route is set). Once
    * per effect (and once more when it is given up); audited, counted, logged.
    */
-  private escalate(row: OutboxRow, p: Payload, error: string, attempts: number, state: string): void {
+  private async escalate(row: OutboxRow, p: Payload, error: string, attempts: number, state: string): Promise<void> {
     if (row.escalated || !ESCALATES.has(row.action ?? '') || (p.type === 'request' && p.noEscalate)) {
       if (p.type === 'request' && p.noEscalate && state !== 'still failing')
         this.d.log.error?.({ effect: row.key, err: error }, 'a fallback or "cannot deliver" page failed too');
       return;
     }
-    this.d.store.markEscalated(row.id);
+    await this.d.store.markEscalated(row.id);
     const { fallback, undeliverable } = this.d.config.paging;
     const page = p.type === 'request' ? p.page : undefined;
     const now = this.d.now();
     let toFallback = 0;
     if (page && fallback && row.route !== fallback) {
-      toFallback = this.sendPage({ ...page, at: page.at }, [fallback], now, { noEscalate: true });
+      toFallback = await this.sendPage({ ...page, at: page.at }, [fallback], now, { noEscalate: true });
       this.count(row, 'fallback');
     }
-    const deploy = p.type === 'command' ? p.context.deploy : row.deploy_id ? this.deployOf(row.deploy_id) : null;
+    const deploy = p.type === 'command' ? p.context.deploy : row.deploy_id ? await this.deployOf(row.deploy_id) : null;
     const service = page?.service ?? deploy?.service ?? null;
     const svc = service ? this.d.config.services[service] : undefined;
     const target = undeliverable
@@ -736,7 +758,7 @@ export class Effects {
     const summary = `Navigator cannot deliver ${what}: ${state} after ${attempts} attempt(s): ${error}`.slice(0, 1000);
     let toUndeliverable = 0;
     if (target.length > 0) {
-      toUndeliverable = this.sendPage(
+      toUndeliverable = await this.sendPage(
         this.undeliverablePage(row, page, deploy, service, summary, 'trigger'),
         target,
         now,
@@ -752,7 +774,7 @@ export class Effects {
         `${summary} (no paging.fallback or paging.undeliverable route)`,
       );
     else this.d.log.warn({ effect: row.key, fallback: toFallback, undeliverable: toUndeliverable }, summary);
-    this.d.store.appendAudit(now, 'navigator', 'delivery-escalated', row.deploy_id, {
+    await this.d.store.appendAudit(now, 'navigator', 'delivery-escalated', row.deploy_id, {
       effect: row.key,
       route: row.route,
       provider: row.provider,
@@ -766,19 +788,24 @@ export class Effects {
   }
 
   /** Delivered after all: the "cannot deliver" page it raised is resolved. */
-  private resolveUndeliverable(row: OutboxRow, p: Payload): void {
+  private async resolveUndeliverable(row: OutboxRow, p: Payload): Promise<void> {
     const page = p.type === 'request' ? p.page : undefined;
-    const deploy = p.type === 'command' ? p.context.deploy : row.deploy_id ? this.deployOf(row.deploy_id) : null;
+    const deploy = p.type === 'command' ? p.context.deploy : row.deploy_id ? await this.deployOf(row.deploy_id) : null;
     const service = page?.service ?? deploy?.service ?? null;
     const key = this.undeliverableKey(row, service);
     const routes = new Set<string>();
-    for (const r of this.d.store.pagesEndingWith(key)) if (r.page_key === key && r.route) routes.add(r.route);
+    for (const r of await this.d.store.pagesEndingWith(key)) if (r.page_key === key && r.route) routes.add(r.route);
     if (routes.size === 0) return;
     const summary = `delivered after ${row.attempts + 1} attempt(s): ${row.key}`;
-    this.sendPage(this.undeliverablePage(row, page, deploy, service, summary, 'resolve'), [...routes], this.d.now(), {
-      noEscalate: true,
-    });
-    this.d.store.appendAudit(this.d.now(), 'navigator', 'delivery-recovered', row.deploy_id, {
+    await this.sendPage(
+      this.undeliverablePage(row, page, deploy, service, summary, 'resolve'),
+      [...routes],
+      this.d.now(),
+      {
+        noEscalate: true,
+      },
+    );
+    await this.d.store.appendAudit(this.d.now(), 'navigator', 'delivery-recovered', row.deploy_id, {
       effect: row.key,
       attempts: row.attempts + 1,
     });
@@ -837,8 +864,8 @@ export class Effects {
     };
   }
 
-  private deployOf(id: string): Deploy | null {
-    return JSON.parse(this.d.store.getDeploy(id)?.deploy ?? 'null') as Deploy | null;
+  private async deployOf(id: string): Promise<Deploy | null> {
+    return JSON.parse((await this.d.store.getDeploy(id))?.deploy ?? 'null') as Deploy | null;
   }
 }
 

@@ -31,13 +31,13 @@ export function toCandidate(d: Deploy, status: string, t?: number): Candidate {
 }
 
 /** The registered deploys that started within the attribution window before `now`, as candidates. */
-export function recentCandidates(
-  store: { deploysStartedBetween(from: number, to: number): { deploy: string; status: string }[] },
+export async function recentCandidates(
+  store: { deploysStartedBetween(from: number, to: number): Promise<{ deploy: string; status: string }[]> },
   now: number,
   window: number,
-): { candidates: Candidate[]; byId: Map<string, Deploy> } {
+): Promise<{ candidates: Candidate[]; byId: Map<string, Deploy> }> {
   const byId = new Map<string, Deploy>();
-  const candidates = store.deploysStartedBetween(now - window, now).map((r) => {
+  const candidates = (await store.deploysStartedBetween(now - window, now)).map((r) => {
     const d = JSON.parse(r.deploy) as Deploy;
     byId.set(d.id, d);
     return toCandidate(d, r.status);

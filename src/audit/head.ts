@@ -26,13 +26,13 @@ export function headExporter(o: { headFile?: string | undefined; log?: HeadLog }
 }
 
 /** The gauge of the head this process appended (read at scrape time). */
-export function headGauge(registry: Registry, head: () => { seq: number } | null): Gauge {
+export function headGauge(registry: Registry, head: () => Promise<{ seq: number } | null>): Gauge {
   return new Gauge({
     name: 'navigator_audit_head_seq',
     help: 'Sequence number of the newest audit entry this process appended; a store whose log ends earlier was truncated',
     registers: [registry],
-    collect() {
-      this.set(head()?.seq ?? 0);
+    async collect() {
+      this.set((await head())?.seq ?? 0);
     },
   });
 }

@@ -12,17 +12,17 @@ import { headExporter, readHeadFile } from './head.js';
 import { AuditVerifier } from './verifier.js';
 
 const open: SqliteStore[] = [];
-afterEach(() => {
-  for (const s of open.splice(0)) s.close();
+afterEach(async () => {
+  for (const s of open.splice(0)) await s.close();
 });
 
 const key = randomBytes(32);
-function logOf(n: number, every = 10, onCheckpoint?: (c: Checkpoint) => void) {
+async function logOf(n: number, every = 10, onCheckpoint?: (c: Checkpoint) => void) {
   const path = join(mkdtempSync(join(tmpdir(), 'navigator-audit-')), 'n.db');
   const s = new SqliteStore(path);
   open.push(s);
-  s.setAuditSigner({ key, every, ...(onCheckpoint ? { onCheckpoint } : {}) });
-  for (let i = 1; i <= n; i++) s.appendAudit(1000 + i, i % 2 ? 'ci' : 'alice', 'register', `d-${i}`, { i });
+  await s.setAuditSigner({ key, every, ...(onCheckpoint ? { onCheckpoint } : {}) });
+  for (let i = 1; i <= n; i++) await s.appendAudit(1000 + i, i % 2 ? 'ci' : 'alice', 'register', `d-${i}`, { i });
   return s;
 }
 const verify = (s: SqliteStore, o: { k?: Buffer | null; heads?: { seq: number; hash: string }[] } = {}) =>
@@ -53,14 +53,14 @@ function rewriteAndRecompute(s: SqliteStore, seq: number, actor: string): void {
 
 describe('audit verification', () => {
   it('an untouched log verifies, with its checkpoints', async () => {
-    const r = await verify(logOf(35));
+    const r = await verify(await logOf(35));
     expect(r.ok, r.message).toBe(true);
     expect(r.entries).toBe(35);
     expect(r.checkpoints).toEqual({ signed: true, verified: 3, last: 30 });
   });
 
   it('a rewritten row with the chain recomputed is caught by its checkpoint', async () => {
-    const s = logOf(35);
+    const s = await logOf(35);
     rewriteAndRecompute(s, 4, 'mallory');
     expect((await verify(s, { k: null })).ok).toBe(true); // the chain alone cannot see it
     const r = await verify(s);
@@ -70,11 +70,11 @@ describe('audit verification', () => {
   });
 
   it('recomputed checkpoints without the key, or deleted ones, are caught', async () => {
-    const s = logOf(35);
+    const s = await logOf(35);
     rewriteAndRecompute(s, 4, 'mallory');
     const forged = randomBytes(32);
-    for (const c of s.checkpoints()) {
-      const h = s.auditAt(c.seq)!.hash;
+    for (const c of await s.checkpoints()) {
+      const h = (await s.auditAt(c.seq))!.hash;
       s.db
         .prepare('UPDATE audit_checkpoints SET hash = ?, mac = ? WHERE seq = ?')
         .run(h, checkpointMac(forged, c.seq, h, c.at), c.seq);
@@ -85,8 +85,8 @@ describe('audit verification', () => {
   });
 
   it('deleting the newest rows is caught: the counter, the checkpoints, the exported head', async () => {
-    const s = logOf(35);
-    const head = s.auditHead()!;
+    const s = await logOf(35);
+    const head = (await s.auditHead())!;
     s.db.exec('DELETE FROM audit WHERE seq > 31');
     let r = await verify(s);
     expect(r.ok).toBe(false);
@@ -103,14 +103,14 @@ describe('audit verification', () => {
   });
 
   it('is incremental: a later check reads the remembered row and what is new, and catches a rewrite behind it', async () => {
-    const s = logOf(20);
+    const s = await logOf(20);
     const v = new AuditVerifier(s, { key, every: 10 });
     expect((await v.check()).entries).toBe(20);
-    for (let i = 21; i <= 25; i++) s.appendAudit(2000 + i, 'ci', 'end', null, {});
+    for (let i = 21; i <= 25; i++) await s.appendAudit(2000 + i, 'ci', 'end', null, {});
     let reads = 0;
     const real = s.audit.bind(s);
-    s.audit = (after?: number, limit?: number) => {
-      const rows = real(after, limit);
+    s.audit = async (after?: number, limit?: number) => {
+      const rows = await real(after, limit);
       reads += rows.length;
       return rows;
     };
@@ -128,18 +128,18 @@ describe('audit verification', () => {
     const dir = mkdtempSync(join(tmpdir(), 'navigator-head-'));
     const headFile = join(dir, 'head.jsonl');
     const lines: string[] = [];
-    const s = logOf(25, 10, headExporter({ headFile, log: { info: (_o, m) => lines.push(m), error() {} } }));
+    const s = await logOf(25, 10, headExporter({ headFile, log: { info: (_o, m) => lines.push(m), error() {} } }));
     expect(lines).toEqual(['audit checkpoint 10', 'audit checkpoint 20']);
     // A rolled-back append exports nothing.
-    expect(() =>
-      s.transaction(() => {
-        for (let i = 0; i < 10; i++) s.appendAudit(1, 'ci', 'x', null, {});
+    await expect(
+      s.transaction(async () => {
+        for (let i = 0; i < 10; i++) await s.appendAudit(1, 'ci', 'x', null, {});
         throw new Error('abort');
       }),
-    ).toThrow('abort');
+    ).rejects.toThrow('abort');
     expect(lines).toHaveLength(2);
     const head = readHeadFile(headFile, key);
-    expect(head).toMatchObject({ seq: 20, hash: s.auditAt(20)!.hash });
+    expect(head).toMatchObject({ seq: 20, hash: (await s.auditAt(20))!.hash });
     appendFileSync(headFile, `${JSON.stringify({ seq: 99, hash: 'x', at: 1, mac: 'ab' })}\n`);
     expect(() => readHeadFile(headFile, key)).toThrow(/:3: checkpoint 99 is not signed/);
     writeFileSync(headFile, 'nonsense\n');
@@ -150,8 +150,8 @@ describe('audit verification', () => {
     const path = join(mkdtempSync(join(tmpdir(), 'navigator-audit-')), 'n.db');
     const s = new SqliteStore(path);
     open.push(s);
-    for (let i = 1; i <= 23; i++) s.appendAudit(i, 'ci', 'register', null, {});
-    expect(s.setAuditSigner({ key, every: 10 })).toBe(2);
+    for (let i = 1; i <= 23; i++) await s.appendAudit(i, 'ci', 'register', null, {});
+    expect(await s.setAuditSigner({ key, every: 10 })).toBe(2);
     expect((await verify(s)).checkpoints.verified).toBe(2);
   });
 });

@@ -10,17 +10,11 @@
 // - the newest rows deleted: the table's AUTOINCREMENT counter, the newest checkpoint, and the head this
 //   process appended or the last line of the head file (`audit.headFile`) say entries existed beyond.
 // Without a key only the chain is checked, and the report says so.
-import type { AuditRow } from '../store/types.js';
-import { auditHash } from '../store/sqlite.js';
-import { checkpointValid, type Checkpoint } from './checkpoint.js';
+import type { AuditRow, Store } from '../store/types.js';
+import { auditHash } from '../store/audit-hash.js';
+import { checkpointValid } from './checkpoint.js';
 
-export interface AuditSource {
-  audit(afterSeq?: number, limit?: number): AuditRow[];
-  auditAt(seq: number): AuditRow | undefined;
-  auditHead(): { seq: number; hash: string } | null;
-  auditSequence(): number;
-  checkpoints(after?: number, upTo?: number): Checkpoint[];
-}
+export type AuditSource = Pick<Store, 'audit' | 'auditAt' | 'auditHead' | 'auditSequence' | 'checkpoints'>;
 
 export interface AuditReport {
   ok: boolean;
@@ -79,19 +73,19 @@ export class AuditVerifier {
 
   private async run(): Promise<AuditReport> {
     if (this.seq > 0) {
-      const row = this.store.auditAt(this.seq);
+      const row = await this.store.auditAt(this.seq);
       if (!row || row.hash !== this.hash)
         return this.fail(this.seq, `audit entry ${this.seq} was altered or removed after it was verified`);
     }
     for (;;) {
-      const rows = this.store.audit(this.seq, CHUNK);
+      const rows = await this.store.audit(this.seq, CHUNK);
       for (const r of rows) {
         // AUTOINCREMENT hands out dense numbers (a rolled-back insert does not use one up): a gap is a removal.
         if (r.seq !== this.seq + 1) return this.fail(this.seq + 1, `audit entry ${this.seq + 1} was removed`);
         const want = auditHash(this.hash, r.at, r.actor, r.action, r.deploy_id, r.detail);
         if (r.prev_hash !== this.hash || r.hash !== want)
           return this.fail(r.seq, `audit entry ${r.seq} was altered or removed: its hash does not match`);
-        const cp = this.checkpointProblem(r);
+        const cp = await this.checkpointProblem(r);
         if (cp) return this.fail(r.seq, cp);
         this.seq = r.seq;
         this.hash = r.hash;
@@ -99,13 +93,13 @@ export class AuditVerifier {
       if (rows.length < CHUNK) break;
       await new Promise((res) => setImmediate(res));
     }
-    const issued = this.store.auditSequence();
+    const issued = await this.store.auditSequence();
     if (issued > this.seq)
       return this.fail(
         this.seq + 1,
         `audit entries ${this.seq + 1} to ${issued} were removed: the log once reached ${issued}, it now ends at ${this.seq}`,
       );
-    const newest = this.store.checkpoints(this.seq).at(0);
+    const newest = (await this.store.checkpoints(this.seq)).at(0);
     if (newest)
       return this.fail(
         this.seq + 1,
@@ -117,7 +111,7 @@ export class AuditVerifier {
           this.seq + 1,
           `audit entries ${this.seq + 1} to ${h.seq} were removed: ${h.from} saw the log reach ${h.seq}`,
         );
-      const row = this.store.auditAt(h.seq);
+      const row = await this.store.auditAt(h.seq);
       if (!row || row.hash !== h.hash)
         return this.fail(h.seq, `audit entry ${h.seq} does not match the head ${h.from} recorded: rewritten`);
     }
@@ -128,9 +122,9 @@ export class AuditVerifier {
   }
 
   /** The checkpoint an entry must have (every `every`-th), checked against the key and the entry. */
-  private checkpointProblem(r: AuditRow): string | null {
+  private async checkpointProblem(r: AuditRow): Promise<string | null> {
     if (!this.o.key || r.seq % this.o.every !== 0) return null;
-    const c = this.store.checkpoints(r.seq - 1, r.seq)[0];
+    const c = (await this.store.checkpoints(r.seq - 1, r.seq))[0];
     if (!c) return `audit checkpoint ${r.seq} is missing: entries up to ${r.seq} cannot be trusted`;
     if (!checkpointValid(this.o.key, c))
       return `audit checkpoint ${r.seq} is not signed by the audit key: the checkpoints were rewritten`;

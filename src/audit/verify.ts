@@ -1,6 +1,7 @@
 // The audit log is hash-chained: each entry's hash covers its content and the previous hash, so a rewrite
 // anywhere breaks every later link. This checks the chain.
-import { auditHash, type AuditRow } from '../store/sqlite.js';
+import { auditHash } from '../store/audit-hash.js';
+import type { AuditRow } from '../store/types.js';
 
 export interface ChainCheck {
   ok: boolean;

@@ -74,7 +74,7 @@ export function registerAudit(program: Command): void {
           });
           check = await verifier.check();
         } finally {
-          store.close();
+          await store.close();
         }
       }
       process.stdout.write(`${check.ok ? 'ok' : 'TAMPERED'}: ${check.message}\n`);

@@ -1,6 +1,7 @@
 // The deploy service: registration, stages, the watch of each deploy, the gate, approvals, overrides and
 // the audit trail. The judge decides; policy (src/policy/lifecycle.ts) says what that means for the
 // pipeline; this reads the store, asks policy, and writes the answer in one transaction.
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Config } from '../config/schema.js';
 import { toDeploy, type Deploy, type DeployInput } from '../model/deploy.js';
 import { instantProblem, validateDeployInput } from '../model/validate.js';
@@ -67,18 +68,18 @@ export interface DecisionEvent {
 export interface ServiceEvents {
   /**
    * Inside the transaction that records the decision: write outbox rows here, through the same store, and
-   * they commit with it (a crash never leaves a decision without its effects). Synchronous; an exception
+   * they commit with it (a crash never leaves a decision without its effects). Awaited; an exception
    * is logged and does not undo the decision.
    */
-  decisionInTransaction?(e: DecisionEvent): void;
+  decisionInTransaction?(e: DecisionEvent): void | Promise<void>;
   /** After the decision committed: logs, metrics, waking a worker. */
-  decision?(e: DecisionEvent): void;
+  decision?(e: DecisionEvent): void | Promise<void>;
   /** a deploy was registered (not called for a repeated registration) */
-  registered?(deploy: Deploy): void;
+  registered?(deploy: Deploy): void | Promise<void>;
   /** a watch could not see its data this tick (the source failed): it stays watching, blind */
   blind?(deployId: string, error: Error): void;
   /** a tick finished and was persisted */
-  tick?(seconds: number, watches: number): void;
+  tick?(seconds: number, watches: number): void | Promise<void>;
 }
 
 export interface DeployServiceDeps {
@@ -113,9 +114,11 @@ export class DeployService {
   private readonly listeners: ServiceEvents[] = [];
   private readonly audit: AuditSink;
   private decided: DeployWatch[] = [];
-  /** watches opened and closed inside the running transaction: undone in memory when it does not commit */
-  private opened: string[] | null = null;
-  private closed: DeployWatch[] | null = null;
+  /**
+   * Watches opened and closed inside the running transaction: undone in memory when it does not commit.
+   * Per transaction (requests overlap now that the store is asynchronous), carried along its awaits.
+   */
+  private readonly txWatches = new AsyncLocalStorage<{ opened: string[]; closed: DeployWatch[] }>();
 
   constructor(private readonly deps: DeployServiceDeps) {
     this.audit = deps.audit ?? storeAuditSink(deps.store, deps.now);
@@ -143,7 +146,10 @@ export class DeployService {
    * `inTransaction`, fn runs inside the transaction that records it (for durable effects); otherwise after
    * the commit. Returns a function that detaches fn.
    */
-  onDecision(fn: (deploy: Deploy, decision: DecisionEvent) => void, o: { inTransaction?: boolean } = {}): () => void {
+  onDecision(
+    fn: (deploy: Deploy, decision: DecisionEvent) => void | Promise<void>,
+    o: { inTransaction?: boolean } = {},
+  ): () => void {
     const call = (e: DecisionEvent) => fn(e.deploy, e);
     return this.on(o.inTransaction ? { decisionInTransaction: call } : { decision: call });
   }
@@ -154,35 +160,29 @@ export class DeployService {
    * the commit after every statement ran). Without this a failed registration left a phantom watch whose
    * rows never existed, and every later tick failed on it.
    */
-  private tx<T>(fn: () => T): T {
-    if (this.opened) return this.deps.store.transaction(fn);
-    const opened: string[] = [];
-    const closed: DeployWatch[] = [];
-    this.opened = opened;
-    this.closed = closed;
+  private async tx<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.txWatches.getStore()) return this.deps.store.transaction(fn);
+    const mark = { opened: [] as string[], closed: [] as DeployWatch[] };
     try {
-      return this.deps.store.transaction(fn);
+      return await this.txWatches.run(mark, () => this.deps.store.transaction(fn));
     } catch (e) {
-      for (const id of opened) this.watcher.close(id);
-      for (const w of closed) this.watcher.resume(w);
+      for (const id of mark.opened) this.watcher.close(id);
+      for (const w of mark.closed) this.watcher.resume(w);
       throw e;
-    } finally {
-      this.opened = null;
-      this.closed = null;
     }
   }
 
   /** Stops a watch; inside `tx`, resumed again if the transaction does not commit. */
   private closeWatch(id: string): void {
     const w = this.watcher.get(id);
-    if (w) this.closed?.push(w);
+    if (w) this.txWatches.getStore()?.closed.push(w);
     this.watcher.close(id);
   }
 
   /** Resumes every open watch from the store: a restart continues where it stopped. */
-  restore(): number {
+  async restore(): Promise<number> {
     let n = 0;
-    for (const row of this.deps.store.listDeploys('watching', 1_000_000)) {
+    for (const row of await this.deps.store.listDeploys('watching', 1_000_000)) {
       const deploy = JSON.parse(row.deploy) as Deploy;
       try {
         if (row.watch) this.watcher.resume(restoreWatch(row.watch, deploy));
@@ -196,15 +196,15 @@ export class DeployService {
     return n;
   }
 
-  register(body: unknown, actor: Actor): { created: boolean; view: DeployView } {
+  async register(body: unknown, actor: Actor): Promise<{ created: boolean; view: DeployView }> {
     const v = validateDeployInput(body);
     if (!v.ok) {
       const p = v.problems[0] as { path: string; message: string };
       throw badRequest(p.path || 'body', p.message);
     }
     const input: DeployInput = v.value;
-    const existing = this.deps.store.getDeploy(input.id);
-    if (existing) return { created: false, view: this.toView(existing) };
+    const existing = await this.deps.store.getDeploy(input.id);
+    if (existing) return { created: false, view: await this.toView(existing) };
     if (input.startedAt !== undefined) liveInstant('startedAt', input.startedAt, this.deps.now());
     input.stages.forEach((s, i) => liveInstant(`stages.${i}.at`, s.at, this.deps.now()));
     const service = this.deps.config.services[input.service];
@@ -218,8 +218,8 @@ export class DeployService {
     if (deploy.strategy === 'canary' && deploy.stages.length === 0)
       deploy.stages.push({ at: deploy.startedAt, weight: Math.min(0.1, service.maxFirstWeight) });
     const { status, hold, reason } = admit(deploy, service, this.deps.config.freezes, now);
-    this.tx(() => {
-      this.deps.store.insertDeploy({
+    await this.tx(async () => {
+      await this.deps.store.insertDeploy({
         id: deploy.id,
         service: deploy.service,
         input: JSON.stringify(body),
@@ -230,41 +230,41 @@ export class DeployService {
         created_at: now,
       });
       for (const s of deploy.stages)
-        this.deps.store.addStage({
+        await this.deps.store.addStage({
           deploy_id: deploy.id,
           at: s.at,
           weight: s.weight,
           actor: actor.name,
           created_at: now,
         });
-      this.audit.append({
+      await this.audit.append({
         actor: actor.name,
         action: 'register',
         deployId: deploy.id,
         detail: { status, reason, change: deploy.change },
       });
-      if (status === 'watching') this.startWatch(deploy, now);
+      if (status === 'watching') await this.startWatch(deploy, now);
     });
-    this.listeners.forEach((l) => l.registered?.(deploy));
-    return { created: true, view: this.view(deploy.id) };
+    for (const l of this.listeners) await l.registered?.(deploy);
+    return { created: true, view: await this.view(deploy.id) };
   }
 
   /** Opens the watch and saves its first state; call inside the transaction that makes the deploy watching. */
-  private startWatch(deploy: Deploy, now: number): void {
+  private async startWatch(deploy: Deploy, now: number): Promise<void> {
     const w = this.watcher.watch(deploy);
-    this.opened?.push(deploy.id);
+    this.txWatches.getStore()?.opened.push(deploy.id);
     try {
-      this.deps.store.saveWatch(deploy.id, serializeWatch(w), now);
+      await this.deps.store.saveWatch(deploy.id, serializeWatch(w), now);
     } catch (e) {
       this.watcher.close(deploy.id);
       throw e;
     }
   }
 
-  addStage(id: string, weight: unknown, actor: Actor, at?: unknown): DeployView {
+  async addStage(id: string, weight: unknown, actor: Actor, at?: unknown): Promise<DeployView> {
     if (typeof weight !== 'number' || !(weight >= 0 && weight <= 1))
       throw badRequest('weight', 'must be a number from 0 to 1');
-    const row = this.row(id);
+    const row = await this.row(id);
     if (CLOSED.has(row.status as DeployStatus))
       throw conflict('DEPLOY_CLOSED', `deploy ${id} is ${row.status}; no more stages`);
     const now = this.deps.now();
@@ -277,16 +277,16 @@ export class DeployService {
     deploy.stages.push({ at: t, weight });
     deploy.stages.sort((a, b) => a.at - b.at);
     const w = this.watcher.get(id);
-    this.tx(() => {
-      this.deps.store.updateDeploy(id, { deploy: JSON.stringify(deploy) }, now);
-      this.deps.store.addStage({ deploy_id: id, at: t, weight, actor: actor.name, created_at: now });
+    await this.tx(async () => {
+      await this.deps.store.updateDeploy(id, { deploy: JSON.stringify(deploy) }, now);
+      await this.deps.store.addStage({ deploy_id: id, at: t, weight, actor: actor.name, created_at: now });
       if (w) {
         w.deploy.stages = deploy.stages;
-        this.deps.store.saveWatch(id, serializeWatch(w), now);
+        await this.deps.store.saveWatch(id, serializeWatch(w), now);
       }
-      this.audit.append({ actor: actor.name, action: 'stage', deployId: id, detail: { weight, at: iso(t) } });
+      await this.audit.append({ actor: actor.name, action: 'stage', deployId: id, detail: { weight, at: iso(t) } });
     });
-    return this.view(id);
+    return await this.view(id);
   }
 
   /**
@@ -296,7 +296,7 @@ export class DeployService {
   async tick(t: number): Promise<void> {
     const started = process.hrtime.bigint();
     // After a store fault, find out whether it can write again even when no watch is open to write.
-    if (this.deps.store.health && !this.deps.store.health().writable) this.deps.store.probe?.();
+    if (this.deps.store.health && !this.deps.store.health().writable) await this.deps.store.probe?.();
     await this.watcher.tick(t);
     const decided = this.decided;
     this.decided = [];
@@ -309,58 +309,62 @@ export class DeployService {
       const open = this.watcher.watches();
       for (let i = 0; i < open.length; i += PERSIST_CHUNK) {
         if (i > 0) await new Promise((r) => setImmediate(r));
-        this.persistChunk(open.slice(i, i + PERSIST_CHUNK), now);
+        await this.persistChunk(open.slice(i, i + PERSIST_CHUNK), now);
       }
-      this.tx(() => {
+      await this.tx(async () => {
         for (const w of decided) {
-          const e = this.applyVerdict(w, now);
+          const e = await this.applyVerdict(w, now);
           if (e) events.push(e);
         }
-        this.releaseFrozen(now);
+        await this.releaseFrozen(now);
       });
     } catch (err) {
       // Not recorded: keep the decisions for the next tick rather than lose them.
       this.decided.unshift(...decided);
       throw err;
     }
-    for (const e of events) this.emit(e);
+    for (const e of events) await this.emit(e);
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    this.listeners.forEach((l) => l.tick?.(seconds, this.watcher.watches().length));
+    for (const l of this.listeners) await l.tick?.(seconds, this.watcher.watches().length);
   }
 
   /** Saves a chunk of watches; a watch whose deploy row does not exist is dropped (logged), not retried forever. */
-  private persistChunk(chunk: DeployWatch[], now: number): void {
+  private async persistChunk(chunk: DeployWatch[], now: number): Promise<void> {
     const save = () =>
-      this.deps.store.transaction(() => {
+      this.deps.store.transaction(async () => {
         for (const w of chunk) {
-          if (this.watcher.get(w.deploy.id)) this.deps.store.saveWatch(w.deploy.id, serializeWatch(w), now);
+          if (this.watcher.get(w.deploy.id)) await this.deps.store.saveWatch(w.deploy.id, serializeWatch(w), now);
         }
       });
     try {
-      save();
+      await save();
     } catch (err) {
       if (isStoreFault(err)) throw err;
-      const phantoms = chunk.filter((w) => !this.deps.store.getDeploy(w.deploy.id));
+      const phantoms: DeployWatch[] = [];
+      for (const w of chunk) if (!(await this.deps.store.getDeploy(w.deploy.id))) phantoms.push(w);
       if (phantoms.length === 0) throw err;
       for (const w of phantoms) {
         this.watcher.close(w.deploy.id);
         this.deps.log?.error({ deploy: w.deploy.id }, 'dropped a watch whose deploy is not in the store');
       }
-      save();
+      await save();
     }
   }
 
-  private applyVerdict(w: DeployWatch, now: number): DecisionEvent | null {
-    const row = this.deps.store.getDeploy(w.deploy.id);
+  private async applyVerdict(w: DeployWatch, now: number): Promise<DecisionEvent | null> {
+    const row = await this.deps.store.getDeploy(w.deploy.id);
     if (!row || row.status !== 'watching') return null;
     const outcome = w.status === 'watching' ? 'inconclusive' : w.status;
     const need = this.promotionNeed(w.deploy, outcome);
-    const have = countingApprovals(w.deploy.change, approvalsOf(this.deps.store.approvals(w.deploy.id, 'promote')));
+    const have = countingApprovals(
+      w.deploy.change,
+      approvalsOf(await this.deps.store.approvals(w.deploy.id, 'promote')),
+    );
     const { status, reason } = afterVerdict(outcome, w.reason, need, have);
     const verdicts = signalVerdicts(w);
     const failing = verdicts.find((s) => s.signal === w.failedSignal);
-    this.deps.store.saveWatch(w.deploy.id, serializeWatch(w), now);
-    this.deps.store.saveVerdicts(
+    await this.deps.store.saveWatch(w.deploy.id, serializeWatch(w), now);
+    await this.deps.store.saveVerdicts(
       w.deploy.id,
       verdicts.map((v) => ({
         signal: v.signal,
@@ -370,7 +374,7 @@ export class DeployService {
         recorded_at: now,
       })),
     );
-    this.deps.store.updateDeploy(
+    await this.deps.store.updateDeploy(
       w.deploy.id,
       {
         status,
@@ -380,18 +384,18 @@ export class DeployService {
       },
       now,
     );
-    this.audit.append({
+    await this.audit.append({
       actor: SYSTEM.name,
       action: w.status === 'fail' ? 'halt' : `verdict:${outcome}`,
       deployId: w.deploy.id,
       detail: { status, reason, signal: w.failedSignal, evidence: failing?.evidence ?? null },
     });
-    return this.emitInTransaction({ deploy: w.deploy, status, reason, watch: w, actor: SYSTEM.name, at: now });
+    return await this.emitInTransaction({ deploy: w.deploy, status, reason, watch: w, actor: SYSTEM.name, at: now });
   }
 
   /** Deploys held by a freeze window that has ended: they start (or wait for their plan's approval). */
-  private releaseFrozen(now: number): void {
-    for (const row of this.deps.store.listDeploys('pending_approval', 10_000)) {
+  private async releaseFrozen(now: number): Promise<void> {
+    for (const row of await this.deps.store.listDeploys('pending_approval', 10_000)) {
       if (row.hold !== 'freeze' || activeFreeze(this.deps.config.freezes, row.service, now)) continue;
       const deploy = JSON.parse(row.deploy) as Deploy;
       const service = this.deps.config.services[row.service];
@@ -399,7 +403,7 @@ export class DeployService {
       const next = release(deploy, service);
       if (next.status === 'watching') {
         startTimelineAt(deploy, now);
-        this.deps.store.updateDeploy(
+        await this.deps.store.updateDeploy(
           row.id,
           {
             deploy: JSON.stringify(deploy),
@@ -409,11 +413,11 @@ export class DeployService {
           },
           now,
         );
-        this.startWatch(deploy, now);
+        await this.startWatch(deploy, now);
       } else {
-        this.deps.store.updateDeploy(row.id, { hold: next.hold, reason: next.reason }, now);
+        await this.deps.store.updateDeploy(row.id, { hold: next.hold, reason: next.reason }, now);
       }
-      this.audit.append({
+      await this.audit.append({
         actor: SYSTEM.name,
         action: 'freeze-over',
         deployId: row.id,
@@ -426,9 +430,9 @@ export class DeployService {
     return promotionNeed(this.deps.config.services[deploy.service], deploy.change, outcome);
   }
 
-  approve(id: string, actor: Actor, comment: unknown): DeployView {
+  async approve(id: string, actor: Actor, comment: unknown): Promise<DeployView> {
     if (comment !== undefined && typeof comment !== 'string') throw badRequest('comment', 'must be a string');
-    const row = this.row(id);
+    const row = await this.row(id);
     const deploy = JSON.parse(row.deploy) as Deploy;
     const status = row.status as DeployStatus;
     if (actor.role !== 'approver' && actor.role !== 'admin') {
@@ -452,7 +456,7 @@ export class DeployService {
       actor.name,
       actor.role,
       deploy.change,
-      approvalsOf(this.deps.store.approvals(id, phase)),
+      approvalsOf(await this.deps.store.approvals(id, phase)),
       actor.identities ?? [],
     );
     if (refusal)
@@ -461,8 +465,8 @@ export class DeployService {
         : forbidden(refusal.code, refusal.message);
     const now = this.deps.now();
     let event: DecisionEvent | null = null;
-    this.tx(() => {
-      this.deps.store.addApproval({
+    await this.tx(async () => {
+      await this.deps.store.addApproval({
         deploy_id: id,
         approver: actor.name,
         role: actor.role,
@@ -471,7 +475,7 @@ export class DeployService {
         at: now,
         identities: JSON.stringify(identitySet([actor.name, ...(actor.identities ?? [])])),
       });
-      this.audit.append({
+      await this.audit.append({
         actor: actor.name,
         action: 'approve',
         deployId: id,
@@ -480,7 +484,7 @@ export class DeployService {
       if (phase === 'start') {
         // The plan starts now: its timeline starts at the approval, since nothing rolled out before.
         startTimelineAt(deploy, now);
-        this.deps.store.updateDeploy(
+        await this.deps.store.updateDeploy(
           id,
           {
             deploy: JSON.stringify(deploy),
@@ -490,26 +494,33 @@ export class DeployService {
           },
           now,
         );
-        this.startWatch(deploy, now);
+        await this.startWatch(deploy, now);
       } else if (status === 'awaiting_approval') {
         const outcome = (JSON.parse(row.verdict ?? '{}') as { outcome?: string }).outcome ?? 'pass';
         const need = this.promotionNeed(deploy, outcome);
-        const approvals = this.deps.store.approvals(id, 'promote');
+        const approvals = await this.deps.store.approvals(id, 'promote');
         const have = countingApprovals(deploy.change, approvalsOf(approvals));
         if (have >= need.count) {
           const reason = `approved by ${approvals.map((a) => a.approver).join(' and ')}`;
-          this.deps.store.updateDeploy(id, { status: 'passed', reason }, now);
-          event = this.emitInTransaction({ deploy, status: 'passed', reason, watch: null, actor: actor.name, at: now });
+          await this.deps.store.updateDeploy(id, { status: 'passed', reason }, now);
+          event = await this.emitInTransaction({
+            deploy,
+            status: 'passed',
+            reason,
+            watch: null,
+            actor: actor.name,
+            at: now,
+          });
         } else {
-          this.deps.store.updateDeploy(id, { reason: `${need.why}: ${have} of ${need.count} so far` }, now);
+          await this.deps.store.updateDeploy(id, { reason: `${need.why}: ${have} of ${need.count} so far` }, now);
         }
       }
     });
-    if (event) this.emit(event);
-    return this.view(id);
+    if (event) await this.emit(event);
+    return await this.view(id);
   }
 
-  override(id: string, actor: Actor, action: unknown, reason: unknown): DeployView {
+  async override(id: string, actor: Actor, action: unknown, reason: unknown): Promise<DeployView> {
     if (action !== 'proceed' && action !== 'halt') throw badRequest('action', 'must be "proceed" or "halt"');
     if (typeof reason !== 'string' || reason.trim().length < 3)
       throw badRequest('reason', 'an override needs a reason a human can read');
@@ -520,7 +531,7 @@ export class DeployService {
         `the ${actor.role} role cannot force ${action}; ${action === 'halt' ? 'an approver or admin' : 'an admin'} can`,
       );
     }
-    const row = this.row(id);
+    const row = await this.row(id);
     const from = row.status as DeployStatus;
     const target = overrideTarget(from, action);
     if ('refuse' in target) throw conflict(target.code, `deploy ${id}: ${target.refuse}`);
@@ -529,8 +540,8 @@ export class DeployService {
     const now = this.deps.now();
     const text = `${action === 'proceed' ? 'forced to proceed' : 'forced to halt'} by ${actor.name}: ${reason.trim()}`;
     let event: DecisionEvent | null = null;
-    this.tx(() => {
-      this.deps.store.addOverride({
+    await this.tx(async () => {
+      await this.deps.store.addOverride({
         deploy_id: id,
         actor: actor.name,
         action,
@@ -539,7 +550,7 @@ export class DeployService {
         to_status: status,
         at: now,
       });
-      this.audit.append({
+      await this.audit.append({
         actor: actor.name,
         action: `override:${action}`,
         deployId: id,
@@ -548,54 +559,61 @@ export class DeployService {
       if (status === 'watching') {
         // Breaking the glass on a held deploy: it starts now, judged like any other.
         startTimelineAt(deploy, now);
-        this.deps.store.updateDeploy(
+        await this.deps.store.updateDeploy(
           id,
           { deploy: JSON.stringify(deploy), status, reason: `${text}; watching`, hold: null },
           now,
         );
-        this.startWatch(deploy, now);
+        await this.startWatch(deploy, now);
       } else {
         this.closeWatch(id);
-        this.deps.store.updateDeploy(id, { status, reason: text, hold: null, decided_at: now }, now);
-        event = this.emitInTransaction({ deploy, status, reason: text, watch: null, actor: actor.name, at: now });
+        await this.deps.store.updateDeploy(id, { status, reason: text, hold: null, decided_at: now }, now);
+        event = await this.emitInTransaction({ deploy, status, reason: text, watch: null, actor: actor.name, at: now });
       }
     });
-    if (event) this.emit(event);
-    return this.view(id);
+    if (event) await this.emit(event);
+    return await this.view(id);
   }
 
   /** The pipeline is done with the deploy (finished, abandoned, superseded). A decided deploy keeps its status. */
-  end(id: string, actor: Actor): DeployView {
-    const row = this.row(id);
+  async end(id: string, actor: Actor): Promise<DeployView> {
+    const row = await this.row(id);
     const from = row.status as DeployStatus;
     const now = this.deps.now();
     const deploy = JSON.parse(row.deploy) as Deploy;
     let event: DecisionEvent | null = null;
-    this.tx(() => {
-      this.audit.append({ actor: actor.name, action: 'end', deployId: id, detail: { from } });
+    await this.tx(async () => {
+      await this.audit.append({ actor: actor.name, action: 'end', deployId: id, detail: { from } });
       if (CLOSED.has(from) || from === 'passed') return;
       this.closeWatch(id);
       const reason = `ended by ${actor.name}`;
-      this.deps.store.updateDeploy(id, { status: 'ended', reason, decided_at: now }, now);
-      event = this.emitInTransaction({ deploy, status: 'ended', reason, watch: null, actor: actor.name, at: now });
+      await this.deps.store.updateDeploy(id, { status: 'ended', reason, decided_at: now }, now);
+      event = await this.emitInTransaction({
+        deploy,
+        status: 'ended',
+        reason,
+        watch: null,
+        actor: actor.name,
+        at: now,
+      });
     });
-    if (event) this.emit(event);
-    return this.view(id);
+    if (event) await this.emit(event);
+    return await this.view(id);
   }
 
   /** Marks a halted deploy rolled back (the rollback hook succeeded). */
-  markRolledBack(id: string, detail: string): void {
+  async markRolledBack(id: string, detail: string): Promise<void> {
     const now = this.deps.now();
-    this.tx(() => {
-      const row = this.deps.store.getDeploy(id);
+    await this.tx(async () => {
+      const row = await this.deps.store.getDeploy(id);
       if (!row || row.status !== 'halted') return;
-      this.deps.store.updateDeploy(id, { status: 'rolled_back', reason: detail }, now);
-      this.audit.append({ actor: SYSTEM.name, action: 'rolled_back', deployId: id, detail: { detail } });
+      await this.deps.store.updateDeploy(id, { status: 'rolled_back', reason: detail }, now);
+      await this.audit.append({ actor: SYSTEM.name, action: 'rolled_back', deployId: id, detail: { detail } });
     });
   }
 
-  gate(id: string): GateAnswer {
-    const row = this.row(id);
+  async gate(id: string): Promise<GateAnswer> {
+    const row = await this.row(id);
     const status = row.status as DeployStatus;
     const g = gateOf(status);
     if (g.decision !== 'wait') {
@@ -625,24 +643,27 @@ export class DeployService {
     return { ...g, status, reason: `${row.reason}${blind}`, retryAfter };
   }
 
-  view(id: string): DeployView {
-    return this.toView(this.row(id));
+  async view(id: string): Promise<DeployView> {
+    return await this.toView(await this.row(id));
   }
 
-  list(status?: string, limit = 200): DeployView[] {
-    return this.deps.store.listDeploys(status, limit).map((r) => this.toView(r));
+  async list(status?: string, limit = 200): Promise<DeployView[]> {
+    const rows = await this.deps.store.listDeploys(status, limit);
+    const views: DeployView[] = [];
+    for (const r of rows) views.push(await this.toView(r));
+    return views;
   }
 
-  private row(id: string): DeployRow {
-    const row = this.deps.store.getDeploy(id);
+  private async row(id: string): Promise<DeployRow> {
+    const row = await this.deps.store.getDeploy(id);
     if (!row) throw notFound(`deploy ${id}`);
     return row;
   }
 
-  private toView(row: DeployRow): DeployView {
+  private async toView(row: DeployRow): Promise<DeployView> {
     const deploy = JSON.parse(row.deploy) as Deploy;
     const w = this.watcher.get(row.id) ?? (row.watch ? restoreWatch(row.watch, deploy) : null);
-    const approvals = this.deps.store.approvals(row.id);
+    const approvals = await this.deps.store.approvals(row.id);
     const outcome = (JSON.parse(row.verdict ?? '{}') as { outcome?: string }).outcome ?? 'pass';
     return {
       id: deploy.id,
@@ -671,7 +692,7 @@ export class DeployService {
         at: iso(a.at),
       })),
       approvalsRequired: this.promotionNeed(deploy, outcome).count,
-      overrides: this.deps.store.overrides(row.id).map((o) => ({
+      overrides: (await this.deps.store.overrides(row.id)).map((o) => ({
         actor: o.actor,
         action: o.action,
         reason: o.reason,
@@ -679,19 +700,22 @@ export class DeployService {
         to: o.to_status,
         at: iso(o.at),
       })),
-      effects: this.deps.store
-        .effects(row.id)
-        .map((e) => ({ kind: e.kind, status: e.status, attempts: e.attempts, lastError: e.last_error })),
+      effects: (await this.deps.store.effects(row.id)).map((e) => ({
+        kind: e.kind,
+        status: e.status,
+        attempts: e.attempts,
+        lastError: e.last_error,
+      })),
     };
   }
 
   /** Runs the in-transaction listeners; returns the event for `emit` once the transaction committed. */
-  private emitInTransaction(e: DecisionEvent): DecisionEvent {
+  private async emitInTransaction(e: DecisionEvent): Promise<DecisionEvent> {
     for (const l of this.listeners) {
       if (!l.decisionInTransaction) continue;
       try {
         // A savepoint: a listener that fails half-way leaves none of its writes behind.
-        this.deps.store.transaction(() => l.decisionInTransaction?.(e));
+        await this.deps.store.transaction(async () => l.decisionInTransaction?.(e));
       } catch (err) {
         this.deps.log?.error({ err, deploy: e.deploy.id }, 'decision listener failed');
       }
@@ -699,10 +723,10 @@ export class DeployService {
     return e;
   }
 
-  private emit(e: DecisionEvent): void {
+  private async emit(e: DecisionEvent): Promise<void> {
     for (const l of this.listeners) {
       try {
-        l.decision?.(e);
+        await l.decision?.(e);
       } catch (err) {
         this.deps.log?.error({ err, deploy: e.deploy.id }, 'decision listener failed');
       }

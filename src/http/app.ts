@@ -248,7 +248,7 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
     async (req, reply) => {
       const a = actor(req);
       auth.require(a, 'pipeline');
-      const r = service.register(req.body, a);
+      const r = await service.register(req.body, a);
       return reply.status(r.created ? 201 : 200).send(r.view);
     },
   );
@@ -257,7 +257,7 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
     { schema: { summary: 'List deploys, newest first', querystring: ListQuery, security } },
     async (req) => {
       actor(req);
-      return { deploys: service.list(req.query.status, req.query.limit) };
+      return { deploys: await service.list(req.query.status, req.query.limit) };
     },
   );
   app.get(
@@ -308,7 +308,7 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
     async (req, reply) => {
       const a = actor(req);
       auth.require(a, 'pipeline', 'approver');
-      const g = service.gate(req.params.id);
+      const g = await service.gate(req.params.id);
       if (g.retryAfter) reply.header('Retry-After', String(g.retryAfter));
       return reply.status(g.httpStatus).send({ decision: g.decision, status: g.status, reason: g.reason });
     },
@@ -326,7 +326,7 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
         security,
       },
     },
-    async (req, reply) => reply.status(201).send(service.approve(req.params.id, actor(req), req.body.comment)),
+    async (req, reply) => reply.status(201).send(await service.approve(req.params.id, actor(req), req.body.comment)),
   );
   app.post(
     '/v1/deploys/:id/overrides',
@@ -374,12 +374,12 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
       // A page after the cursor (`?after=` the last seq seen), at the cost of the page; the chain check is
       // incremental (what was appended since the last check), never the whole log per request.
       const limit = req.query.limit ?? 1000;
-      const rows = deps.store.audit(req.query.after ?? 0, limit, req.query.deploy);
+      const rows = await deps.store.audit(req.query.after ?? 0, limit, req.query.deploy);
       const last = rows.at(-1);
       return {
         entries: rows.map((r) => ({ ...r, detail: JSON.parse(r.detail) as unknown })),
         next: rows.length === limit && last ? last.seq : null,
-        chain: deps.audit ? await deps.audit.check() : verifyAuditChain(deps.store.audit(0, 10_000_000)),
+        chain: deps.audit ? await deps.audit.check() : verifyAuditChain(await deps.store.audit(0, 10_000_000)),
       };
     },
   );
@@ -391,7 +391,7 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
     '/readyz',
     { schema: { summary: 'The store is open and can write, and the watch loop runs' } },
     async (_req, reply) => {
-      if (deps.store.health && !deps.store.health().writable) deps.store.probe?.();
+      if (deps.store.health && !deps.store.health().writable) await deps.store.probe?.();
       const store = deps.store.health?.() ?? { writable: true, error: null, since: null };
       const ready = deps.ready() && store.writable;
       if (ready) return { ready };

@@ -55,24 +55,24 @@ export function flaggerRoutes(deps: {
   now: () => number;
 }) {
   const { service, auth } = deps;
-  const statusOf = (id: string): DeployStatus | null => {
+  const statusOf = async (id: string): Promise<DeployStatus | null> => {
     try {
-      return service.view(id).status;
+      return (await service.view(id)).status;
     } catch {
       return null;
     }
   };
 
   /** This revision's deploy: the pipeline's (metadata.deploy), else the checksum's, registered on first sight. */
-  const revisionDeploy = (
+  const revisionDeploy = async (
     hook: FlaggerHook,
     p: FlaggerPayload,
     actor: Actor,
-  ): { id: string | null; service: string } => {
+  ): Promise<{ id: string | null; service: string }> => {
     const md = p.metadata ?? {};
     const svc = md.service ?? p.name;
     if (md.deploy) {
-      if (statusOf(md.deploy) === null && hook !== 'event' && hook !== 'post-rollout')
+      if ((await statusOf(md.deploy)) === null && hook !== 'event' && hook !== 'post-rollout')
         throw notFound(`deploy ${md.deploy} (metadata.deploy); register it first, or leave metadata.deploy out`);
       return { id: md.deploy, service: svc };
     }
@@ -83,14 +83,14 @@ export function flaggerRoutes(deps: {
         'missing: Flagger sends the revision checksum; or set metadata.revision on the webhook',
       );
     const id = flaggerDeployId(p.namespace, p.name, revision);
-    if (statusOf(id) !== null) return { id, service: svc };
+    if ((await statusOf(id)) !== null) return { id, service: svc };
     if (!carriesRevisionUnderAnalysis(hook, p.phase ?? '')) return { id: null, service: svc };
     if (!deps.config.services[svc])
       throw badRequest(
         'metadata.service',
         `"${svc}" is not a configured service (${Object.keys(deps.config.services).join(', ')}): set metadata.service on the webhook`,
       );
-    service.register(
+    await service.register(
       {
         id,
         service: svc,
@@ -110,26 +110,26 @@ export function flaggerRoutes(deps: {
     // A revision replaced during its analysis ("New revision detected! Restarting analysis"): the one
     // before it is done, whatever it was heading for.
     const prefix = flaggerDeployId(p.namespace, p.name, '');
-    for (const d of service.list())
-      if (d.id !== id && d.id.startsWith(prefix) && OPEN.has(d.status)) service.end(d.id, actor);
+    for (const d of await service.list())
+      if (d.id !== id && d.id.startsWith(prefix) && OPEN.has(d.status)) await service.end(d.id, actor);
     return { id, service: svc };
   };
 
   /** Flagger is done with the revision: promoted (Succeeded) or rolled back (Failed). */
-  const close = (id: string, phase: string, actor: Actor): void => {
-    const status = statusOf(id);
+  const close = async (id: string, phase: string, actor: Actor): Promise<void> => {
+    const status = await statusOf(id);
     if (phase === 'Failed' && status === 'halted') {
-      service.markRolledBack(id, 'rolled back by Flagger');
-      const row = deps.store.getDeploy(id);
+      await service.markRolledBack(id, 'rolled back by Flagger');
+      const row = await deps.store.getDeploy(id);
       if (row)
-        deps.effects.onDecision({
+        await deps.effects.onDecision({
           deploy: JSON.parse(row.deploy) as Deploy,
           status: 'rolled_back',
           reason: 'rolled back by Flagger',
           watch: null,
           at: deps.now(),
         });
-    } else if (status !== null && OPEN.has(status)) service.end(id, actor);
+    } else if (status !== null && OPEN.has(status)) await service.end(id, actor);
   };
 
   return (app: FastifyInstance) => {
@@ -147,10 +147,15 @@ export function flaggerRoutes(deps: {
         const hook = (req.params as { hook: FlaggerHook }).hook;
         const p = req.body as FlaggerPayload;
         const phase = p.phase ?? '';
-        const { id, service: svc } = revisionDeploy(hook, p, actor);
-        if (id && (hook === 'post-rollout' || hook === 'event') && FINAL_PHASES.has(phase)) close(id, phase, actor);
-        let status = id ? statusOf(id) : null;
-        let reason = id ? (status ? service.gate(id).reason : 'not registered') : 'no deploy of this revision yet';
+        const { id, service: svc } = await revisionDeploy(hook, p, actor);
+        if (id && (hook === 'post-rollout' || hook === 'event') && FINAL_PHASES.has(phase))
+          await close(id, phase, actor);
+        let status = id ? await statusOf(id) : null;
+        let reason = id
+          ? status
+            ? (await service.gate(id)).reason
+            : 'not registered'
+          : 'no deploy of this revision yet';
         if (hook === 'confirm-rollout' && !p.metadata?.deploy) {
           // Sent before the analysis starts, with the previous revision's checksum: never that revision's
           // verdict. A freeze window holds the rollout; Navigator judges the revision once it progresses.

@@ -67,18 +67,18 @@ export function integrationRoutes(deps: {
         const a = auth.actor(req.headers.authorization);
         auth.require(a, 'approver');
         const id = (req.params as { id: string }).id;
-        const row = deps.store.getDeploy(id);
+        const row = await deps.store.getDeploy(id);
         if (!row) throw notFound(`deploy ${id}`);
         const comment = (req.body as { comment?: string } | undefined)?.comment ?? '';
-        const queued = deps.effects.acknowledge(JSON.parse(row.deploy) as Deploy, a.name, comment);
-        deps.store.appendAudit(deps.now(), a.name, 'acknowledge', id, { comment, resolves: queued });
+        const queued = await deps.effects.acknowledge(JSON.parse(row.deploy) as Deploy, a.name, comment);
+        await deps.store.appendAudit(deps.now(), a.name, 'acknowledge', id, { comment, resolves: queued });
         return { deploy: id, acknowledgedBy: a.name, resolves: queued };
       },
     );
 
     app.get('/v1/integrations/argo/:id', { schema: { params: Type.Object({ id: Type.String() }) } }, async (req) => {
       auth.require(auth.actor(req.headers.authorization), 'pipeline');
-      const g = service.gate((req.params as { id: string }).id);
+      const g = await service.gate((req.params as { id: string }).id);
       return {
         decision: g.decision,
         status: g.status,
@@ -100,7 +100,7 @@ export function integrationRoutes(deps: {
         }[];
       };
       const now = deps.now();
-      const { candidates, byId } = recentCandidates(deps.store, now, ATTRIBUTION_WINDOW);
+      const { candidates, byId } = await recentCandidates(deps.store, now, ATTRIBUTION_WINDOW);
       const results = [];
       const resolved = [];
       let own = 0;
@@ -114,12 +114,12 @@ export function integrationRoutes(deps: {
         const identity = a.fingerprint ?? JSON.stringify(a.labels);
         if (a.status === 'resolved') {
           // Alertmanager sends resolved notifications (send_resolved): the pages raised for the alert resolve too.
-          const deploys = deps.effects.resolveAlert(
+          const deploys = await deps.effects.resolveAlert(
             identity,
             `alert ${a.labels.alertname ?? 'alert'} resolved in Alertmanager`,
           );
           if (deploys.length > 0)
-            deps.store.appendAudit(now, 'alertmanager', 'alert-resolved', deploys[0] ?? null, {
+            await deps.store.appendAudit(now, 'alertmanager', 'alert-resolved', deploys[0] ?? null, {
               alert: a.labels,
               deploys,
             });
@@ -136,14 +136,14 @@ export function integrationRoutes(deps: {
         );
         const top = byId.get(ranked[0]?.id ?? '');
         if (top)
-          deps.effects.pageAlert(
+          await deps.effects.pageAlert(
             top,
             a.labels.alertname ?? 'alert',
             a.annotations?.summary ?? a.labels.alertname ?? 'firing alert',
             ranked.map((r) => r.id),
             identity,
           );
-        deps.store.appendAudit(now, 'alertmanager', 'attribute', top?.id ?? null, {
+        await deps.store.appendAudit(now, 'alertmanager', 'attribute', top?.id ?? null, {
           alert: a.labels,
           candidates: ranked,
         });

@@ -16,11 +16,11 @@ export interface PeopleDeps {
 }
 
 /** Resolves the deploy's page at every provider and records who acknowledged it. Approvers and admins. */
-export function acknowledgeDeploy(d: PeopleDeps, id: string, actor: Actor, comment: string) {
+export async function acknowledgeDeploy(d: PeopleDeps, id: string, actor: Actor, comment: string) {
   d.auth.require(actor, 'approver');
-  const row = d.store.getDeploy(id);
+  const row = await d.store.getDeploy(id);
   if (!row) throw notFound(`deploy ${id}`);
-  const resolves = d.effects.acknowledge(JSON.parse(row.deploy) as Deploy, actor.name, comment);
-  d.store.appendAudit(d.now(), actor.name, 'acknowledge', id, { comment, resolves });
+  const resolves = await d.effects.acknowledge(JSON.parse(row.deploy) as Deploy, actor.name, comment);
+  await d.store.appendAudit(d.now(), actor.name, 'acknowledge', id, { comment, resolves });
   return { deploy: id, acknowledgedBy: actor.name, resolves };
 }

@@ -15,7 +15,7 @@ export function slackApprovalRequests(d: {
   store: Pick<Store, 'enqueue' | 'getDeploy'>;
   now: () => number;
 }) {
-  const request = (deploy: Deploy, phase: 'start' | 'promote', reason: string) => {
+  const request = async (deploy: Deploy, phase: 'start' | 'promote', reason: string) => {
     const svc = d.config.services[deploy.service];
     if (!svc) return;
     const base = d.config.server.publicUrl ?? `http://${d.config.server.listen}`;
@@ -52,7 +52,7 @@ export function slackApprovalRequests(d: {
       const cfg = d.config.paging.routes[route]?.slack;
       if (!cfg) continue;
       const req = slack(cfg, page);
-      d.store.enqueue(
+      await d.store.enqueue(
         `page:${route}:slack:${page.key}:trigger`,
         'page:slack:approval',
         deploy.id,
@@ -62,12 +62,12 @@ export function slackApprovalRequests(d: {
     }
   };
   return {
-    decisionInTransaction(e: DecisionEvent): void {
-      if (e.status === 'awaiting_approval') request(e.deploy, 'promote', e.reason);
+    async decisionInTransaction(e: DecisionEvent): Promise<void> {
+      if (e.status === 'awaiting_approval') await request(e.deploy, 'promote', e.reason);
     },
-    registered(deploy: Deploy): void {
-      const row = d.store.getDeploy(deploy.id);
-      if (row?.status === 'pending_approval' && row.hold === 'plan') request(deploy, 'start', row.reason);
+    async registered(deploy: Deploy): Promise<void> {
+      const row = await d.store.getDeploy(deploy.id);
+      if (row?.status === 'pending_approval' && row.hold === 'plan') await request(deploy, 'start', row.reason);
     },
   };
 }

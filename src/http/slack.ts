@@ -88,10 +88,10 @@ export function slackRoutes(deps: PeopleDeps & { config: Config; fetch?: typeof 
           const actor: Actor = { name: token.name, role: token.role };
           try {
             if (action.action_id === APPROVE) {
-              const v = deps.service.approve(action.value, actor, 'approved in Slack');
+              const v = await deps.service.approve(action.value, actor, 'approved in Slack');
               text = `${actor.name} approved ${action.value}: ${v.status}, ${v.reason}`;
             } else if (action.action_id === ACKNOWLEDGE) {
-              const r = acknowledgeDeploy(deps, action.value, actor, 'acknowledged in Slack');
+              const r = await acknowledgeDeploy(deps, action.value, actor, 'acknowledged in Slack');
               text = `${actor.name} acknowledged ${action.value}; ${r.resolves} page(s) resolved`;
             } else
               throw new AppError(400, 'BAD_REQUEST', `action_id: "${action.action_id ?? ''}" is unknown`, 'action_id');

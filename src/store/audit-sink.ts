@@ -4,8 +4,8 @@ import type { AuditEntry, AuditSink, Store } from './types.js';
 
 export function storeAuditSink(store: Pick<Store, 'appendAudit'>, now: () => number): AuditSink {
   return {
-    append: (e: AuditEntry) => {
-      store.appendAudit(now(), e.actor, e.action, e.deployId, e.detail ?? {});
+    append: async (e: AuditEntry) => {
+      await store.appendAudit(now(), e.actor, e.action, e.deployId, e.detail ?? {});
     },
   };
 }

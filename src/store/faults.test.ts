@@ -9,8 +9,8 @@ import { StoreError, StoreUnavailable } from './faults.js';
 import { SqliteStore } from './sqlite.js';
 
 const open: SqliteStore[] = [];
-afterEach(() => {
-  for (const s of open.splice(0)) s.close();
+afterEach(async () => {
+  for (const s of open.splice(0)) await s.close();
 });
 const tempPath = () => join(mkdtempSync(join(tmpdir(), 'navigator-faults-')), 'navigator.db');
 const deployRow = (id: string) => ({
@@ -31,18 +31,18 @@ function fill(s: SqliteStore): void {
 }
 
 describe('store faults', () => {
-  it('a full store refuses the whole transaction, says it cannot write, and recovers by itself', () => {
+  it('a full store refuses the whole transaction, says it cannot write, and recovers by itself', async () => {
     const s = new SqliteStore(tempPath());
     open.push(s);
-    s.insertDeploy(deployRow('before'));
+    await s.insertDeploy(deployRow('before'));
     expect(s.health().writable).toBe(true);
     fill(s);
     let err: unknown;
     try {
-      s.transaction(() => {
-        s.appendAudit(1, 'ci', 'register', null, {});
-        s.insertDeploy(deployRow('d-full'));
-        s.saveWatch('d-full', 'x'.repeat(20_000), 1);
+      await s.transaction(async () => {
+        await s.appendAudit(1, 'ci', 'register', null, {});
+        await s.insertDeploy(deployRow('d-full'));
+        await s.saveWatch('d-full', 'x'.repeat(20_000), 1);
       });
     } catch (e) {
       err = e;
@@ -51,45 +51,45 @@ describe('store faults', () => {
     expect((err as StoreUnavailable).code).toBe('SQLITE_FULL');
     expect((err as Error).message).toContain(s.path);
     // All or nothing: neither the deploy, its watch, nor its audit entry half-exists.
-    expect(s.getDeploy('d-full')).toBeUndefined();
-    expect(s.audit()).toHaveLength(0);
+    expect(await s.getDeploy('d-full')).toBeUndefined();
+    expect(await s.audit()).toHaveLength(0);
     const h = s.health();
     expect(h.writable).toBe(false);
     expect(h.error).toMatch(/SQLITE_FULL/);
     expect(h.since).toBeGreaterThan(0);
     // Reads still work while full.
-    expect(s.getDeploy('before')?.id).toBe('before');
+    expect((await s.getDeploy('before'))?.id).toBe('before');
     // A read-only transaction does not pretend the store can write again.
-    s.transaction(() => s.getDeploy('before'));
+    await s.transaction(async () => await s.getDeploy('before'));
     expect(s.health().writable).toBe(false);
-    expect(s.probe(1_000)).toBe(false);
+    expect(await s.probe(1_000)).toBe(false);
     s.db.pragma('max_page_count = 1000000');
-    expect(s.probe(1_000)).toBe(false); // at most one probe a second
-    expect(s.probe(1_002)).toBe(true);
+    expect(await s.probe(1_000)).toBe(false); // at most one probe a second
+    expect(await s.probe(1_002)).toBe(true);
     expect(s.health()).toEqual({ writable: true, error: null, since: null });
-    s.insertDeploy(deployRow('after'));
-    expect(s.getDeploy('after')?.id).toBe('after');
+    await s.insertDeploy(deployRow('after'));
+    expect((await s.getDeploy('after'))?.id).toBe('after');
   });
 
-  it('a real write after the fault clears it too', () => {
+  it('a real write after the fault clears it too', async () => {
     const s = new SqliteStore(tempPath());
     open.push(s);
     fill(s);
-    expect(() => s.transaction(() => s.insertDeploy(deployRow('a')))).toThrow(StoreUnavailable);
+    await expect(s.transaction(async () => await s.insertDeploy(deployRow('a')))).rejects.toThrow(StoreUnavailable);
     s.db.pragma('max_page_count = 1000000');
-    s.transaction(() => s.insertDeploy(deployRow('a')));
+    await s.transaction(async () => await s.insertDeploy(deployRow('a')));
     expect(s.health().writable).toBe(true);
   });
 
-  it('a read-only store is a fault of the same kind', () => {
+  it('a read-only store is a fault of the same kind', async () => {
     const s = new SqliteStore(tempPath());
     open.push(s);
     s.db.pragma('query_only = ON'); // the answer SQLite gives on a read-only file or mount
-    expect(() => s.transaction(() => s.insertDeploy(deployRow('a')))).toThrow(/SQLITE_READONLY/);
+    await expect(s.transaction(async () => await s.insertDeploy(deployRow('a')))).rejects.toThrow(/SQLITE_READONLY/);
     expect(s.health().writable).toBe(false);
   });
 
-  it('a file that is not a database, or a corrupt one, is refused at open naming the file', () => {
+  it('a file that is not a database, or a corrupt one, is refused at open naming the file', async () => {
     const garbage = tempPath();
     writeFileSync(garbage, 'this is not a database, just text that happens to be long enough '.repeat(100));
     expect(() => new SqliteStore(garbage)).toThrow(StoreError);
@@ -97,9 +97,9 @@ describe('store faults', () => {
 
     const path = tempPath();
     const s = new SqliteStore(path);
-    for (let i = 0; i < 50; i++) s.insertDeploy(deployRow(`d-${i}`));
+    for (let i = 0; i < 50; i++) await s.insertDeploy(deployRow(`d-${i}`));
     s.db.pragma('wal_checkpoint(TRUNCATE)');
-    s.close();
+    await s.close();
     const bytes = readFileSync(path);
     const page = 4096;
     // Overwrite the middle of the file (valid header, broken b-tree pages).
@@ -116,7 +116,7 @@ describe('store faults', () => {
     expect((err as Error).message).toMatch(/corrupt|malformed/);
   });
 
-  it('mustExist refuses a missing file and creates nothing', () => {
+  it('mustExist refuses a missing file and creates nothing', async () => {
     const path = tempPath();
     expect(() => new SqliteStore(path, { mustExist: true, readonly: true })).toThrow(`store ${path}: no such file`);
     expect(existsSync(path)).toBe(false);

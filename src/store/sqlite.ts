@@ -6,18 +6,20 @@
 // lost tick is judged again from the metric source on restart (the judge is deterministic), a lost
 // registration is re-sent by the pipeline (registration is idempotent), and outbox keys make a repeated
 // effect happen once. FULL would add an fsync to every tick's commit for no gain in those terms.
-import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { checkpointMac, type Checkpoint } from '../audit/checkpoint.js';
 import { faultCode, StoreError, StoreUnavailable } from './faults.js';
+import { auditHash } from './audit-hash.js';
 import { MIGRATIONS } from './migrations.js';
+import { currentTx, Mutex, runInTx, type TxFrame } from './tx-context.js';
 import type {
   ApprovalPhase,
   ApprovalRow,
   AuditRow,
   DeployFields,
+  AuditSigner,
   DeployRow,
   EffectMeta,
   OutboxRow,
@@ -40,19 +42,7 @@ export type {
   VerdictRow,
 } from './types.js';
 
-/** The audit chain: each row's hash covers its content and the previous row's hash. */
-export function auditHash(
-  prev: string,
-  at: number,
-  actor: string,
-  action: string,
-  deployId: string | null,
-  detail: string,
-): string {
-  return createHash('sha256')
-    .update(JSON.stringify([prev, at, actor, action, deployId, detail]))
-    .digest('hex');
-}
+export { auditHash } from './audit-hash.js';
 
 const DEPLOY_SELECT = 'SELECT d.*, w.state AS watch FROM deploys d LEFT JOIN watches w ON w.deploy_id = d.id';
 const DEPLOY_FIELDS = new Set(['deploy', 'status', 'reason', 'hold', 'verdict', 'decided_at']);
@@ -74,12 +64,7 @@ export interface OpenOptions {
   checkUpTo?: number;
 }
 
-/** Signs audit checkpoints (audit/checkpoint.ts); `onCheckpoint` runs after the checkpoint committed. */
-export interface AuditSigner {
-  key: Buffer;
-  every: number;
-  onCheckpoint?(c: Checkpoint): void;
-}
+export type { AuditSigner } from './types.js';
 
 export class SqliteStore implements StoreApi {
   readonly db: Database.Database;
@@ -92,6 +77,8 @@ export class SqliteStore implements StoreApi {
   private readonly stmts = new Map<string, Database.Statement>();
   private fault: { error: string; since: number } | null = null;
   private lastProbe = 0;
+  /** One connection: an open transaction holds it, and every statement from outside it waits. */
+  private readonly lock = new Mutex();
 
   constructor(
     readonly path: string,
@@ -136,12 +123,12 @@ export class SqliteStore implements StoreApi {
    * After a fault, tries a small write that allocates pages (so a full disk fails it) and clears the fault
    * when it commits. At most once a second; a healthy store is not probed. Returns whether it can write.
    */
-  probe(now = Date.now() / 1000): boolean {
+  async probe(now = Date.now() / 1000): Promise<boolean> {
     if (!this.fault) return true;
     if (now - this.lastProbe < 1) return false;
     this.lastProbe = now;
     try {
-      this.transaction(() => {
+      await this.transaction(async () => {
         this.sql('INSERT OR REPLACE INTO store_probe (id, pad, at) VALUES (1, randomblob(16384), ?)').run(now);
         this.sql('DELETE FROM store_probe').run();
       });
@@ -163,12 +150,12 @@ export class SqliteStore implements StoreApi {
     );
     for (const m of MIGRATIONS) {
       if (done.has(m.version)) continue;
-      this.transaction(() => {
+      this.db.transaction(() => {
         this.db.exec(m.sql);
         this.db
           .prepare('INSERT INTO schema_version (version, applied_at) VALUES (?, ?)')
           .run(m.version, Date.now() / 1000);
-      });
+      })();
     }
   }
 
@@ -183,31 +170,87 @@ export class SqliteStore implements StoreApi {
   }
 
   /**
-   * Runs fn in a transaction (a savepoint when nested). A store fault (full disk, read-only, corrupt file)
-   * becomes StoreUnavailable and marks the store unwritable; the next outermost transaction that writes
-   * and commits marks it writable again.
+   * Runs a statement (or a few) outside any transaction: at once when no transaction is open (the hot read
+   * paths pay nothing), after it otherwise, so no write joins another caller's open transaction. Inside the
+   * caller's own transaction it runs at once, as part of it.
    */
-  transaction<T>(fn: () => T): T {
-    const outer = !this.db.inTransaction;
-    const before = outer ? this.totalChanges() : 0;
-    try {
-      const r = this.db.transaction(fn)();
-      if (outer) {
-        if (this.fault && this.totalChanges() > before) this.fault = null;
-        this.committed();
+  private op<T>(f: () => T): Promise<T> {
+    if (!this.lock.locked || currentTx(this)) {
+      try {
+        return Promise.resolve(f());
+      } catch (e) {
+        return Promise.reject(e instanceof Error ? e : new Error(String(e)));
       }
+    }
+    return this.lock.acquire().then(() => {
+      try {
+        return f();
+      } finally {
+        this.lock.release();
+      }
+    });
+  }
+
+  /**
+   * Runs fn in a transaction (a savepoint when nested). The connection is held for the whole of fn: other
+   * callers' statements wait until it commits or rolls back. A store fault (full disk, read-only, corrupt
+   * file) becomes StoreUnavailable and marks the store unwritable; the next outermost transaction that
+   * writes and commits marks it writable again.
+   */
+  async transaction<T>(fn: () => Promise<T>): Promise<T> {
+    const open = currentTx(this);
+    if (open) return this.savepoint(open, fn);
+    await this.lock.acquire();
+    const frame: TxFrame = { owner: this, open: true, savepoints: 0, conn: null };
+    try {
+      const before = this.totalChanges();
+      this.db.exec('BEGIN');
+      let r: T;
+      try {
+        r = await runInTx(frame, fn);
+        frame.open = false;
+        this.db.exec('COMMIT');
+      } catch (e) {
+        frame.open = false;
+        if (this.db.inTransaction) this.db.exec('ROLLBACK');
+        throw e;
+      }
+      if (this.fault && this.totalChanges() > before) this.fault = null;
+      this.committed();
       return r;
     } catch (e) {
-      if (outer) {
-        this.pendingCheckpoints = [];
-        this.pendingHead = null;
-      }
-      const code = faultCode(e);
-      if (!code) throw e;
-      const err = e instanceof StoreUnavailable ? e : new StoreUnavailable(this.path, code, errText(e));
-      if (outer) this.noteFault(err);
-      throw err;
+      this.pendingCheckpoints = [];
+      this.pendingHead = null;
+      throw this.asFault(e, true);
+    } finally {
+      frame.open = false;
+      this.lock.release();
     }
+  }
+
+  private async savepoint<T>(frame: TxFrame, fn: () => Promise<T>): Promise<T> {
+    const name = `sp${++frame.savepoints}`;
+    this.db.exec(`SAVEPOINT ${name}`);
+    try {
+      const r = await fn();
+      this.db.exec(`RELEASE ${name}`);
+      return r;
+    } catch (e) {
+      if (this.db.inTransaction) {
+        this.db.exec(`ROLLBACK TO ${name}`);
+        this.db.exec(`RELEASE ${name}`);
+      }
+      throw this.asFault(e, false);
+    }
+  }
+
+  /** A store fault as StoreUnavailable (noted when outermost); any other error as it is. */
+  private asFault(e: unknown, outer: boolean): unknown {
+    const code = faultCode(e);
+    if (!code) return e;
+    const err = e instanceof StoreUnavailable ? e : new StoreUnavailable(this.path, code, errText(e));
+    if (outer) this.noteFault(err);
+    return err;
   }
 
   /** Records a fault seen outside a transaction (a single statement's write failed). */
@@ -220,7 +263,7 @@ export class SqliteStore implements StoreApi {
 
   private committed(): void {
     // Read back rather than trust what was written: a savepoint inside may have rolled back its part.
-    if (this.pendingHead) this.appendedHead = this.auditHead();
+    if (this.pendingHead) this.appendedHead = this.head();
     this.pendingHead = null;
     const cps = this.pendingCheckpoints;
     this.pendingCheckpoints = [];
@@ -235,14 +278,14 @@ export class SqliteStore implements StoreApi {
    * Starts signing checkpoints. Entries written before (an older store, or a changed interval) get their
    * missing checkpoints now: trust on first use, said in the README.
    */
-  setAuditSigner(signer: AuditSigner | null): number {
+  async setAuditSigner(signer: AuditSigner | null): Promise<number> {
     this.signer = signer;
     if (!signer) return 0;
-    const head = this.auditHead();
+    const head = this.head();
     if (!head) return 0;
     const have = new Set((this.sql('SELECT seq FROM audit_checkpoints').all() as { seq: number }[]).map((r) => r.seq));
     let added = 0;
-    this.transaction(() => {
+    await this.transaction(async () => {
       for (let seq = signer.every; seq <= head.seq; seq += signer.every) {
         if (have.has(seq)) continue;
         const row = this.sql('SELECT hash, at FROM audit WHERE seq = ?').get(seq) as
@@ -262,142 +305,193 @@ export class SqliteStore implements StoreApi {
     this.pendingCheckpoints.push(c);
   }
 
-  /** The newest audit entry in the store. */
-  auditHead(): { seq: number; hash: string } | null {
+  private head(): { seq: number; hash: string } | null {
     return (
       (this.sql('SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1').get() as
         { seq: number; hash: string } | undefined) ?? null
     );
   }
 
+  /** The newest audit entry in the store. */
+  auditHead(): Promise<{ seq: number; hash: string } | null> {
+    return this.op(() => this.head());
+  }
+
   /** One audit entry by sequence number. */
-  auditAt(seq: number): AuditRow | undefined {
-    return this.sql('SELECT * FROM audit WHERE seq = ?').get(seq) as AuditRow | undefined;
+  auditAt(seq: number): Promise<AuditRow | undefined> {
+    return this.op(() => this.sql('SELECT * FROM audit WHERE seq = ?').get(seq) as AuditRow | undefined);
   }
 
   /** The highest sequence number the audit table ever handed out (AUTOINCREMENT keeps it after deletes). */
-  auditSequence(): number {
-    const r = this.sql("SELECT seq FROM sqlite_sequence WHERE name = 'audit'").get() as { seq: number } | undefined;
-    return r?.seq ?? 0;
+  auditSequence(): Promise<number> {
+    return this.op(() => {
+      const r = this.sql("SELECT seq FROM sqlite_sequence WHERE name = 'audit'").get() as { seq: number } | undefined;
+      return r?.seq ?? 0;
+    });
   }
 
   /** Signed checkpoints with seq in (after, upTo]. */
-  checkpoints(after = 0, upTo = Number.MAX_SAFE_INTEGER): Checkpoint[] {
-    return this.sql('SELECT * FROM audit_checkpoints WHERE seq > ? AND seq <= ? ORDER BY seq').all(
-      after,
-      upTo,
-    ) as Checkpoint[];
+  checkpoints(after = 0, upTo = Number.MAX_SAFE_INTEGER): Promise<Checkpoint[]> {
+    return this.op(
+      () =>
+        this.sql('SELECT * FROM audit_checkpoints WHERE seq > ? AND seq <= ? ORDER BY seq').all(
+          after,
+          upTo,
+        ) as Checkpoint[],
+    );
   }
 
   private totalChanges(): number {
     return (this.sql('SELECT total_changes() AS n').get() as { n: number }).n;
   }
 
-  close(): void {
+  get isOpen(): boolean {
+    return this.db.open;
+  }
+
+  async close(): Promise<void> {
+    // An open transaction finishes first: closing under it would lose what it wrote.
+    if (this.lock.locked) {
+      await this.lock.acquire();
+      this.lock.release();
+    }
     if (this.db.open) this.db.close();
   }
 
-  insertDeploy(r: Omit<DeployRow, 'watch' | 'verdict' | 'decided_at' | 'updated_at'>): void {
-    this.sql(
-      `INSERT INTO deploys (id, service, input, deploy, status, reason, hold, created_at, updated_at)
-       VALUES (@id, @service, @input, @deploy, @status, @reason, @hold, @created_at, @created_at)`,
-    ).run(r);
+  insertDeploy(r: Omit<DeployRow, 'watch' | 'verdict' | 'decided_at' | 'updated_at'>): Promise<void> {
+    return this.op(() => {
+      this.sql(
+        `INSERT INTO deploys (id, service, input, deploy, status, reason, hold, created_at, updated_at)
+         VALUES (@id, @service, @input, @deploy, @status, @reason, @hold, @created_at, @created_at)`,
+      ).run(r);
+    });
   }
 
-  getDeploy(id: string): DeployRow | undefined {
-    return this.sql(`${DEPLOY_SELECT} WHERE d.id = ?`).get(id) as DeployRow | undefined;
+  getDeploy(id: string): Promise<DeployRow | undefined> {
+    return this.op(() => {
+      return this.sql(`${DEPLOY_SELECT} WHERE d.id = ?`).get(id) as DeployRow | undefined;
+    });
   }
 
-  listDeploys(status?: string, limit = 200): DeployRow[] {
-    return (
-      status
-        ? this.sql(`${DEPLOY_SELECT} WHERE d.status = ? ORDER BY d.created_at DESC, d.rowid DESC LIMIT ?`).all(
-            status,
-            limit,
-          )
-        : this.sql(`${DEPLOY_SELECT} ORDER BY d.created_at DESC, d.rowid DESC LIMIT ?`).all(limit)
-    ) as DeployRow[];
+  listDeploys(status?: string, limit = 200): Promise<DeployRow[]> {
+    return this.op(() => {
+      return (
+        status
+          ? this.sql(`${DEPLOY_SELECT} WHERE d.status = ? ORDER BY d.created_at DESC, d.rowid DESC LIMIT ?`).all(
+              status,
+              limit,
+            )
+          : this.sql(`${DEPLOY_SELECT} ORDER BY d.created_at DESC, d.rowid DESC LIMIT ?`).all(limit)
+      ) as DeployRow[];
+    });
   }
 
-  deploysStartedBetween(from: number, to: number): DeployRow[] {
-    return this.sql(`${DEPLOY_SELECT} WHERE json_extract(d.deploy, '$.startedAt') BETWEEN ? AND ?`).all(
-      from,
-      to,
-    ) as DeployRow[];
+  deploysStartedBetween(from: number, to: number): Promise<DeployRow[]> {
+    return this.op(() => {
+      return this.sql(`${DEPLOY_SELECT} WHERE json_extract(d.deploy, '$.startedAt') BETWEEN ? AND ?`).all(
+        from,
+        to,
+      ) as DeployRow[];
+    });
   }
 
-  updateDeploy(id: string, fields: DeployFields & { watch?: string | null }, now: number): void {
-    const { watch, ...rest } = fields;
-    if (watch !== undefined) {
-      if (watch === null) this.sql('DELETE FROM watches WHERE deploy_id = ?').run(id);
-      else this.saveWatch(id, watch, now);
-    }
-    const keys = Object.keys(rest).filter((k) => DEPLOY_FIELDS.has(k));
-    if (keys.length === 0) return;
-    const set = keys.map((k) => `${k} = @${k}`).join(', ');
-    this.sql(`UPDATE deploys SET ${set}, updated_at = @now WHERE id = @id`).run({ ...rest, id, now });
+  updateDeploy(id: string, fields: DeployFields & { watch?: string | null }, now: number): Promise<void> {
+    return this.op(() => {
+      const { watch, ...rest } = fields;
+      if (watch !== undefined) {
+        if (watch === null) this.sql('DELETE FROM watches WHERE deploy_id = ?').run(id);
+        else this.writeWatch(id, watch, now);
+      }
+      const keys = Object.keys(rest).filter((k) => DEPLOY_FIELDS.has(k));
+      if (keys.length === 0) return;
+      const set = keys.map((k) => `${k} = @${k}`).join(', ');
+      this.sql(`UPDATE deploys SET ${set}, updated_at = @now WHERE id = @id`).run({ ...rest, id, now });
+    });
   }
 
-  addStage(r: Omit<StageRow, 'seq'>): void {
-    this.sql(
-      `INSERT INTO stages (deploy_id, seq, at, weight, actor, created_at)
-       VALUES (@deploy_id, (SELECT coalesce(max(seq), 0) + 1 FROM stages WHERE deploy_id = @deploy_id),
-               @at, @weight, @actor, @created_at)`,
-    ).run(r);
+  addStage(r: Omit<StageRow, 'seq'>): Promise<void> {
+    return this.op(() => {
+      this.sql(
+        `INSERT INTO stages (deploy_id, seq, at, weight, actor, created_at)
+         VALUES (@deploy_id, (SELECT coalesce(max(seq), 0) + 1 FROM stages WHERE deploy_id = @deploy_id),
+                 @at, @weight, @actor, @created_at)`,
+      ).run(r);
+    });
   }
 
-  stages(deployId: string): StageRow[] {
-    return this.sql('SELECT * FROM stages WHERE deploy_id = ? ORDER BY seq').all(deployId) as StageRow[];
+  stages(deployId: string): Promise<StageRow[]> {
+    return this.op(() => {
+      return this.sql('SELECT * FROM stages WHERE deploy_id = ? ORDER BY seq').all(deployId) as StageRow[];
+    });
   }
 
-  saveWatch(deployId: string, state: string, now: number): void {
+  saveWatch(deployId: string, state: string, now: number): Promise<void> {
+    return this.op(() => this.writeWatch(deployId, state, now));
+  }
+
+  private writeWatch(deployId: string, state: string, now: number): void {
     this.sql(
       `INSERT INTO watches (deploy_id, state, updated_at) VALUES (?, ?, ?)
        ON CONFLICT (deploy_id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at`,
     ).run(deployId, state, now);
   }
 
-  saveVerdicts(deployId: string, rows: Omit<VerdictRow, 'deploy_id'>[]): void {
-    this.sql('DELETE FROM verdicts WHERE deploy_id = ?').run(deployId);
-    const ins = this.sql(
-      `INSERT INTO verdicts (deploy_id, signal, outcome, decided_at, evidence, recorded_at)
-       VALUES (@deploy_id, @signal, @outcome, @decided_at, @evidence, @recorded_at)`,
-    );
-    for (const r of rows) ins.run({ ...r, deploy_id: deployId });
+  saveVerdicts(deployId: string, rows: Omit<VerdictRow, 'deploy_id'>[]): Promise<void> {
+    return this.op(() => {
+      this.sql('DELETE FROM verdicts WHERE deploy_id = ?').run(deployId);
+      const ins = this.sql(
+        `INSERT INTO verdicts (deploy_id, signal, outcome, decided_at, evidence, recorded_at)
+         VALUES (@deploy_id, @signal, @outcome, @decided_at, @evidence, @recorded_at)`,
+      );
+      for (const r of rows) ins.run({ ...r, deploy_id: deployId });
+    });
   }
 
-  verdicts(deployId: string): VerdictRow[] {
-    return this.sql('SELECT * FROM verdicts WHERE deploy_id = ? ORDER BY signal').all(deployId) as VerdictRow[];
+  verdicts(deployId: string): Promise<VerdictRow[]> {
+    return this.op(() => {
+      return this.sql('SELECT * FROM verdicts WHERE deploy_id = ? ORDER BY signal').all(deployId) as VerdictRow[];
+    });
   }
 
-  addApproval(a: ApprovalRow): void {
-    this.sql(
-      `INSERT INTO approvals (deploy_id, approver, role, phase, comment, at, identities)
-       VALUES (@deploy_id, @approver, @role, @phase, @comment, @at, @identities)`,
-    ).run({ ...a, identities: a.identities ?? '[]' });
+  addApproval(a: ApprovalRow): Promise<void> {
+    return this.op(() => {
+      this.sql(
+        `INSERT INTO approvals (deploy_id, approver, role, phase, comment, at, identities)
+         VALUES (@deploy_id, @approver, @role, @phase, @comment, @at, @identities)`,
+      ).run({ ...a, identities: a.identities ?? '[]' });
+    });
   }
 
-  approvals(deployId: string, phase?: ApprovalPhase): ApprovalRow[] {
-    return (
-      phase
-        ? this.sql('SELECT * FROM approvals WHERE deploy_id = ? AND phase = ? ORDER BY at, rowid').all(deployId, phase)
-        : this.sql('SELECT * FROM approvals WHERE deploy_id = ? ORDER BY at, rowid').all(deployId)
-    ) as ApprovalRow[];
+  approvals(deployId: string, phase?: ApprovalPhase): Promise<ApprovalRow[]> {
+    return this.op(() => {
+      return (
+        phase
+          ? this.sql('SELECT * FROM approvals WHERE deploy_id = ? AND phase = ? ORDER BY at, rowid').all(
+              deployId,
+              phase,
+            )
+          : this.sql('SELECT * FROM approvals WHERE deploy_id = ? ORDER BY at, rowid').all(deployId)
+      ) as ApprovalRow[];
+    });
   }
 
-  addOverride(o: Omit<OverrideRow, 'id'>): void {
-    this.sql(
-      `INSERT INTO overrides (deploy_id, actor, action, reason, from_status, to_status, at)
-       VALUES (@deploy_id, @actor, @action, @reason, @from_status, @to_status, @at)`,
-    ).run(o);
+  addOverride(o: Omit<OverrideRow, 'id'>): Promise<void> {
+    return this.op(() => {
+      this.sql(
+        `INSERT INTO overrides (deploy_id, actor, action, reason, from_status, to_status, at)
+         VALUES (@deploy_id, @actor, @action, @reason, @from_status, @to_status, @at)`,
+      ).run(o);
+    });
   }
 
-  overrides(deployId: string): OverrideRow[] {
-    return this.sql('SELECT * FROM overrides WHERE deploy_id = ? ORDER BY id').all(deployId) as OverrideRow[];
+  overrides(deployId: string): Promise<OverrideRow[]> {
+    return this.op(() => {
+      return this.sql('SELECT * FROM overrides WHERE deploy_id = ? ORDER BY id').all(deployId) as OverrideRow[];
+    });
   }
 
-  appendAudit(at: number, actor: string, action: string, deployId: string | null, detail: unknown): AuditRow {
-    return this.transaction(() => {
+  appendAudit(at: number, actor: string, action: string, deployId: string | null, detail: unknown): Promise<AuditRow> {
+    return this.transaction(async () => {
       const last = this.sql('SELECT hash FROM audit ORDER BY seq DESC LIMIT 1').get() as { hash: string } | undefined;
       const prev = last?.hash ?? 'genesis';
       const text = JSON.stringify(detail ?? {});
@@ -421,16 +515,18 @@ export class SqliteStore implements StoreApi {
     });
   }
 
-  audit(afterSeq = 0, limit = 1000, deployId?: string): AuditRow[] {
-    return (
-      deployId
-        ? this.sql('SELECT * FROM audit WHERE seq > ? AND deploy_id = ? ORDER BY seq LIMIT ?').all(
-            afterSeq,
-            deployId,
-            limit,
-          )
-        : this.sql('SELECT * FROM audit WHERE seq > ? ORDER BY seq LIMIT ?').all(afterSeq, limit)
-    ) as AuditRow[];
+  audit(afterSeq = 0, limit = 1000, deployId?: string): Promise<AuditRow[]> {
+    return this.op(() => {
+      return (
+        deployId
+          ? this.sql('SELECT * FROM audit WHERE seq > ? AND deploy_id = ? ORDER BY seq LIMIT ?').all(
+              afterSeq,
+              deployId,
+              limit,
+            )
+          : this.sql('SELECT * FROM audit WHERE seq > ? ORDER BY seq LIMIT ?').all(afterSeq, limit)
+      ) as AuditRow[];
+    });
   }
 
   enqueue(
@@ -441,120 +537,161 @@ export class SqliteStore implements StoreApi {
     now: number,
     dueAt = now,
     meta: EffectMeta = {},
-  ): boolean {
-    const r = this.sql(
-      `INSERT OR IGNORE INTO outbox (key, deploy_id, kind, payload, next_attempt_at, created_at,
-                                     lane, route, provider, page_key, action)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ).run(
-      key,
-      deployId,
-      kind,
-      JSON.stringify(payload),
-      dueAt,
-      now,
-      meta.lane ?? kind,
-      meta.route ?? null,
-      meta.provider ?? null,
-      meta.pageKey ?? null,
-      meta.action ?? null,
-    );
-    return r.changes === 1;
+  ): Promise<boolean> {
+    return this.op(() => {
+      const r = this.sql(
+        `INSERT OR IGNORE INTO outbox (key, deploy_id, kind, payload, next_attempt_at, created_at,
+                                       lane, route, provider, page_key, action)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(
+        key,
+        deployId,
+        kind,
+        JSON.stringify(payload),
+        dueAt,
+        now,
+        meta.lane ?? kind,
+        meta.route ?? null,
+        meta.provider ?? null,
+        meta.pageKey ?? null,
+        meta.action ?? null,
+      );
+      return r.changes === 1;
+    });
   }
 
-  dueEffects(now: number, limit = 50): OutboxRow[] {
-    return this.sql("SELECT * FROM outbox WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY id LIMIT ?").all(
-      now,
-      limit,
-    ) as OutboxRow[];
+  dueEffects(now: number, limit = 50): Promise<OutboxRow[]> {
+    return this.op(() => {
+      return this.sql("SELECT * FROM outbox WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY id LIMIT ?").all(
+        now,
+        limit,
+      ) as OutboxRow[];
+    });
   }
 
-  effects(deployId: string): OutboxRow[] {
-    return this.sql('SELECT * FROM outbox WHERE deploy_id = ? ORDER BY id').all(deployId) as OutboxRow[];
+  effects(deployId: string): Promise<OutboxRow[]> {
+    return this.op(() => {
+      return this.sql('SELECT * FROM outbox WHERE deploy_id = ? ORDER BY id').all(deployId) as OutboxRow[];
+    });
   }
 
-  finishEffect(id: number, status: 'done' | 'failed' | 'skipped', now: number, error: string | null = null): void {
-    this.sql(
-      `UPDATE outbox SET status = ?, done_at = ?, last_error = ?, attempts = attempts + 1, refresh_at = NULL,
-         claimed_at = NULL WHERE id = ?`,
-    ).run(status, now, error, id);
-  }
-
-  retryEffect(id: number, at: number, error: string): void {
-    this.sql('UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ?').run(
-      at,
-      error,
-      id,
-    );
-  }
-
-  effectByKey(key: string): OutboxRow | undefined {
-    return this.sql('SELECT * FROM outbox WHERE key = ?').get(key) as OutboxRow | undefined;
-  }
-
-  dueLanes(now: number): string[] {
-    return (
+  finishEffect(
+    id: number,
+    status: 'done' | 'failed' | 'skipped',
+    now: number,
+    error: string | null = null,
+  ): Promise<void> {
+    return this.op(() => {
       this.sql(
-        `SELECT DISTINCT coalesce(lane, kind) AS lane FROM outbox
-         WHERE (status = 'pending' AND next_attempt_at <= ?) OR (status = 'done' AND refresh_at <= ?)`,
-      ).all(now, now) as { lane: string }[]
-    ).map((r) => r.lane);
+        `UPDATE outbox SET status = ?, done_at = ?, last_error = ?, attempts = attempts + 1, refresh_at = NULL,
+           claimed_at = NULL WHERE id = ?`,
+      ).run(status, now, error, id);
+    });
   }
 
-  dueInLane(lane: string, now: number, limit = 20): OutboxRow[] {
-    return this.sql(
-      `SELECT * FROM outbox WHERE coalesce(lane, kind) = ?
-         AND ((status = 'pending' AND next_attempt_at <= ?) OR (status = 'done' AND refresh_at <= ?))
-       ORDER BY id LIMIT ?`,
-    ).all(lane, now, now, limit) as OutboxRow[];
+  retryEffect(id: number, at: number, error: string): Promise<void> {
+    return this.op(() => {
+      this.sql('UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ?').run(
+        at,
+        error,
+        id,
+      );
+    });
   }
 
-  claimEffect(id: number, now: number): void {
-    this.sql('UPDATE outbox SET claimed_at = ? WHERE id = ?').run(now, id);
+  effectByKey(key: string): Promise<OutboxRow | undefined> {
+    return this.op(() => {
+      return this.sql('SELECT * FROM outbox WHERE key = ?').get(key) as OutboxRow | undefined;
+    });
   }
 
-  failAttempt(id: number, now: number, nextAt: number, error: string): void {
-    this.sql(
-      `UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?,
-         first_failed_at = coalesce(first_failed_at, ?), claimed_at = NULL WHERE id = ?`,
-    ).run(nextAt, error, now, id);
+  dueLanes(now: number): Promise<string[]> {
+    return this.op(() => {
+      return (
+        this.sql(
+          `SELECT DISTINCT coalesce(lane, kind) AS lane FROM outbox
+           WHERE (status = 'pending' AND next_attempt_at <= ?) OR (status = 'done' AND refresh_at <= ?)`,
+        ).all(now, now) as { lane: string }[]
+      ).map((r) => r.lane);
+    });
   }
 
-  markEscalated(id: number): void {
-    this.sql('UPDATE outbox SET escalated = 1 WHERE id = ?').run(id);
+  dueInLane(lane: string, now: number, limit = 20): Promise<OutboxRow[]> {
+    return this.op(() => {
+      return this.sql(
+        `SELECT * FROM outbox WHERE coalesce(lane, kind) = ?
+           AND ((status = 'pending' AND next_attempt_at <= ?) OR (status = 'done' AND refresh_at <= ?))
+         ORDER BY id LIMIT ?`,
+      ).all(lane, now, now, limit) as OutboxRow[];
+    });
   }
 
-  delivered(id: number, now: number, refreshAt: number | null): void {
-    this.sql(
-      `UPDATE outbox SET status = 'done', done_at = coalesce(done_at, ?), attempts = attempts + 1,
-         sends = sends + 1, refresh_at = ?, claimed_at = NULL WHERE id = ?`,
-    ).run(now, refreshAt, id);
+  claimEffect(id: number, now: number): Promise<void> {
+    return this.op(() => {
+      this.sql('UPDATE outbox SET claimed_at = ? WHERE id = ?').run(now, id);
+    });
   }
 
-  rescheduleRefresh(id: number, at: number, error: string): void {
-    this.sql('UPDATE outbox SET refresh_at = ?, last_error = ? WHERE id = ?').run(at, error, id);
+  failAttempt(id: number, now: number, nextAt: number, error: string): Promise<void> {
+    return this.op(() => {
+      this.sql(
+        `UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?,
+           first_failed_at = coalesce(first_failed_at, ?), claimed_at = NULL WHERE id = ?`,
+      ).run(nextAt, error, now, id);
+    });
   }
 
-  supersede(pageKey: string, route: string | null, provider: string | null, now: number): void {
-    this.sql(
-      `UPDATE outbox SET refresh_at = NULL,
-         status = CASE WHEN status = 'pending' THEN 'skipped' ELSE status END,
-         last_error = CASE WHEN status = 'pending' THEN 'resolved before it could be delivered' ELSE last_error END,
-         done_at = coalesce(done_at, ?)
-       WHERE page_key = ? AND route IS ? AND provider IS ? AND action = 'trigger'`,
-    ).run(now, pageKey, route, provider);
+  markEscalated(id: number): Promise<void> {
+    return this.op(() => {
+      this.sql('UPDATE outbox SET escalated = 1 WHERE id = ?').run(id);
+    });
   }
 
-  pagesEndingWith(suffix: string): OutboxRow[] {
-    return this.sql(
-      "SELECT * FROM outbox WHERE action = 'trigger' AND substr(page_key, -length(?)) = ? ORDER BY id",
-    ).all(suffix, suffix) as OutboxRow[];
+  delivered(id: number, now: number, refreshAt: number | null): Promise<void> {
+    return this.op(() => {
+      this.sql(
+        `UPDATE outbox SET status = 'done', done_at = coalesce(done_at, ?), attempts = attempts + 1,
+           sends = sends + 1, refresh_at = ?, claimed_at = NULL WHERE id = ?`,
+      ).run(now, refreshAt, id);
+    });
   }
 
-  outboxBacklog(): { pending: number; oldest: number | null } {
-    return this.sql(
-      "SELECT count(*) AS pending, min(created_at) AS oldest FROM outbox WHERE status = 'pending'",
-    ).get() as { pending: number; oldest: number | null };
+  rescheduleRefresh(id: number, at: number, error: string): Promise<void> {
+    return this.op(() => {
+      this.sql('UPDATE outbox SET refresh_at = ?, last_error = ? WHERE id = ?').run(at, error, id);
+    });
+  }
+
+  supersede(pageKey: string, route: string | null, provider: string | null, now: number): Promise<void> {
+    return this.op(() => {
+      this.sql(
+        `UPDATE outbox SET refresh_at = NULL,
+           status = CASE WHEN status = 'pending' THEN 'skipped' ELSE status END,
+           last_error = CASE WHEN status = 'pending' THEN 'resolved before it could be delivered' ELSE last_error END,
+           done_at = coalesce(done_at, ?)
+         WHERE page_key = ? AND route IS ? AND provider IS ? AND action = 'trigger'`,
+      ).run(now, pageKey, route, provider);
+    });
+  }
+
+  pagesEndingWith(suffix: string): Promise<OutboxRow[]> {
+    return this.op(() => {
+      return this.sql(
+        "SELECT * FROM outbox WHERE action = 'trigger' AND substr(page_key, -length(?)) = ? ORDER BY id",
+      ).all(suffix, suffix) as OutboxRow[];
+    });
+  }
+
+  outboxBacklog(): Promise<{ pending: number; oldest: number | null }> {
+    return this.op(
+      () =>
+        this.sql(
+          "SELECT count(*) AS pending, min(created_at) AS oldest FROM outbox WHERE status = 'pending'",
+        ).get() as {
+          pending: number;
+          oldest: number | null;
+        },
+    );
   }
 }
 

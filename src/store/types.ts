@@ -1,8 +1,12 @@
-// What the deploy service, the outbox and the audit log need from a store. The SQLite implementation
-// (sqlite.ts) is the embedded default; a PostgreSQL one can come later behind the same interface.
-// Every method is synchronous: a `transaction(fn)` runs fn and commits all its writes at once (or none),
-// so a decision, its verdicts, its audit entry and its outbox rows are never half-written.
-// Times are epoch seconds (REAL); JSON columns are strings.
+// What the deploy service, the outbox and the audit log need from a store. Two engines implement it: SQLite
+// (sqlite.ts, the embedded default) and PostgreSQL (postgres.ts, shared state for several replicas).
+// Every method is asynchronous (PostgreSQL is a network round trip); `transaction(fn)` runs fn and commits
+// all its writes at once (or none), so a decision, its verdicts, its audit entry and its outbox rows are
+// never half-written. Inside fn, calls on the same store object join the transaction (the engine tracks it
+// through AsyncLocalStorage), so the audit sink and the decision listeners need no transaction handle.
+// Times are epoch seconds (REAL / double precision); JSON columns are strings.
+
+import type { Checkpoint } from '../audit/checkpoint.js';
 
 export interface DeployRow {
   id: string;
@@ -129,41 +133,47 @@ export interface EffectMeta {
 }
 
 export interface Store {
-  /** Runs fn in one transaction: every write inside commits together or not at all. Nests (savepoints). */
-  transaction<T>(fn: () => T): T;
-  close(): void;
-  /** Whether the store can write (store/faults.ts); a store without it is assumed writable. */
+  /**
+   * Runs fn in one transaction: every write inside commits together or not at all. Nests (savepoints).
+   * While it is open no other write of this process interleaves (SQLite: one connection behind a mutex;
+   * PostgreSQL: one pooled client for the transaction).
+   */
+  transaction<T>(fn: () => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+  /** Whether the store is open (closed stores are not read by /metrics collectors). */
+  readonly isOpen: boolean;
+  /** Whether the store can write (store/faults.ts); a store without it is assumed writable. Cheap, no I/O. */
   health?(): { writable: boolean; error: string | null; since: number | null };
   /** After a fault: a small write that tells whether the store can write again. */
-  probe?(): boolean;
+  probe?(): Promise<boolean>;
 
-  insertDeploy(r: Omit<DeployRow, 'watch' | 'verdict' | 'decided_at' | 'updated_at'>): void;
-  getDeploy(id: string): DeployRow | undefined;
+  insertDeploy(r: Omit<DeployRow, 'watch' | 'verdict' | 'decided_at' | 'updated_at'>): Promise<void>;
+  getDeploy(id: string): Promise<DeployRow | undefined>;
   /** Newest first. */
-  listDeploys(status?: string, limit?: number): DeployRow[];
+  listDeploys(status?: string, limit?: number): Promise<DeployRow[]>;
   /** Deploys started in [from, to] (epoch seconds): the candidates for blame. */
-  deploysStartedBetween(from: number, to: number): DeployRow[];
-  updateDeploy(id: string, fields: DeployFields, now: number): void;
+  deploysStartedBetween(from: number, to: number): Promise<DeployRow[]>;
+  updateDeploy(id: string, fields: DeployFields, now: number): Promise<void>;
 
-  addStage(r: Omit<StageRow, 'seq'>): void;
-  stages(deployId: string): StageRow[];
+  addStage(r: Omit<StageRow, 'seq'>): Promise<void>;
+  stages(deployId: string): Promise<StageRow[]>;
 
   /** The judge's state after a tick; `watch` on DeployRow reads it back. */
-  saveWatch(deployId: string, state: string, now: number): void;
+  saveWatch(deployId: string, state: string, now: number): Promise<void>;
 
   /** Replaces the per-signal verdicts of a deploy. */
-  saveVerdicts(deployId: string, rows: Omit<VerdictRow, 'deploy_id'>[]): void;
-  verdicts(deployId: string): VerdictRow[];
+  saveVerdicts(deployId: string, rows: Omit<VerdictRow, 'deploy_id'>[]): Promise<void>;
+  verdicts(deployId: string): Promise<VerdictRow[]>;
 
-  addApproval(a: ApprovalRow): void;
-  approvals(deployId: string, phase?: ApprovalPhase): ApprovalRow[];
+  addApproval(a: ApprovalRow): Promise<void>;
+  approvals(deployId: string, phase?: ApprovalPhase): Promise<ApprovalRow[]>;
 
-  addOverride(o: Omit<OverrideRow, 'id'>): void;
-  overrides(deployId: string): OverrideRow[];
+  addOverride(o: Omit<OverrideRow, 'id'>): Promise<void>;
+  overrides(deployId: string): Promise<OverrideRow[]>;
 
-  /** Appends to the hash-chained audit log (see auditHash in sqlite.ts). */
-  appendAudit(at: number, actor: string, action: string, deployId: string | null, detail: unknown): AuditRow;
-  audit(afterSeq?: number, limit?: number, deployId?: string): AuditRow[];
+  /** Appends to the hash-chained audit log (see auditHash in audit-hash.ts): one chain, even across replicas. */
+  appendAudit(at: number, actor: string, action: string, deployId: string | null, detail: unknown): Promise<AuditRow>;
+  audit(afterSeq?: number, limit?: number, deployId?: string): Promise<AuditRow[]>;
 
   /** Queues an effect once per key; false when the key was already queued. */
   enqueue(
@@ -174,30 +184,52 @@ export interface Store {
     now: number,
     dueAt?: number,
     meta?: EffectMeta,
-  ): boolean;
-  dueEffects(now: number, limit?: number): OutboxRow[];
-  effects(deployId: string): OutboxRow[];
-  finishEffect(id: number, status: 'done' | 'failed' | 'skipped', now: number, error?: string | null): void;
-  retryEffect(id: number, at: number, error: string): void;
-  effectByKey(key: string): OutboxRow | undefined;
+  ): Promise<boolean>;
+  dueEffects(now: number, limit?: number): Promise<OutboxRow[]>;
+  effects(deployId: string): Promise<OutboxRow[]>;
+  finishEffect(id: number, status: 'done' | 'failed' | 'skipped', now: number, error?: string | null): Promise<void>;
+  retryEffect(id: number, at: number, error: string): Promise<void>;
+  effectByKey(key: string): Promise<OutboxRow | undefined>;
   /** Destinations with effects due now (and due refreshes). */
-  dueLanes(now: number): string[];
-  dueInLane(lane: string, now: number, limit?: number): OutboxRow[];
+  dueLanes(now: number): Promise<string[]>;
+  dueInLane(lane: string, now: number, limit?: number): Promise<OutboxRow[]>;
   /** Records that an attempt starts now (committed before the request goes out). */
-  claimEffect(id: number, now: number): void;
+  claimEffect(id: number, now: number): Promise<void>;
   /** A failed attempt: counts it, remembers when failures began, schedules the next one. */
-  failAttempt(id: number, now: number, nextAt: number, error: string): void;
-  markEscalated(id: number): void;
+  failAttempt(id: number, now: number, nextAt: number, error: string): Promise<void>;
+  markEscalated(id: number): Promise<void>;
   /** Delivered: done now, sent once more, and (for a firing Alertmanager alert) when to post it again. */
-  delivered(id: number, now: number, refreshAt: number | null): void;
+  delivered(id: number, now: number, refreshAt: number | null): Promise<void>;
   /** A refresh that failed: try it again at `at`. */
-  rescheduleRefresh(id: number, at: number, error: string): void;
+  rescheduleRefresh(id: number, at: number, error: string): Promise<void>;
   /** A delivered resolve: its trigger's retries and refreshes stop. */
-  supersede(pageKey: string, route: string | null, provider: string | null, now: number): void;
+  supersede(pageKey: string, route: string | null, provider: string | null, now: number): Promise<void>;
   /** Trigger rows of pages whose key ends with suffix (an Alertmanager alert's pages). */
-  pagesEndingWith(suffix: string): OutboxRow[];
+  pagesEndingWith(suffix: string): Promise<OutboxRow[]>;
   /** Pending effects and the oldest one's creation time, for /metrics. */
-  outboxBacklog(): { pending: number; oldest: number | null };
+  outboxBacklog(): Promise<{ pending: number; oldest: number | null }>;
+
+  // The audit log's proofs (audit/verifier.ts, audit/setup.ts).
+  /** Where the store lives, for messages and the default audit key file (a URL's password is never in it). */
+  readonly path: string;
+  /** The newest audit entry this process appended and committed (the head as this process knows it). */
+  readonly appendedHead: { seq: number; hash: string } | null;
+  /** Starts signing checkpoints; signs the ones missing for entries written before. Returns how many. */
+  setAuditSigner(signer: AuditSigner | null): Promise<number>;
+  /** The newest audit entry in the store. */
+  auditHead(): Promise<{ seq: number; hash: string } | null>;
+  auditAt(seq: number): Promise<AuditRow | undefined>;
+  /** The highest sequence number ever handed out (kept after deletes). */
+  auditSequence(): Promise<number>;
+  /** Signed checkpoints with seq in (after, upTo]. */
+  checkpoints(after?: number, upTo?: number): Promise<Checkpoint[]>;
+}
+
+/** Signs audit checkpoints (audit/checkpoint.ts); `onCheckpoint` runs after the checkpoint committed. */
+export interface AuditSigner {
+  key: Buffer;
+  every: number;
+  onCheckpoint?(c: Checkpoint): void;
 }
 
 /** One audit entry as the domain writes it; the sink adds the time, the sequence and the hash chain. */
@@ -209,9 +241,9 @@ export interface AuditEntry {
 }
 
 /**
- * Where every decision, approval, override and action is recorded. `append` is synchronous and writes
- * through the same store, so an entry joins the caller's transaction and commits with what it records.
+ * Where every decision, approval, override and action is recorded. `append` writes through the same
+ * store, so an entry joins the caller's transaction and commits with what it records.
  */
 export interface AuditSink {
-  append(e: AuditEntry): void;
+  append(e: AuditEntry): Promise<void>;
 }

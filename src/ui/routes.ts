@@ -153,7 +153,7 @@ export function uiRoutes(deps: UiDeps) {
         if (!s) return toLogin(req, reply);
         const q = String((req.query as Record<string, unknown>).status ?? '');
         const status = STATUSES.includes(q as DeployStatus) ? q : null;
-        const deploys = service.list(status ?? undefined, 200);
+        const deploys = await service.list(status ?? undefined, 200);
         return send(reply, 200, listPage(viewerOf(s), deploys, status, deps.now(), takeFlash(s)));
       });
 
@@ -161,16 +161,16 @@ export function uiRoutes(deps: UiDeps) {
         const s = session(req, reply);
         if (!s) return toLogin(req, reply);
         const id = (req.params as { id: string }).id;
-        const row = deps.store.getDeploy(id);
+        const row = await deps.store.getDeploy(id);
         if (!row) return send(reply, 404, errorPage(viewerOf(s), 404, `No deploy ${id}.`));
-        const view = service.view(id);
+        const view = await service.view(id);
         const series = await seriesOf(JSON.parse(row.deploy) as Deploy, row);
-        const audit = deps.store.audit(0, 500, id);
+        const audit = await deps.store.audit(0, 500, id);
         return send(reply, 200, deployPage(viewerOf(s), view, series, audit, takeFlash(s)));
       });
 
       // Actions: CSRF-checked, then the same service calls as the API; the outcome is the next page's flash.
-      const act = (name: string, run: (id: string, actor: Actor, f: Form) => string) =>
+      const act = (name: string, run: (id: string, actor: Actor, f: Form) => Promise<string>) =>
         scope.post(`/ui/deploys/:id/${name}`, { schema: { hide: true } }, async (req, reply) => {
           const s = sessions.get(cookieValue(req.headers.cookie, COOKIE));
           if (!s) return toLogin(req, reply);
@@ -187,7 +187,7 @@ export function uiRoutes(deps: UiDeps) {
             );
           const id = (req.params as { id: string }).id;
           try {
-            s.flash = run(id, s.actor, f);
+            s.flash = await run(id, s.actor, f);
           } catch (e) {
             if (!(e instanceof AppError) || e.statusCode >= 500) throw e;
             if (e.statusCode === 404) return send(reply, 404, errorPage(viewerOf(s), 404, e.message));
@@ -195,16 +195,16 @@ export function uiRoutes(deps: UiDeps) {
           }
           return reply.redirect(`/ui/deploys/${encodeURIComponent(id)}`, 303);
         });
-      act('approve', (id, actor, f) => {
-        const v = service.approve(id, actor, f.comment ?? '');
+      act('approve', async (id, actor, f) => {
+        const v = await service.approve(id, actor, f.comment ?? '');
         return `Approved by ${actor.name}. Now ${v.status.replace(/_/g, ' ')}: ${v.reason}`;
       });
-      act('override', (id, actor, f) => {
-        const v = service.override(id, actor, f.action, f.reason);
+      act('override', async (id, actor, f) => {
+        const v = await service.override(id, actor, f.action, f.reason);
         return `Override by ${actor.name}. Now ${v.status.replace(/_/g, ' ')}: ${v.reason}`;
       });
-      act('acknowledge', (id, actor, f) => {
-        const r = acknowledgeDeploy(deps, id, actor, f.comment ?? '');
+      act('acknowledge', async (id, actor, f) => {
+        const r = await acknowledgeDeploy(deps, id, actor, f.comment ?? '');
         return `Acknowledged by ${actor.name}; ${r.resolves} page(s) resolved.`;
       });
 
@@ -222,11 +222,8 @@ export function uiRoutes(deps: UiDeps) {
             ),
           );
         const deploy = String((req.query as Record<string, unknown>).deploy ?? '').trim() || null;
-        const rows = deps.store
-          .audit(0, 100_000, deploy ?? undefined)
-          .slice(-1000)
-          .reverse();
-        const chain = verifyAuditChain(deps.store.audit(0, 10_000_000));
+        const rows = (await deps.store.audit(0, 100_000, deploy ?? undefined)).slice(-1000).reverse();
+        const chain = verifyAuditChain(await deps.store.audit(0, 10_000_000));
         return send(reply, 200, auditPage(viewerOf(s), rows, chain, deploy));
       });
 
@@ -236,7 +233,7 @@ export function uiRoutes(deps: UiDeps) {
         async (req) => {
           auth.actor(req.headers.authorization);
           const id = (req.params as { id: string }).id;
-          const row = deps.store.getDeploy(id);
+          const row = await deps.store.getDeploy(id);
           if (!row) throw new AppError(404, 'NOT_FOUND', `deploy ${id} not found`);
           return seriesOf(JSON.parse(row.deploy) as Deploy, row);
         },

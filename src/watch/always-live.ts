@@ -44,7 +44,7 @@ export class AlwaysWatches {
       source: MetricSource;
       step: number;
       absentAfter: number;
-      onIncident: (inc: AlwaysIncident) => void;
+      onIncident: (inc: AlwaysIncident) => void | Promise<void>;
       onStatus?: (s: AlwaysLiveStatus) => void;
       onError?: (service: string, signal: string, error: string) => void;
     },
@@ -135,7 +135,7 @@ export class AlwaysWatches {
       }
       const x = input.mode === 'history' ? input.total.num.value : NaN;
       const inc = stepAlways(a.w, t, x);
-      if (inc) this.o.onIncident(inc);
+      if (inc) await this.o.onIncident(inc);
       this.o.onStatus?.({ ...alwaysStatus(a.w), calibration: a.calibration });
     }
   }
