@@ -190,8 +190,9 @@ describe.concurrent('the Prometheus source at scrape intervals other than the ti
     expect(r.bad).toMatchObject({ code: 409, decision: 'halt' });
     expect(r.badView.failedSignal).toBe('orders');
     // Two whole ticks after the first tick boundary: the deploy starts anywhere inside a 5 s tick, so the
-    // second full tick ends up to 3 ticks after it (seen once at 11.2 s on a loaded CI machine).
-    expect(Date.parse(r.badView.decidedAt as string) / 1000 - r.startedAt).toBeLessThanOrEqual(3 * 5);
+    // second full tick ends up to 3 ticks after it (seen once at 11.2 s on a loaded CI machine). Without a
+    // `traffic` counter (issue 9) the collapse needs that second judged tick; 15.7 s seen under load.
+    expect(Date.parse(r.badView.decidedAt as string) / 1000 - r.startedAt).toBeLessThanOrEqual(3 * 5 + 1);
     expect(r.good).toMatchObject({ code: 200, decision: 'proceed' });
     expect(r.goodView.status).toBe('passed');
   }, 240_000);

@@ -112,6 +112,16 @@ export const Service = Type.Object(
     dependsOn: Type.Array(Type.String(), { default: [], description: 'services whose changes can break this one' }),
     hooks: Obj({ halt: Type.Optional(Hook), rollback: Type.Optional(Hook) }),
     dryRun: Type.Boolean({ default: false, description: 'record what would be done, do nothing' }),
+    traffic: Type.Optional(
+      Type.Object(
+        { metric: Selector.properties.metric, matchers: Matchers },
+        {
+          additionalProperties: false,
+          description:
+            "each version's requests (a counter split by cohortLabel): the canary's share is measured from it every tick instead of assumed from the stage weight",
+        },
+      ),
+    ),
     signals: Type.Record(Type.String({ pattern: '^[a-zA-Z_][a-zA-Z0-9_-]*$' }), Signal, { default: {} }),
   },
   { additionalProperties: false },

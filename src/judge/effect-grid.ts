@@ -10,7 +10,7 @@ export type Direction = 'drop' | 'rise';
 // every nat counts), small effects more than middling ones (they take longest; middling ones are fast
 // whatever their weight).
 const DROP_STEPS = [0.01, 0.1, 0.3, 0.5, 0.65, 0.75, 0.82, 0.87, 0.91, 0.94, 0.96, 0.975];
-const DROP_WEIGHTS = [3, 1, 1, 1, 1, 1, 1, 1, 1.5, 1.5, 1.5, 1.5];
+const DROP_WEIGHTS = [4, 1, 1, 1, 1, 1, 1, 1, 1.5, 1.5, 1.5, 1.5];
 const RISE_STEPS = [1.025, 1.04, 1.06, 1.09, 1.13, 1.2, 1.35, 1.6, 2, 3, 5, 10, 30];
 const RISE_WEIGHTS = [1.5, 1.5, 1.5, 1.5, 1, 1, 1, 1, 1, 1, 1, 1, 3];
 

@@ -40,13 +40,23 @@ describe('two-arm e-process', () => {
     expect(alarms).toBeLessThanOrEqual(6);
   });
 
-  it('decides a 99% collapse at the first or second tick with 1 event/s in the canary', () => {
-    const ticks: number[] = [];
-    for (let i = 0; i < 200; i++)
-      ticks.push(simulate(i, { total: 10, w: 0.1, drop: 0.99, dispersion: 1.3, ticks: 10 }) ?? 99);
-    const late = ticks.filter((t) => t > 2).length;
-    expect(late).toBeLessThanOrEqual(6); // at least 97% at the first or second tick
-    expect(Math.max(...ticks)).toBeLessThanOrEqual(3);
+  // Updated with issue 9: at 1 event/s the old assertion (97% at the second tick) relied on an optimistic
+  // dispersion prior (1.25, shrunk over 8 ticks) that broke the promise on over-dispersed traffic; the
+  // judge now assumes D >= 2 until it has measured it, so at 1 event/s with bursty traffic a tenth of
+  // collapses need a third tick, and at 2 events/s the old bound holds.
+  it('decides a 99% collapse within two ticks at 2 events/s in the canary, within three at 1 event/s', () => {
+    const at = (total: number) => {
+      const ticks: number[] = [];
+      for (let i = 0; i < 200; i++)
+        ticks.push(simulate(i, { total, w: 0.1, drop: 0.99, dispersion: 1.3, ticks: 10 }) ?? 99);
+      return ticks;
+    };
+    const one = at(10);
+    expect(one.filter((t) => t > 2).length).toBeLessThanOrEqual(24); // at least 88% at the first or second tick
+    expect(Math.max(...one)).toBeLessThanOrEqual(3);
+    const two = at(20);
+    expect(two.filter((t) => t > 2).length).toBeLessThanOrEqual(6); // at least 97% at the first or second tick
+    expect(Math.max(...two)).toBeLessThanOrEqual(3);
   });
 
   it('finds a 20% drop at 2 events/s in the canary within 3x the information bound (median)', () => {

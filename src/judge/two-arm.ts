@@ -10,7 +10,15 @@
 // every stage; per-effect likelihood ratios take each tick's share as it is, the grid puts prior mass where
 // deploy regressions are (collapses and small drops alike), and two-arm-beta.test.ts checks it against
 // the beta-binomial Bayes factor (gammaln from simple-statistics) on constant-share data.
-import { addPearson, dispersion, newDispersion, type DispersionState } from './dispersion.js';
+import {
+  addResidual,
+  estimateDispersion,
+  floorAt,
+  newDispersion,
+  type DispersionEstimate,
+  type DispersionFloor,
+  type DispersionState,
+} from './dispersion.js';
 import { logEValue, stepLogS } from './change-mixture.js';
 import { argMax, effectGrid, type Direction } from './effect-grid.js';
 
@@ -29,14 +37,67 @@ export interface TwoArmState {
   /** sum over ticks of baseline * w / (1 - w): the canary events expected under r = 1 */
   expectedCanary: number;
   ticks: number;
-  /** exponentially weighted canary and expected-canary counts: the local effect the spread is measured around */
-  localCanary: number;
-  localExpected: number;
+  /** ticks covered by the observations (an observation aggregated across a scrape gap covers several) */
+  span: number;
   dispersion: DispersionState;
+  /** the dispersion assumed until the data measure it (dispersion.ts): stated, and never below 1 */
   dispersionPrior: number;
+  /** the dispersion the last observation was divided by (for the evidence) */
+  lastDispersion?: number;
+  /**
+   * the floor measured on the old version's history before the deploy (dispersion.ts): D is never below it,
+   * and it replaces the stated assumption from the first tick; null: no history
+   */
+  floor?: DispersionFloor | null;
+  /** whether the last observation's D was the floor (the in-deploy bound was lower) */
+  lastFromFloor?: boolean;
+  /** the fit the dispersion's residuals are taken around: canary, expected canary and all events since it started */
+  fitCanary?: number;
+  fitExpected?: number;
+  fitEvents?: number;
+  /** the local fit the level-1 residuals are taken around: exponentially weighted canary and expected canary */
+  localCanary?: number;
+  localExpected?: number;
+  /** the local fit's effective events: (sum of weights x events)^2 / sum of weights^2 x events */
+  localWeight?: number;
+  localWeight2?: number;
 }
 
-export function newTwoArm(direction: Direction, tolerance: number, dispersionPrior = 1.25): TwoArmState {
+/**
+ * What D is assumed to be before enough ticks measure it (dispersion.ts): at least 1.5 times the binomial
+ * variance; more where the tick holds many events, since a canary's rate wandering by a share cv of itself
+ * against the baseline adds cv^2 n theta (1 - theta) to the binomial variance n theta (1 - theta): the
+ * assumption allows cv up to 0.2 a tick (D = 1 + 0.04 v), up to 5 times the binomial variance. At a few
+ * events a tick that leaves a collapse decidable within two ticks; at many, a collapse is decided anyway.
+ */
+export const ASSUMED_DISPERSION = 1.5;
+export const ASSUMED_CV2 = 0.04;
+export const ASSUMED_MAX = 5;
+/**
+ * A rise test takes at most 5 nats of evidence a tick and alternative: a rise has no natural bound (a clump
+ * of retried errors in the canary), so no single tick can fail a deploy (the threshold is about 9 nats),
+ * and after one surprising tick D is raised (dispersion.ts) before the next is judged.
+ * exp(min(l, c)) <= exp(l), so every factor stays a valid likelihood-ratio factor. A drop is not capped:
+ * its evidence a tick is bounded by the events expected (all of them missing), and a collapse after twenty
+ * good minutes must be decided at once.
+ */
+export const RISE_TICK_CAP = 5;
+/** A tick this many (dispersion-widened) standard deviations off the fit restarts the fit: a level change. */
+const RESET_Z = 4;
+/** Pseudo-events shrinking the fitted effect towards no change while few events are in. */
+const FIT_PSEUDO = 2;
+/**
+ * Weight of the newest tick in the local fit of the level-1 residuals. A fit over the whole watch reads a
+ * sustained level change as noise on every tick after it: at a few events a tick, a collapse would then
+ * raise D by the collapse's own residuals and blind the test exactly when it should fail. Around a local
+ * fit a collapse adds a few decaying terms (sum about 1 / LOCAL times the first), while plain over-dispersion
+ * is measured as well (the terms stay prediction residuals with their variance widened by the fit's own).
+ * Slow wander, which a local fit follows, is what the longer blocks (around the whole-watch fit) and the
+ * floor measured before the deploy are for.
+ */
+const LOCAL = 0.3;
+
+export function newTwoArm(direction: Direction, tolerance: number, dispersionPrior = ASSUMED_DISPERSION): TwoArmState {
   const { r0, alternatives, logWeights } = effectGrid(direction, tolerance);
   return {
     kind: 'two-arm',
@@ -50,15 +111,11 @@ export function newTwoArm(direction: Direction, tolerance: number, dispersionPri
     baseline: 0,
     expectedCanary: 0,
     ticks: 0,
-    localCanary: 0,
-    localExpected: 0,
+    span: 0,
     dispersion: newDispersion(),
     dispersionPrior,
   };
 }
-
-/** Weight of the newest tick in the local effect estimate. */
-const LOCAL = 0.3;
 
 const share = (w: number, r: number) => (w * r) / (w * r + 1 - w);
 
@@ -67,53 +124,136 @@ export function rateRatio(s: TwoArmState): number {
   return s.expectedCanary > 0 ? s.canary / s.expectedCanary : 1;
 }
 
+export interface TwoArmTickOptions {
+  /** ticks the counts cover (default 1): the jump of a counter across a scrape gap is one observation */
+  span?: number;
+  /**
+   * the share the null is tested at, when it differs from `w`: the least favourable share of a composite
+   * null (a declared split known only to +-20%, a stage change the traffic may follow late). `w` stays the
+   * share the effect is reported against.
+   */
+  wNull?: number;
+}
+
 /**
- * One tick: `canary` and `baseline` events, `w` the canary's share of events under no regression.
- * Ticks with no events or a share of 0 or 1 carry no information and are skipped.
+ * One observation: `canary` and `baseline` events, `w` the canary's share of events under no regression
+ * (time-averaged over the observation's span). Observations with no events or a share of 0 or 1 carry no
+ * information and are skipped. Summed counts at a time-averaged share are still a valid test: a sum of
+ * Bernoulli draws with shares averaging w has a likelihood-ratio mean at most 1 at w (AM-GM).
  */
-export function updateTwoArm(s: TwoArmState, canary: number, baseline: number, w: number): void {
+export function updateTwoArm(
+  s: TwoArmState,
+  canary: number,
+  baseline: number,
+  w: number,
+  o: TwoArmTickOptions = {},
+): void {
   const n = canary + baseline;
-  if (!(n > 0) || !(w > 0 && w < 1) || !Number.isFinite(n)) return;
-  const t0 = share(w, s.r0);
+  const wn = o.wNull ?? w;
+  const span = o.span ?? 1;
+  if (!(n > 0) || !(w > 0 && w < 1) || !(wn > 0 && wn < 1) || !Number.isFinite(n)) return;
+  const t0 = share(wn, s.r0);
   const l0c = Math.log(t0);
   const l0b = Math.log(1 - t0);
-  // This tick's likelihood ratios, divided by the dispersion as estimated before it (quasi-likelihood).
-  const d = dispersion(s.dispersion, s.dispersionPrior);
+  // This tick's likelihood ratios, divided by the dispersion as bounded before it (quasi-likelihood): the
+  // larger of the floor measured before the deploy (where history exists; it stands in for the assumption
+  // too) and the bound measured on the watch so far.
+  const v = (n * t0 * (1 - t0)) / span;
+  const floor = s.floor ? floorAt(s.floor, v) : null;
+  const est = estimateDispersion(s.dispersion, floor ?? assumedDispersion(s, v * span, span), early(s));
+  const d = floor !== null ? Math.max(floor, est.value) : est.value;
+  s.lastDispersion = d;
+  s.lastFromFloor = floor !== null && floor >= est.value;
+  const cap = s.direction === 'rise' ? RISE_TICK_CAP * span : Infinity;
   const tick: number[] = [];
   for (let k = 0; k < s.alternatives.length; k++) {
-    const t = share(w, s.alternatives[k] as number);
+    const t = share(wn, s.alternatives[k] as number);
     const l = canary * (Math.log(t) - l0c) + baseline * (Math.log(1 - t) - l0b);
     s.llr[k] = (s.llr[k] as number) + l;
-    tick.push(l / d);
+    tick.push(Math.min(l / d, cap));
   }
   stepLogS(s.logS, tick, s.ticks);
-  // Dispersion from the spread around the local effect (a moving fit, so a regression that starts mid-watch
-  // is not mistaken for noise); the fit uses the ticks before this one so a tick cannot explain itself away.
-  if (s.ticks > 0 && s.localExpected > 0) {
-    const fitted = share(w, Math.max(s.localCanary / s.localExpected, 1e-3));
-    addPearson(s.dispersion, canary, n * fitted, n * fitted * (1 - fitted));
-  }
+  // Dispersion from a recursive residual: this tick against the effect fitted on the ticks before it (so a
+  // regression from the start is not mistaken for noise, and a tick cannot explain itself away), its
+  // variance widened by that fit's own uncertainty (n / N_fit), so each term is chi-square(1) times D.
+  // The fit runs from the start (so slow wander stays in the residuals, as long-run variance) until a
+  // tick lands RESET_Z standard deviations off it: a level change (a late collapse) restarts the fit there,
+  // so the change adds one term to D, not one every tick after it.
+  const fitC = s.fitCanary ?? s.canary;
+  const fitE = s.fitExpected ?? s.expectedCanary;
+  const fitN = s.fitEvents ?? s.canary + s.baseline;
   const expected = (baseline * w) / (1 - w);
-  s.localCanary = LOCAL * canary + (1 - LOCAL) * s.localCanary;
-  s.localExpected = LOCAL * expected + (1 - LOCAL) * s.localExpected;
+  let reset = false;
+  if (fitN > 0 && fitE > 0) {
+    const fitted = share(w, Math.max((fitC + FIT_PSEUDO) / (fitE + FIT_PSEUDO), 1e-3));
+    const resid = canary - n * fitted;
+    const vr = n * fitted * (1 - fitted) * (1 + n / fitN);
+    // Level 1 around the local fit (its events' effective number widens the variance the same way).
+    const lc = s.localCanary ?? 0;
+    const le = s.localExpected ?? 0;
+    const lw = s.localWeight ?? 0;
+    const lw2 = s.localWeight2 ?? 0;
+    let local = { residual: resid, variance: vr };
+    if (le > 0 && lw2 > 0) {
+      const f = share(w, Math.max((lc + FIT_PSEUDO * LOCAL) / (le + FIT_PSEUDO * LOCAL), 1e-3));
+      const nEff = (lw * lw) / lw2;
+      local = { residual: canary - n * f, variance: n * f * (1 - f) * (1 + n / nEff) };
+    }
+    addResidual(s.dispersion, local.residual, local.variance, span, { residual: resid, variance: vr });
+    reset = resid * resid >= RESET_Z * RESET_Z * d * Math.max(vr, 1);
+  }
+  s.fitCanary = reset ? canary : fitC + canary;
+  s.fitExpected = reset ? expected : fitE + expected;
+  s.fitEvents = reset ? n : fitN + n;
+  // The local fit: every earlier tick's weight decays by (1 - LOCAL), the newest enters at LOCAL.
+  s.localCanary = (1 - LOCAL) * (s.localCanary ?? 0) + LOCAL * canary;
+  s.localExpected = (1 - LOCAL) * (s.localExpected ?? 0) + LOCAL * expected;
+  s.localWeight = (1 - LOCAL) * (s.localWeight ?? 0) + LOCAL * n;
+  s.localWeight2 = (1 - LOCAL) ** 2 * (s.localWeight2 ?? 0) + LOCAL * LOCAL * n;
   s.canary += canary;
   s.baseline += baseline;
   s.expectedCanary += expected;
   s.ticks += 1;
+  s.span = (s.span ?? s.ticks - 1) + span;
+}
+
+/**
+ * How the terms in before the dispersion is measured may raise the assumption: a rise test by their upper
+ * bound (one clump of retried errors must silence it until D is known: a rise has no natural bound), a
+ * drop test not at all: its evidence a tick is bounded by the events expected (all of them missing), and
+ * the first terms of a collapse at a few events a tick are the collapse itself, which must not blind it.
+ */
+const early = (s: TwoArmState) => (s.direction === 'rise' ? 'upper-bound' : 'none');
+
+/** The D assumed for an observation of binomial variance v over `span` ticks, until the data measure it. */
+function assumedDispersion(s: TwoArmState, v: number, span: number): number {
+  return Math.min(Math.max(s.dispersionPrior, ASSUMED_MAX), Math.max(s.dispersionPrior, 1 + (ASSUMED_CV2 * v) / span));
 }
 
 export interface TwoArmSummary {
   /** ln of the mixture e-value, after dividing each log-LR by the dispersion */
   logE: number;
   dispersion: number;
+  /** how the dispersion was obtained (assumed or an upper bound, which block length, how many terms) */
+  dispersionBasis: DispersionEstimate;
   /** relative effect r - 1 (e.g. -0.99 for a collapse) with an approximate 95% interval */
   effect: { estimate: number; low: number; high: number };
   /** the grid effect the evidence favours most */
   favoured: number;
+  /** the floor measured before the deploy, or null (no history: the assumption stood in for it) */
+  floor: DispersionFloor | null;
+}
+
+/** ln of the mixture e-value alone (what a tick's decision needs; summarizeTwoArm has the rest). */
+export function twoArmLogE(s: TwoArmState): number {
+  return logEValue(s.logS, s.ticks, s.logWeights);
 }
 
 export function summarizeTwoArm(s: TwoArmState): TwoArmSummary {
-  const d = dispersion(s.dispersion, s.dispersionPrior);
+  const measured = estimateDispersion(s.dispersion, s.dispersionPrior, early(s));
+  let est = measured.basis === 'assumed' ? { ...measured, value: s.lastDispersion ?? measured.value } : measured;
+  if (s.floor && s.lastFromFloor) est = { ...est, basis: 'history', value: s.lastDispersion ?? s.floor.value };
+  const d = est.value;
   const scaled = s.llr.map((x) => x / d);
   const r = rateRatio(s);
   // Wald interval on log r with the quasi-likelihood variance; +0.5 keeps zero counts finite.
@@ -122,7 +262,9 @@ export function summarizeTwoArm(s: TwoArmState): TwoArmSummary {
   return {
     logE: logEValue(s.logS, s.ticks, s.logWeights),
     dispersion: d,
+    dispersionBasis: est,
     effect: { estimate: r - 1, low: Math.exp(lr - 1.96 * se) - 1, high: Math.exp(lr + 1.96 * se) - 1 },
     favoured: (s.alternatives[argMax(scaled)] as number) - 1,
+    floor: s.floor ?? null,
   };
 }

@@ -41,6 +41,8 @@ export interface Evidence {
   };
   /** the new version's series reported nothing while events were due */
   absent?: boolean;
+  /** canary tests: what the judgement assumed (the split it tested against, the dispersion and why) */
+  assumptions?: Assumptions;
   /** how much of the watch was seen (ticks judged; ticks counted, blind, and gaps) */
   seen?: { ticks: number; seenTicks: number; blindTicks: number; gapTicks: number };
   /** the signal cannot see now */
@@ -92,4 +94,36 @@ export interface LatencyEvidence {
   canary: LatencyArm;
   /** the baseline version; against history, the upper confidence bound on the slow share before the deploy */
   baseline: LatencyArm | { slowShareBefore: { high: number } } | null;
+}
+
+export interface Assumptions {
+  split: {
+    /** measured: each tick's canary share of requests; declared: the stage weights, known to +-slack */
+    source: 'measured' | 'declared';
+    /** the counter the share was measured from (null: declared) */
+    metric: string | null;
+    /** the declared stage weight, averaged over the judged ticks */
+    declaredWeight: number | null;
+    /** the canary's measured share of requests over the judged ticks (null: declared) */
+    measuredShare: number | null;
+    /** declared only: the relative slack of the composite null, and the ticks a stage change may lag */
+    slack?: number;
+    lagTicks?: number;
+  };
+  dispersion: {
+    value: number;
+    /**
+     * assumed (too few ticks to measure it yet, no history), upper-bound (upper 75% confidence bound on the
+     * watch), or history (the floor measured on the old version before the deploy was the larger)
+     */
+    basis: 'assumed' | 'upper-bound' | 'history';
+    /** block length in ticks whose estimate was largest: 1 over-dispersion, 4 or 16 drift */
+    block: number;
+    /** pooled ticks behind the estimate, and the point estimate the bound is built on */
+    terms: number;
+    point: number | null;
+    estimator: string;
+    /** the floor measured before the deploy on the old version's history (null: no history to measure it) */
+    history: { value: number; ticks: number; block: number } | null;
+  };
 }

@@ -23,7 +23,10 @@ export interface DeployWatch {
   decidedAt: number | null;
   failedSignal: string | null;
   reason: string;
-  /** history forecasts are built on the first tick (they need the source) */
+  /**
+   * history is read on the first tick (it needs the source): all-at-once deploys freeze their forecasts,
+   * canary deploys measure each per-exposure signal's dispersion floor on the old version's last hour
+   */
   prepared: boolean;
   /** the deploy cannot see since this time (null: seeing): its source did not answer, or a signal is blind */
   blindSince: number | null;
@@ -99,6 +102,7 @@ export function openDeployWatch(deploy: Deploy, service: ServiceConfig, ev: Eval
             tolerance: sig.minEffect ?? ev.minEffect,
             forecast: null,
             trafficForecast: null,
+            traffic: sig.kind === 'count' && service.traffic ? { metric: service.traffic.metric } : null,
             latency: latencyOptions(sig),
           }),
         )
@@ -114,7 +118,7 @@ export function openDeployWatch(deploy: Deploy, service: ServiceConfig, ev: Eval
     decidedAt: null,
     failedSignal: null,
     reason: 'watching',
-    prepared: mode === 'canary',
+    prepared: false,
     blindSince: null,
     sourceError: null,
     signals,

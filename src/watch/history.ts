@@ -2,10 +2,11 @@
 import { fitModel, forecastAt, forecastSettings, measureForecastError } from '../judge/forecast.js';
 import type { Direction } from '../judge/effect-grid.js';
 import { formatDuration } from '../config/duration.js';
-import type { SignalConfig } from '../config/schema.js';
-import type { MetricSource } from '../sources/types.js';
+import type { SelectorConfig, SignalConfig } from '../config/schema.js';
+import { measureFloor, type DispersionFloor } from '../judge/dispersion.js';
+import type { MetricSource, SeriesSelector } from '../sources/types.js';
 import type { FrozenForecast } from './signal-judge.js';
-import { selectorsOf, totalHistory } from './inputs.js';
+import { baselineHistory, selectorsOf, totalHistory, type CohortSplit } from './inputs.js';
 
 /** How far back forecasts look: four weeks of lags plus a week of origins to measure their error on. */
 export const HISTORY_SECONDS = 35 * 86400;
@@ -95,4 +96,33 @@ export async function historyForecasts(
     ratio: base.ratio,
   };
   return { main, traffic };
+}
+
+/** How far back a canary's dispersion floor looks: the hour before the deploy. */
+export const FLOOR_SECONDS = 3600;
+
+/**
+ * The dispersion floor of a canary signal judged per exposure, measured on the old version's history in
+ * the hour before `origin` (dispersion.ts): its numerator given its denominator, or for a count signal with
+ * the service's `traffic` counter, its events given the requests. Null where there is too little history
+ * (an embedded scraper just started): the judge then keeps its stated assumption and says so.
+ */
+export async function canaryFloor(
+  source: MetricSource,
+  signal: SignalConfig,
+  traffic: SelectorConfig | null,
+  split: CohortSplit,
+  origin: number,
+  step: number,
+  absentAfter: number,
+): Promise<DispersionFloor | null> {
+  const { num, den } = selectorsOf(signal);
+  const exposure: SeriesSelector | null = den ?? (signal.kind === 'count' ? traffic : null);
+  if (!exposure) return null;
+  const from = origin - Math.floor(FLOOR_SECONDS / step) * step;
+  const [n, d] = await Promise.all([
+    baselineHistory(source, num, split, from, origin, step, absentAfter),
+    baselineHistory(source, exposure, split, from, origin, step, absentAfter),
+  ]);
+  return measureFloor(n, d);
 }

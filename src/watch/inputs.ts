@@ -1,6 +1,6 @@
 // The watch loop's I/O: turns a signal declaration and a deploy into per-tick cohort counts from a source.
 import type { Deploy } from '../model/deploy.js';
-import type { SignalConfig } from '../config/schema.js';
+import type { SelectorConfig, SignalConfig } from '../config/schema.js';
 import { cohortCounts, selectCohort } from '../signals/increments.js';
 import { observeCohort, type CohortObservation } from '../signals/observe.js';
 import { observeOf, type MetricSource, type Observed, type SeriesGrid, type SeriesSelector } from '../sources/types.js';
@@ -77,44 +77,20 @@ async function armPairs(
   return { num: n, den: d };
 }
 
-/** The tick ending at t for one signal of a canary deploy: canary and baseline cohorts. */
-export async function canaryTick(
-  source: MetricSource,
-  signal: SignalConfig,
-  split: CohortSplit,
-  weight: number,
-  t: number,
-  step: number,
-  absentAfter: number,
-): Promise<TickInput> {
-  const isCanary = (v: string) => v === split.version;
-  const isBaseline = (v: string) =>
-    split.baselineVersion === null ? v !== split.version : v === split.baselineVersion;
-  let g: Awaited<ReturnType<typeof armPairs>>;
-  try {
-    g = await armPairs(source, signal, t, step, absentAfter);
-  } catch (e) {
-    if (e instanceof HistogramBoundError) return { mode: 'canary', weight, ...unknownArms(), error: e.message };
-    throw e;
-  }
-  const pair = (pick: (v: string) => boolean): ArmPair => ({
-    num: lastCount(selectCohort(g.num, split.label, pick), absentAfter),
-    den: g.den ? lastCount(selectCohort(g.den, split.label, pick), absentAfter) : null,
-  });
-  const input: TickInput = { mode: 'canary', weight, canary: pair(isCanary), baseline: pair(isBaseline) };
-  const label = split.label;
-  const parts = await latencyParts(source, signal, t - absentAfter * step, t, step, absentAfter, {
-    canary: (s) => isCanary(s.labels[label] ?? ''),
-    baseline: (s) => isBaseline(s.labels[label] ?? ''),
-  });
-  if (parts) input.buckets = { canary: parts.canary ?? null, baseline: parts.baseline ?? null };
-  return input;
+/** The declared split around tick t: its time-averaged weight, and the range over the last `lag` ticks. */
+export interface StageWeights {
+  weight: number;
+  weightLow: number;
+  weightHigh: number;
+}
+
+/** A signal's name and the service's `traffic` counter, for a canary tick whose split is measured. */
+export interface TrafficDeclaration {
+  signal: string;
+  selector: SelectorConfig;
 }
 
 const UNKNOWN: ArmCount = { value: NaN, live: 0 };
-function unknownArms(): { canary: ArmPair; baseline: ArmPair } {
-  return { canary: { num: UNKNOWN, den: UNKNOWN }, baseline: { num: UNKNOWN, den: UNKNOWN } };
-}
 
 /** The tick ending at t for one signal judged against history: all cohorts together. */
 export async function totalTick(
@@ -158,6 +134,43 @@ export async function totalHistory(
   return cohortCounts(grids, absentAfter, points).values.subarray(absentAfter);
 }
 
+/**
+ * Per-tick counts of the deploy's baseline cohort (the old version) over a long range, like totalHistory:
+ * what the dispersion floor is measured on before a canary deploy.
+ */
+export async function baselineHistory(
+  source: MetricSource,
+  sel: SeriesSelector,
+  split: CohortSplit,
+  from: number,
+  to: number,
+  step: number,
+  absentAfter: number,
+): Promise<Float64Array> {
+  const grids = await gridOf(source, sel, from - absentAfter * step, to, step);
+  const pick = (v: string) => (split.baselineVersion === null ? v !== split.version : v === split.baselineVersion);
+  const points = Math.round((to - from) / step) + 1 + absentAfter;
+  return cohortCounts(selectCohort(grids, split.label, pick), absentAfter, points).values.subarray(absentAfter);
+}
+
+/**
+ * The declared split for the tick ending at t: its time-weighted weight, and the lowest and highest weight
+ * over it and the `lag` ticks before (traffic may follow a stage change a tick or two late).
+ */
+export function stageWeights(deploy: Deploy, t: number, step: number, lag: number): StageWeights {
+  const weight = weightOver(deploy, t, step);
+  let weightLow = weight;
+  let weightHigh = weight;
+  // Before the first stage there was no canary to lag behind: its start-up is the grace period's business.
+  const first = Math.min(deploy.startedAt, ...deploy.stages.map((s) => s.at));
+  for (let k = 1; k <= lag && t - k * step > first; k++) {
+    const wk = weightOver(deploy, t - k * step, step);
+    weightLow = Math.min(weightLow, wk);
+    weightHigh = Math.max(weightHigh, wk);
+  }
+  return { weight, weightLow, weightHigh };
+}
+
 /** Time-weighted canary weight over the tick (t - step, t]. */
 export function weightOver(deploy: Deploy, t: number, step: number): number {
   if (deploy.strategy === 'all-at-once') return 1;
@@ -189,7 +202,12 @@ export type SignalObservation<C> =
   /** the signal cannot be judged as configured (a histogram without the slowerThan bound) */
   | { kind: 'error'; error: string };
 
-export type CanaryCounts = { canary: ArmPair; baseline: ArmPair };
+export type CanaryCounts = {
+  canary: ArmPair;
+  baseline: ArmPair;
+  /** each cohort's requests from the `traffic` counter over the same ticks, when it is declared */
+  exposure?: { canary: ArmCount; baseline: ArmCount };
+};
 export type TotalCounts = { total: ArmPair };
 
 async function observedArms(
@@ -249,10 +267,15 @@ export async function observeCanary(
   t: number,
   step: number,
   absentAfter: number,
+  traffic: TrafficDeclaration | null = null,
 ): Promise<SignalObservation<CanaryCounts>> {
   let o: Awaited<ReturnType<typeof observedArms>>;
+  let tr: Observed | null;
   try {
-    o = await observedArms(source, signal, anchor, t, step, absentAfter);
+    [o, tr] = await Promise.all([
+      observedArms(source, signal, anchor, t, step, absentAfter),
+      traffic ? observeSel(source, traffic.selector, Math.min(anchor, t - absentAfter * step), t, step) : null,
+    ]);
   } catch (e) {
     if (e instanceof HistogramBoundError) return { kind: 'error', error: e.message };
     throw e;
@@ -262,15 +285,32 @@ export async function observeCanary(
     split.baselineVersion === null ? v !== split.version : v === split.baselineVersion;
   const cohort = (obs: Observed, pick: (v: string) => boolean) =>
     observeCohort(selectCohort(obs.series, split.label, pick), obs.blind, obs.health, o.a, o.last, absentAfter);
+  // A traffic counter whose series do not tell the versions apart cannot measure a split: a mistake in the
+  // config, said at the first tick (the watch stays blind), never a tick judged or passed.
+  if (traffic && tr && tr.series.length > 0 && !tr.series.some((x) => x.labels[split.label] !== undefined))
+    throw new Error(
+      `signal ${traffic.signal}: traffic metric ${traffic.selector.metric} has no series with the cohort label "${split.label}": it cannot measure the canary's share`,
+    );
   const cn = cohort(o.num, isCanary);
   const bn = cohort(o.num, isBaseline);
   const cd = o.den ? cohort(o.den, isCanary) : null;
   const bd = o.den ? cohort(o.den, isBaseline) : null;
-  const seen = combine([cn, bn, ...(cd && bd ? [cd, bd] : [])], () => ({
+  // The exposure is seen, gapped or blind like the counts: a share we cannot see is never judged against.
+  const ct = tr ? cohort(tr, isCanary) : null;
+  const bt = tr ? cohort(tr, isBaseline) : null;
+  const seen = combine([cn, bn, ...(cd && bd ? [cd, bd] : []), ...(ct && bt ? [ct, bt] : [])], () => ({
     canary: { num: armCount(cn), den: cd ? armCount(cd) : null },
     baseline: { num: armCount(bn), den: bd ? armCount(bd) : null },
+    ...(ct && bt ? { exposure: { canary: armCount(ct), baseline: armCount(bt) } } : {}),
   }));
   if (seen.kind !== 'seen') return seen;
+  // A traffic counter with no series seen in either cohort (absent, or matchers that select none): the
+  // share cannot be measured, so the signal is blind (never judged, never passed), saying what is missing.
+  if (traffic && ct && bt && ct.live + bt.live === 0)
+    return {
+      kind: 'blind',
+      reason: `signal ${traffic.signal}: traffic metric ${traffic.selector.metric} has no series for versions ${split.version} or ${split.baselineVersion ?? 'the baseline'}: the canary's share cannot be measured`,
+    };
   // Latency quantiles (evidence only): the buckets of the tick itself.
   const label = split.label;
   const parts = await latencyParts(source, signal, t - absentAfter * step, t, step, absentAfter, {

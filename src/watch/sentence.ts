@@ -35,7 +35,7 @@ export function describeEvidence(signal: string, unit: string, ev: Evidence, fai
       : '';
   return (
     `${what}: ${signed(ev.effect.estimate)} against ${against} (${interval} ${signed(ev.effect.low)} to ${signed(ev.effect.high)}, ` +
-    `changes within ${pct(ev.tolerance)} tolerated) after ${ev.ticks} ticks; ${counts}; ${verdict}.${absent}${kind}${replay}`
+    `changes within ${pct(ev.tolerance)} tolerated) after ${ev.ticks} ticks; ${counts}; ${verdict}.${absent}${kind}${replay}${assumed(ev)}`
   );
 }
 
@@ -43,4 +43,25 @@ function fmt(x: number): string {
   if (!Number.isFinite(x)) return 'inf';
   if (x >= 1e4 || (x > 0 && x < 1e-2)) return x.toExponential(1);
   return x.toFixed(x < 10 ? 2 : 0);
+}
+
+/** What the canary judgement assumed: the split it compared against and the dispersion it divided by. */
+function assumed(ev: Evidence): string {
+  const a = ev.assumptions;
+  if (!a) return '';
+  const w = (x: number | null) => (x === null ? '?' : pct(x));
+  const split =
+    a.split.source === 'measured'
+      ? `Split measured${a.split.metric ? ` from ${a.split.metric}` : ' from the requests'} (canary share ${w(a.split.measuredShare)}, stage weight ${w(a.split.declaredWeight)})`
+      : a.split.slack !== undefined
+        ? `Split declared (stage weight ${w(a.split.declaredWeight)}, tested at its least favourable ${pct(a.split.slack)} off; declare services.NAME.traffic to measure it)`
+        : `Against the declared stage weight ${w(a.split.declaredWeight)}`;
+  const h = a.dispersion.history;
+  const d =
+    a.dispersion.basis === 'history' && h
+      ? `dispersion ${a.dispersion.value.toFixed(2)}, measured before the deploy on ${h.ticks} ticks`
+      : a.dispersion.basis === 'assumed'
+        ? `dispersion ${a.dispersion.value.toFixed(2)} assumed, no history (too few ticks to measure it yet)`
+        : `dispersion ${a.dispersion.value.toFixed(2)}, the upper 75% bound over ${a.dispersion.terms} pooled ticks (largest on ${a.dispersion.block}-tick blocks)${h ? `, above ${h.value.toFixed(2)} measured before the deploy on ${h.ticks} ticks` : ''}`;
+  return ` ${split}; ${d}.`;
 }

@@ -6,9 +6,10 @@ import {
   updateForecastTest,
   type ForecastTestState,
 } from '../judge/forecast-test.js';
-import { newTwoArm, summarizeTwoArm, updateTwoArm, type TwoArmState } from '../judge/two-arm.js';
+import { newTwoArm, summarizeTwoArm, twoArmLogE, updateTwoArm, type TwoArmState } from '../judge/two-arm.js';
 import type { Direction } from '../judge/effect-grid.js';
-import type { Evidence, TestKind } from '../model/verdict.js';
+import type { Assumptions, Evidence, TestKind } from '../model/verdict.js';
+import { BLOCKS, MIN_TERMS, type DispersionEstimate, type DispersionFloor } from '../judge/dispersion.js';
 import { describeEvidence } from './sentence.js';
 import type { BucketCounts } from '../signals/histogram.js';
 import { accumulateLatency, latencyEvidence, newLatencyState, type LatencyState } from './latency-evidence.js';
@@ -30,15 +31,31 @@ interface LatencyExtras {
   error?: string;
 }
 /**
- * One observation: `span` ticks ending at the tick judged (default 1; more when a gap's events arrive with
- * the first tick that sees the counter again), with the canary weight averaged over them.
+ * One observation of a canary deploy: `span` ticks ending at the tick judged (default 1; more when a gap's
+ * events arrive with the first tick that sees the counter again), both cohorts' counts, the declared split
+ * averaged over them and, with `traffic`, the measured one.
  */
-export type TickInput = (
-  | { mode: 'canary'; weight: number; canary: ArmPair; baseline: ArmPair }
+export interface CanaryTickInput extends LatencyExtras {
+  mode: 'canary';
+  /** the declared canary weight, time-averaged over the observation */
+  weight: number;
+  /**
+   * the lowest and highest declared weight over the observation and the STAGE_LAG ticks before it: traffic
+   * may follow a stage change a tick or two late (default: `weight`)
+   */
+  weightLow?: number;
+  weightHigh?: number;
+  /** each cohort's requests from the service's `traffic` counter, when it is declared */
+  exposure?: { canary: ArmCount; baseline: ArmCount } | null;
+  /** ticks the counts cover (default 1): a counter's jump across a scrape gap arrives as one observation */
+  span?: number;
+  canary: ArmPair;
+  baseline: ArmPair;
+}
+export type TickInput =
+  | CanaryTickInput
   /** spans > 1: one aggregated observation over that many ticks ending at this one (a gap's counter jump) */
-  | { mode: 'history'; total: ArmPair; spans?: number }
-) &
-  LatencyExtras & { span?: number };
+  | ({ mode: 'history'; total: ArmPair; spans?: number; span?: number } & LatencyExtras);
 
 /** A frozen forecast for the watch: values[i] is expected for the tick at start + (i + 1) * step. */
 export interface FrozenForecast {
@@ -81,10 +98,32 @@ export interface SignalJudgeState {
   decidedAt: number | null;
   /** the last usable tick: the new version's events and what was expected of it (for dashboards) */
   last: { observed: number; expected: number } | null;
+  /** canary deploys: where the canary's share came from, and what was seen of it (for the evidence) */
+  split?: SplitRecord;
+}
+
+export interface SplitRecord {
+  /** measured: from the `traffic` counter (count signals) or the ratio's denominator; declared: stage weights */
+  source: 'measured' | 'declared';
+  /** the counter the share was measured from */
+  metric: string | null;
+  /** summed canary and all requests of the exposure counter, and the summed declared weight, over judged ticks */
+  canaryRequests: number;
+  allRequests: number;
+  declaredSum: number;
+  ticks: number;
 }
 
 /** The tolerance within which a canary's traffic share may deviate before a vanished canary is called. */
 const TRAFFIC_TOLERANCE = 0.5;
+/**
+ * Without a measured split, the canary's real share of events is only known to +-20% relative of the
+ * declared weight (replica-count splits, sticky sessions, uneven pods): the null is composite over that
+ * range and tested at its least favourable end (0.8 w for a drop, 1.2 w for a rise).
+ */
+export const SPLIT_SLACK = 0.2;
+/** Ticks a stage change may take to show in the traffic: the null uses the weights of this many ticks before, too. */
+export const STAGE_LAG = 2;
 /** The main test takes 90% of the false-alarm budget, the traffic test 10% (a union bound). */
 const MAIN_SHARE = 0.9;
 
@@ -97,8 +136,20 @@ export interface SignalJudgeOptions {
   tolerance: number;
   forecast: FrozenForecast | null;
   trafficForecast: FrozenForecast | null;
+  /** the service's `traffic` counter (canary deploys): the split is measured from it, not assumed */
+  traffic?: { metric: string } | null;
   /** latency signals: slowerThan as a bucket bound, in the histogram's unit */
   latency?: { bound: number; unitsPerSecond: number };
+  /**
+   * canary signals judged per exposure (ratios, latency, counts with `traffic`): the dispersion floor
+   * measured on the old version's history before the deploy (dispersion.ts measureFloor); null: no history
+   */
+  floor?: DispersionFloor | null;
+}
+
+/** Whether a canary signal is judged per exposure (its numerator given requests), so a floor applies. */
+export function judgedPerExposure(kind: SignalJudgeOptions['kind'], traffic: boolean): boolean {
+  return kind !== 'count' || traffic;
 }
 
 export function newSignalJudge(o: SignalJudgeOptions): SignalJudgeState {
@@ -107,7 +158,9 @@ export function newSignalJudge(o: SignalJudgeOptions): SignalJudgeState {
   let traffic: TwoArmState | ForecastTestState | null = null;
   if (o.mode === 'canary') {
     main = newTwoArm(o.direction, o.tolerance);
-    if (ratio) traffic = newTwoArm('drop', TRAFFIC_TOLERANCE);
+    if (judgedPerExposure(o.kind, !!o.traffic)) main.floor = o.floor ?? null;
+    // ratio signals: a collapse of the canary's requests; counts with a measured split: of its traffic
+    if (ratio || o.traffic) traffic = newTwoArm('drop', TRAFFIC_TOLERANCE);
   } else {
     const f = o.forecast;
     if (!f) throw new Error(`signal ${o.name}: a history judgement needs a forecast`);
@@ -135,6 +188,18 @@ export function newSignalJudge(o: SignalJudgeOptions): SignalJudgeState {
     failed: null,
     decidedAt: null,
     last: null,
+    ...(o.mode === 'canary'
+      ? {
+          split: {
+            source: ratio || o.traffic ? 'measured' : 'declared',
+            metric: o.traffic?.metric ?? null,
+            canaryRequests: 0,
+            allRequests: 0,
+            declaredSum: 0,
+            ticks: 0,
+          },
+        }
+      : {}),
     ...(o.latency ? { latency: newLatencyState(o.latency) } : {}),
   };
 }
@@ -161,25 +226,9 @@ export function stepSignal(
   s.ticks++;
   if (input.buckets) accumulateLatency(s, input.buckets);
   if (input.mode === 'canary' && s.main.kind === 'two-arm') {
-    const { canary, baseline, weight } = input;
-    const parts = [canary.num, baseline.num, ...(s.kind !== 'count' ? [canary.den, baseline.den] : [])];
-    if (!parts.every(known)) {
+    if (stepCanary(s, s.main, input, graceOver) === 'blind') {
       s.blindTicks++;
       return false;
-    }
-    const canaryLive = s.kind !== 'count' ? (canary.den as ArmCount).live : canary.num.live;
-    if (canaryLive > 0) s.canarySeen = true;
-    else if (!s.canarySeen && !graceOver) return false;
-    else s.absentTicks++;
-    if (s.kind === 'count') {
-      updateTwoArm(s.main, canary.num.value, baseline.num.value, weight);
-      if (weight > 0 && weight < 1)
-        s.last = { observed: canary.num.value, expected: (baseline.num.value * weight) / (1 - weight) };
-    } else {
-      const cd = (canary.den as ArmCount).value;
-      const bd = (baseline.den as ArmCount).value;
-      if (cd + bd > 0) updateTwoArm(s.main, canary.num.value, baseline.num.value, cd / (cd + bd));
-      if (s.traffic?.kind === 'two-arm') updateTwoArm(s.traffic, cd, bd, weight);
     }
   } else if (input.mode === 'history' && s.main.kind === 'forecast' && s.forecast) {
     const { total } = input;
@@ -220,8 +269,70 @@ export function stepSignal(
   return s.failed !== null;
 }
 
+/** The canary part of a tick; 'blind' when a count or the exposure it would be judged against is unknown. */
+function stepCanary(
+  s: SignalJudgeState,
+  main: TwoArmState,
+  input: CanaryTickInput,
+  graceOver: boolean,
+): 'blind' | 'judged' | 'waiting' {
+  const { canary, baseline, weight } = input;
+  const low = input.weightLow ?? weight;
+  const high = input.weightHigh ?? weight;
+  const span = input.span ?? 1;
+  const parts = [canary.num, baseline.num, ...(s.kind !== 'count' ? [canary.den, baseline.den] : [])];
+  if (!parts.every(known)) return 'blind';
+  const exposure = input.exposure ?? null;
+  const measuredCount = s.kind === 'count' && s.traffic !== null;
+  // A declared `traffic` counter that cannot be seen this tick: never judge against an exposure we do not see.
+  if (measuredCount && (!exposure || !known(exposure.canary) || !known(exposure.baseline))) return 'blind';
+  if (measuredCount && exposure && exposure.canary.live + exposure.baseline.live === 0) return 'blind';
+  const canaryLive = s.kind !== 'count' ? (canary.den as ArmCount).live : canary.num.live;
+  if (canaryLive > 0) s.canarySeen = true;
+  else if (!s.canarySeen && !graceOver) return 'waiting';
+  else s.absentTicks++;
+  const split = s.split;
+  const traffic = s.traffic?.kind === 'two-arm' ? s.traffic : null;
+  if (s.kind === 'count' && exposure && measuredCount) {
+    // Measured split: the canary's share of this tick's requests; orders per request are what is compared.
+    const ec = exposure.canary.value;
+    const eb = exposure.baseline.value;
+    if (ec + eb > 0) {
+      const w = ec / (ec + eb);
+      updateTwoArm(main, canary.num.value, baseline.num.value, w, { span });
+      if (w > 0 && w < 1) s.last = { observed: canary.num.value, expected: (baseline.num.value * w) / (1 - w) };
+      if (split) record(split, ec, ec + eb, weight);
+    }
+    if (traffic) updateTwoArm(traffic, ec, eb, weight, { span, wNull: low });
+  } else if (s.kind === 'count') {
+    // Declared split: the null is composite over +-20% of the weight and the weights of the last ticks.
+    const wNull = main.direction === 'drop' ? (1 - SPLIT_SLACK) * low : Math.min((1 + SPLIT_SLACK) * high, 0.999);
+    updateTwoArm(main, canary.num.value, baseline.num.value, weight, { span, wNull });
+    if (weight > 0 && weight < 1) {
+      s.last = { observed: canary.num.value, expected: (baseline.num.value * weight) / (1 - weight) };
+      if (split) record(split, 0, 0, weight);
+    }
+  } else {
+    const cd = (canary.den as ArmCount).value;
+    const bd = (baseline.den as ArmCount).value;
+    if (cd + bd > 0) {
+      updateTwoArm(main, canary.num.value, baseline.num.value, cd / (cd + bd), { span });
+      if (split) record(split, cd, cd + bd, weight);
+    }
+    if (traffic) updateTwoArm(traffic, cd, bd, weight, { span, wNull: low });
+  }
+  return 'judged';
+}
+
+function record(split: SplitRecord, canaryRequests: number, allRequests: number, weight: number): void {
+  split.canaryRequests += canaryRequests;
+  split.allRequests += allRequests;
+  split.declaredSum += weight;
+  split.ticks += 1;
+}
+
 function statistic(test: TwoArmState | ForecastTestState): number {
-  return test.kind === 'two-arm' ? summarizeTwoArm(test).logE : summarizeForecastTest(test).logE;
+  return test.kind === 'two-arm' ? twoArmLogE(test) : summarizeForecastTest(test).logE;
 }
 
 /** Whether the watch saw enough to have caught a collapse: otherwise a pass would be a guess. */
@@ -264,6 +375,7 @@ export function evidenceOf(s: SignalJudgeState, unit: string): Evidence {
       counts: { canary: test.canary, baseline: test.baseline, expectedCanary: round(test.expectedCanary) },
       sentence: '',
     };
+    if (s.split) ev.assumptions = assumptionsOf(s.split, sum.dispersionBasis, useTraffic, sum.floor);
   } else {
     const sum = summarizeForecastTest(test);
     const f = (useTraffic ? s.trafficForecast : s.forecast) as FrozenForecast;
@@ -298,3 +410,57 @@ export function evidenceOf(s: SignalJudgeState, unit: string): Evidence {
 }
 
 const round = (x: number) => Math.round(x * 100) / 100;
+
+function assumptionsOf(
+  split: SplitRecord,
+  d: DispersionEstimate,
+  trafficTest: boolean,
+  floor: DispersionFloor | null,
+): Assumptions {
+  const declared = split.ticks > 0 ? round4(split.declaredSum / split.ticks) : null;
+  const measured = split.source === 'measured' && !trafficTest;
+  return {
+    split: measured
+      ? {
+          source: 'measured',
+          metric: split.metric,
+          declaredWeight: declared,
+          measuredShare: split.allRequests > 0 ? round4(split.canaryRequests / split.allRequests) : null,
+        }
+      : trafficTest
+        ? { source: 'declared', metric: null, declaredWeight: declared, measuredShare: null, lagTicks: STAGE_LAG }
+        : {
+            source: 'declared',
+            metric: null,
+            declaredWeight: declared,
+            measuredShare: null,
+            slack: SPLIT_SLACK,
+            lagTicks: STAGE_LAG,
+          },
+    dispersion: {
+      value: round(d.value),
+      basis: d.basis,
+      block: d.block,
+      terms: d.terms,
+      point: Number.isFinite(d.point) ? round(d.point) : null,
+      estimator: estimatorOf(d, floor),
+      history: floor ? { value: round(floor.value), ticks: floor.ticks, block: floor.block } : null,
+    },
+  };
+}
+
+/** The dispersion's basis in words: "measured before the deploy on 240 ticks" or "assumed 1.5, no history". */
+function estimatorOf(d: DispersionEstimate, floor: DispersionFloor | null): string {
+  const before = floor
+    ? `measured before the deploy on ${floor.ticks} ticks of the old version (upper 75% bound, blocks of ${BLOCKS.join(', ')} ticks)`
+    : null;
+  if (d.basis === 'history') return `${round(d.value)}, ${before}`;
+  if (d.basis === 'assumed')
+    return `assumed ${round(d.value)}x binomial, no history before the deploy, until ${MIN_TERMS} pooled ticks measure it`;
+  const watch = `upper 75% bound on Pearson residuals over blocks of ${BLOCKS.join(', ')} ticks (largest: ${d.block})`;
+  return floor
+    ? `${round(d.value)}, ${watch}; above the floor of ${round(floor.value)} ${before}`
+    : `${round(d.value)}, ${watch}`;
+}
+
+const round4 = (x: number) => Math.round(x * 10000) / 10000;

@@ -16,11 +16,18 @@ import {
   type DeployWatch,
   type EvaluationSettings,
 } from './deploy-watch.js';
-import { historyForecasts } from './history.js';
-import { observeCanary, observeTotal, weightOver } from './inputs.js';
+import { canaryFloor, historyForecasts } from './history.js';
+import { observeCanary, observeTotal, stageWeights, weightOver } from './inputs.js';
 import { latencyOptions } from './latency-evidence.js';
 import { MAX_GAP_SECONDS, markBlind, markGap, markSeen } from './seeing.js';
-import { newSignalJudge, stepSignal, type FrozenForecast, type TickInput } from './signal-judge.js';
+import {
+  judgedPerExposure,
+  newSignalJudge,
+  STAGE_LAG,
+  stepSignal,
+  type FrozenForecast,
+  type TickInput,
+} from './signal-judge.js';
 
 export interface WatcherEvents {
   /** a deploy was decided (fail, pass or inconclusive) */
@@ -132,7 +139,16 @@ export class Watcher {
           if (!sig) throw new Error(`signal ${s.name} left the config`);
           const anchor = seeingOf(w, s.name).anchor ?? t - step;
           return s.mode === 'canary'
-            ? observeCanary(source, sig, split, anchor, t, step, absentAfter)
+            ? observeCanary(
+                source,
+                sig,
+                split,
+                anchor,
+                t,
+                step,
+                absentAfter,
+                sig.kind === 'count' && service.traffic ? { signal: s.name, selector: service.traffic } : null,
+              )
             : observeTotal(source, sig, anchor, t, step, absentAfter);
         }),
       );
@@ -173,9 +189,21 @@ export class Watcher {
         const canary = 'canary' in o.counts ? o.counts.canary : null;
         const absent = canary !== null && (s.kind !== 'count' ? (canary.den?.live ?? 0) : canary.num.live) === 0;
         const { span, weight: avgWeight } = markSeen(st, t, weight, absent);
+        // The declared split's range over the observation and the STAGE_LAG ticks before it (a stage change
+        // the traffic follows late); the measured one, when `traffic` is declared, rides with the counts.
+        const sw = stageWeights(w.deploy, t, step, STAGE_LAG + span - 1);
         const input: TickInput =
           'canary' in o.counts
-            ? { mode: 'canary', weight: avgWeight, canary: o.counts.canary, baseline: o.counts.baseline, span }
+            ? {
+                mode: 'canary',
+                weight: avgWeight,
+                weightLow: Math.min(sw.weightLow, avgWeight),
+                weightHigh: Math.max(sw.weightHigh, avgWeight),
+                exposure: o.counts.exposure ?? null,
+                canary: o.counts.canary,
+                baseline: o.counts.baseline,
+                span,
+              }
             : { mode: 'history', total: o.counts.total, span };
         if (o.buckets) input.buckets = o.buckets;
         stepSignal(s, input, t, index, alive || t > w.graceUntil);
@@ -187,12 +215,42 @@ export class Watcher {
     }
   }
 
-  /** All-at-once deploys: freeze each signal's forecast from the history before the deploy. */
+  /**
+   * Reads the history before the deploy. Canary deploys: each signal judged per exposure gets the
+   * dispersion floor measured on the old version's last hour. All-at-once deploys: each signal's forecast
+   * is frozen from the history.
+   */
   private async prepare(w: DeployWatch): Promise<void> {
     const service = this.deps.config.services[w.deploy.service];
     if (!service) throw new Error(`service ${w.deploy.service} is not in the config`);
     const { step, absentAfter, alpha, minEffect } = this.settings;
     const origin = w.firstTick - step;
+    if (w.deploy.strategy === 'canary') {
+      const split = {
+        label: service.cohortLabel,
+        version: w.deploy.version,
+        baselineVersion: w.deploy.baselineVersion,
+      };
+      const floors = await Promise.all(
+        w.signals.map(async (s) => {
+          const sig = service.signals[s.name];
+          if (!sig || s.main.kind !== 'two-arm' || !judgedPerExposure(s.kind, s.traffic !== null)) return null;
+          try {
+            return await canaryFloor(this.deps.source, sig, service.traffic ?? null, split, origin, step, absentAfter);
+          } catch (e) {
+            // a histogram without the slowerThan bound: said by the signal's first tick, no floor here
+            if (e instanceof HistogramBoundError) return null;
+            throw e;
+          }
+        }),
+      );
+      w.signals.forEach((s, i) => {
+        if (s.main.kind === 'two-arm' && judgedPerExposure(s.kind, s.traffic !== null))
+          s.main.floor = floors[i] ?? null;
+      });
+      w.prepared = true;
+      return;
+    }
     const horizon = horizonTicks(w);
     w.signals = [];
     for (const [name, sig] of Object.entries(service.signals)) {

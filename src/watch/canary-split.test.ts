@@ -1,0 +1,172 @@
+// The canary's split: measured from the service's `traffic` counter, or declared (stage weights, with a
+// composite null over +-20% and late stage changes); blind when the exposure cannot be seen.
+import { describe, expect, it } from 'vitest';
+import { mulberry32, overdispersed } from '../../test/support/random.js';
+import { MemoryStore } from '../sources/memory-store.js';
+import { observeCanary, stageWeights } from './inputs.js';
+import { evidenceOf, newSignalJudge, stepSignal, type CanaryTickInput } from './signal-judge.js';
+import type { Deploy } from '../model/deploy.js';
+
+const judge = (traffic: boolean) =>
+  newSignalJudge({
+    name: 'orders',
+    kind: 'count',
+    mode: 'canary',
+    direction: 'drop',
+    alpha: 0.001,
+    tolerance: 0.01,
+    forecast: null,
+    trafficForecast: null,
+    traffic: traffic ? { metric: 'http_requests_total' } : null,
+  });
+
+const arm = (value: number) => ({ value, live: 1 });
+
+/** A tick where the canary really gets `real` of the traffic while `declared` was announced. */
+function tick(
+  rng: () => number,
+  o: { declared: number; real: number; drop?: number; canaryTraffic?: number },
+): CanaryTickInput {
+  const requests = 3000;
+  const cReq = overdispersed(rng, requests * o.real * (o.canaryTraffic ?? 1), 1);
+  const bReq = overdispersed(rng, requests * (1 - o.real), 1);
+  return {
+    mode: 'canary',
+    weight: o.declared,
+    exposure: { canary: arm(cReq), baseline: arm(bReq) },
+    canary: { num: arm(overdispersed(rng, (cReq / 10) * (1 - (o.drop ?? 0)), 1)), den: null },
+    baseline: { num: arm(overdispersed(rng, bReq / 10, 1)), den: null },
+  };
+}
+
+function run(traffic: boolean, o: Parameters<typeof tick>[1], ticks = 120, seed = 1) {
+  const rng = mulberry32(seed);
+  const s = judge(traffic);
+  for (let t = 0; t < ticks; t++) if (stepSignal(s, tick(rng, o), t * 15, t, true)) break;
+  return s;
+}
+
+describe('canary split', () => {
+  it('measured: a canary getting 20% less traffic than declared is not failed, and a 20% drop per request is', () => {
+    for (let seed = 0; seed < 20; seed++) expect(run(true, { declared: 0.1, real: 0.08 }, 120, seed).failed).toBeNull();
+    const bad = run(true, { declared: 0.1, real: 0.08, drop: 0.2 });
+    expect(bad.failed).toBe('main');
+    const ev = evidenceOf(bad, 'events');
+    expect(ev.assumptions?.split.source).toBe('measured');
+    expect(ev.assumptions?.split.measuredShare).toBeCloseTo(0.08, 2);
+    expect(ev.sentence).toContain('Split measured from http_requests_total');
+  });
+
+  it('declared: a real share 20% off the stage weight is not failed; a collapse still is, within two ticks', () => {
+    for (let seed = 0; seed < 20; seed++) {
+      expect(run(false, { declared: 0.1, real: 0.08 }, 120, seed).failed).toBeNull();
+      expect(run(false, { declared: 0.1, real: 0.12 }, 120, seed).failed).toBeNull();
+    }
+    const collapse = run(false, { declared: 0.1, real: 0.1, drop: 0.99 });
+    expect(collapse.failed).toBe('main');
+    expect(collapse.decidedAt).toBeLessThanOrEqual(15);
+    const ev = evidenceOf(collapse, 'events');
+    expect(ev.assumptions?.split).toMatchObject({ source: 'declared', slack: 0.2 });
+    expect(ev.sentence).toContain('declare services.NAME.traffic');
+  });
+
+  it('declared: a 15% drop is within what a split known to +-20% allows (the cost); measured, it is found', () => {
+    // without a measured split a canary 15% short of its share of events could be a good canary whose real
+    // share is 15% below the stage weight: the composite null (0.8 w) cannot tell them apart
+    for (let seed = 0; seed < 5; seed++) {
+      expect(run(false, { declared: 0.1, real: 0.1, drop: 0.15 }, 120, seed).failed).toBeNull();
+      expect(run(true, { declared: 0.1, real: 0.1, drop: 0.15 }, 120, seed).failed).toBe('main');
+    }
+  });
+
+  it('measured: a canary that lost its traffic fails on its own test with its own sentence', () => {
+    const s = run(true, { declared: 0.25, real: 0.25, canaryTraffic: 0.05 });
+    expect(s.failed).toBe('traffic');
+    const ev = evidenceOf(s, 'events');
+    expect(ev.test).toBe('canary-traffic');
+    expect(ev.sentence).toMatch(/^orders traffic of the new version: -9\d% against the baseline/);
+  });
+
+  it('measured: a tick whose exposure cannot be seen is blind, never judged or passed', () => {
+    const s = judge(true);
+    const rng = mulberry32(3);
+    const t = tick(rng, { declared: 0.1, real: 0.1, drop: 0.99 });
+    stepSignal(s, { ...t, exposure: { canary: { value: NaN, live: 1 }, baseline: arm(2700) } }, 15, 0, true);
+    stepSignal(s, { ...t, exposure: { canary: { value: 0, live: 0 }, baseline: { value: 0, live: 0 } } }, 30, 1, true);
+    stepSignal(s, { ...t, exposure: null }, 45, 2, true);
+    expect(s.blindTicks).toBe(3);
+    expect(s.main.ticks).toBe(0);
+  });
+
+  it('declared: a stage change the traffic follows two ticks late is not a regression', () => {
+    const deploy: Deploy = {
+      id: 'd',
+      service: 's',
+      version: 'v2',
+      baselineVersion: 'v1',
+      strategy: 'canary',
+      startedAt: 0,
+      stages: [
+        { at: 0, weight: 0.1 },
+        { at: 600, weight: 0.5 },
+      ],
+      change: null,
+    };
+    for (let seed = 0; seed < 20; seed++) {
+      const rng = mulberry32(seed);
+      const s = judge(false);
+      for (let i = 0; i < 120; i++) {
+        const t = (i + 1) * 15;
+        const w = stageWeights(deploy, t, 15, 2);
+        const real = stageWeights(deploy, t - 30, 15, 0).weight || 0.1; // two ticks late
+        stepSignal(s, { ...tick(rng, { declared: w.weight, real }), ...w }, t, i, true);
+      }
+      expect(s.failed).toBeNull();
+    }
+    // the lag window: the tick after the change carries the old weight as its lowest
+    expect(stageWeights(deploy, 630, 15, 2)).toEqual({ weight: 0.5, weightLow: 0.1, weightHigh: 0.5 });
+    // and before the first stage there is nothing to lag behind
+    expect(stageWeights(deploy, 15, 15, 2).weightLow).toBe(0.1);
+  });
+
+  it('a traffic metric without per-version series is an error naming the signal and the metric', async () => {
+    const store = new MemoryStore();
+    for (let t = 0; t <= 60; t += 15) {
+      store.append('http_requests_total', { service: 'checkout' }, t, t * 10);
+      store.append('orders_total', { service: 'checkout', version: 'v1' }, t, t);
+      store.append('orders_total', { service: 'checkout', version: 'v2' }, t, t / 10);
+    }
+    const signal = { kind: 'count' as const, bad: 'drop' as const, metric: 'orders_total', matchers: {} };
+    const split = { label: 'version', version: 'v2', baselineVersion: 'v1' };
+    await expect(
+      observeCanary(store, signal, split, 45, 60, 15, 2, {
+        signal: 'orders',
+        selector: { metric: 'http_requests_total', matchers: {} },
+      }),
+    ).rejects.toThrow(
+      /signal orders: traffic metric http_requests_total has no series with the cohort label "version"/,
+    );
+    // with per-version series, the exposure is each cohort's requests
+    for (let t = 0; t <= 60; t += 15) {
+      store.append('http_requests_total', { service: 'checkout', version: 'v1' }, t, t * 9);
+      store.append('http_requests_total', { service: 'checkout', version: 'v2' }, t, t);
+    }
+    const o = await observeCanary(store, signal, split, 45, 60, 15, 2, {
+      signal: 'orders',
+      selector: { metric: 'http_requests_total', matchers: { version: '.+' } },
+    });
+    expect(o.kind === 'seen' && o.counts.exposure).toEqual({
+      canary: { value: 15, live: 1 },
+      baseline: { value: 135, live: 1 },
+    });
+    // a traffic metric that selects no series at all: blind, naming the signal and the metric
+    const none = await observeCanary(store, signal, split, 45, 60, 15, 2, {
+      signal: 'orders',
+      selector: { metric: 'requests_typo_total', matchers: {} },
+    });
+    expect(none.kind).toBe('blind');
+    expect(none.kind === 'blind' && none.reason).toMatch(
+      /signal orders: traffic metric requests_typo_total has no series/,
+    );
+  });
+});
