@@ -79,13 +79,22 @@ const t0 = Date.now();
 // Delays: 10% canary, baseline 1% slower than 500 ms, the slow share rising to 2%, 5%, 30%, at 10 and
 // 100 requests/s, with Poisson requests and with 2x Poisson requests and slow requests clumped 3x.
 const cells: LatencyCell[] = [];
-for (const canarySlow of [0.02, 0.05, 0.3])
-  for (const total of [10, 100])
-    for (const [dispersion, slowDispersion] of [
-      [1, 1],
-      [2, 3],
-    ] as const)
-      cells.push({ total, weight: 0.1, baselineSlow: 0.01, canarySlow, dispersion, slowDispersion });
+for (const history of HISTORIES)
+  for (const canarySlow of [0.02, 0.05, 0.3])
+    for (const total of [10, 100])
+      for (const [dispersion, slowDispersion] of [
+        [1, 1],
+        [2, 3],
+      ] as const)
+        cells.push({
+          total,
+          weight: 0.1,
+          baselineSlow: 0.01,
+          canarySlow,
+          dispersion,
+          slowDispersion,
+          ...(history ? { historyTicks: HISTORY_TICKS } : {}),
+        });
 let seed = 1;
 const delayJobs: Job[] = cells.map((cell) => ({
   kind: 'delay',
@@ -121,6 +130,7 @@ const rows = cells.map((c, i) => {
     weight: c.weight,
     dispersion: c.dispersion,
     slowDispersion: c.slowDispersion,
+    history: c.historyTicks !== undefined,
     runs: RUNS,
     missed,
     medianTicks: med > MAX_TICKS ? null : med,
@@ -152,7 +162,9 @@ const falseAlarms = CONDITIONS.flatMap((cond, k) =>
   }),
 );
 
-const target = rows.find((r) => r.canarySlow === 0.3 && r.totalPerS === 100 && r.dispersion === 1);
+// the target holds with and without history: the worse of the two counts
+const targets = rows.filter((r) => r.canarySlow === 0.3 && r.totalPerS === 100 && r.dispersion === 1);
+const target = [...targets].sort((a, b) => (b.maxTicks ?? Infinity) - (a.maxTicks ?? Infinity))[0];
 const result = {
   command: `npx tsx bench/latency/run.ts${args.length ? ` ${args.join(' ')}` : ''}`,
   alpha: ALPHA,
@@ -189,11 +201,11 @@ console.log(
   `latency: delay to halt in ${STEP}s ticks (median / p90 / max over ${RUNS} runs), 10% canary, alpha=${ALPHA}`,
 );
 console.log(
-  `${pad('slow share', 12)} ${pad('req/s', 6)} ${pad('D', 3)} ${pad('slowD', 6)} ${pad('median', 7)} ${pad('p90', 5)} ${pad('max', 5)} ${pad('missed', 7)}`,
+  `${pad('history', 8)} ${pad('slow share', 12)} ${pad('req/s', 6)} ${pad('D', 3)} ${pad('slowD', 6)} ${pad('median', 7)} ${pad('p90', 5)} ${pad('max', 5)} ${pad('missed', 7)}`,
 );
 for (const r of rows)
   console.log(
-    `${pad(r.slowShare, 12)} ${pad(r.totalPerS, 6)} ${pad(r.dispersion, 3)} ${pad(r.slowDispersion, 6)} ${pad(r.medianTicks, 7)} ${pad(r.p90Ticks, 5)} ${pad(r.maxTicks, 5)} ${pad(`${r.missed}/${r.runs}`, 7)}`,
+    `${pad(r.history ? 'yes' : 'no', 8)} ${pad(r.slowShare, 12)} ${pad(r.totalPerS, 6)} ${pad(r.dispersion, 3)} ${pad(r.slowDispersion, 6)} ${pad(r.medianTicks, 7)} ${pad(r.p90Ticks, 5)} ${pad(r.maxTicks, 5)} ${pad(`${r.missed}/${r.runs}`, 7)}`,
   );
 console.log(
   `target (1% -> 30% at 100 req/s, 10% canary, within 2 ticks): median ${result.target.medianTicks}, max ${result.target.maxTicks} ticks: ${result.target.met ? 'met' : 'NOT met'}`,

@@ -12,6 +12,7 @@ import {
   type SignalJudgeState,
   type TickInput,
 } from '../../src/watch/signal-judge.js';
+import { measureFloor } from '../../src/judge/dispersion.js';
 import { BOUNDS, cumulative, SLOW_BOUND, tickBuckets } from './histogram.js';
 import { gamma, mulberry32, normal, overdispersedCount, type Rng } from './random.js';
 
@@ -79,7 +80,7 @@ export interface LatencyJudgeOptions {
   history?: { slow: Float64Array; requests: Float64Array } | null;
 }
 
-export function newLatencyJudge(_o: LatencyJudgeOptions = {}): SignalJudgeState {
+export function newLatencyJudge(o: LatencyJudgeOptions = {}): SignalJudgeState {
   return newSignalJudge({
     name: 'latency',
     kind: 'latency',
@@ -90,6 +91,8 @@ export function newLatencyJudge(_o: LatencyJudgeOptions = {}): SignalJudgeState 
     forecast: null,
     trafficForecast: null,
     latency: { bound: SLOW_BOUND, unitsPerSecond: 1 },
+    // the watcher's canaryFloor for a latency signal: slow requests given requests on the old version's hour
+    floor: o.history ? measureFloor(o.history.slow, o.history.requests) : null,
   });
 }
 
