@@ -25,6 +25,7 @@ import { attachAudit } from './audit/setup.js';
 import { peopleRoutes } from './http/people.js';
 import { slackApprovalRequests } from './http/slack-approvals.js';
 import { alwaysRoutes } from './http/always.js';
+import { githubRoutes } from './http/github.js';
 
 export interface Log {
   info(obj: object, msg: string): void;
@@ -208,6 +209,7 @@ export async function buildNavigator(o: {
       integrationRoutes({ config, service, store, auth, effects, now })(app);
       peopleRoutes({ config, service, store, auth, effects, now, source, fetch: o.fetch })(app);
       alwaysRoutes({ auth, statuses: () => always.statuses() })(app);
+      githubRoutes({ config, effects, store, now })(app);
     },
   });
 

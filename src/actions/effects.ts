@@ -29,6 +29,8 @@ import type { DeployWatch } from '../watch/deploy-watch.js';
 import { signalVerdicts } from '../watch/deploy-watch.js';
 import { backoffSeconds, classify, headerSafe, retryAfterSeconds, type Backoff } from './delivery-policy.js';
 import { syncRegion, type GrafanaRegion } from './grafana.js';
+import { GitHubError } from './github-auth.js';
+import { GitHubEffects, type GitHubEffect, type ReviewRequest } from './github.js';
 import { hookRequest, runCommandHook, type HookContext } from './hooks.js';
 
 interface Log {
@@ -42,6 +44,7 @@ type SignRef = { route: string } | { hook: { service: string; action: 'halt' | '
 
 type Payload =
   | GrafanaRegion
+  | GitHubEffect
   | {
       type: 'request';
       request: OutgoingRequest;
@@ -75,6 +78,8 @@ export class Effects {
   private readonly abort = new AbortController();
   private stopped = false;
   private readonly random: () => number;
+  /** deployment statuses and protection rule answers (actions/github.ts); null without a github section */
+  readonly github: GitHubEffects | null;
 
   constructor(
     private readonly d: {
@@ -91,6 +96,9 @@ export class Effects {
   ) {
     this.fetch = d.fetch ?? fetch;
     this.random = d.random ?? Math.random;
+    this.github = d.config.github
+      ? new GitHubEffects({ config: d.config, store: d.store, service: d.service, now: d.now, fetch: this.fetch })
+      : null;
     const store = d.store;
     new Gauge({
       name: 'navigator_outbox_pending',
@@ -171,7 +179,30 @@ export class Effects {
     } else if (e.status === 'rolled_back' || (e.status === 'passed' && e.reason.startsWith('forced'))) {
       await this.page(e.deploy, 'resolve', ev, [e.reason], e.reason);
     }
+    await this.githubOnDecision(e.deploy, e.status, svc.dryRun);
     this.kick();
+  }
+
+  /**
+   * The deploy moved: a status for its GitHub deployment, and the protection rule requests waiting on it are
+   * due now (they answer from the gate when they are sent).
+   */
+  private async githubOnDecision(deploy: Deploy, status: string, dryRun: boolean): Promise<void> {
+    if (!this.github) return;
+    const key = await this.github.queueStatus(deploy, status);
+    if (key && dryRun) await this.skip(key, 'dry run: recorded, not sent');
+    const now = this.d.now();
+    for (const row of await this.d.store.effects(deploy.id))
+      if (row.kind === 'github:review' && row.status === 'pending' && row.next_attempt_at > now)
+        await this.d.store.retryEffect(row.id, now, `deploy ${deploy.id} is ${status}`);
+  }
+
+  /** A deployment_protection_rule request from GitHub (http/github.ts): answered once the gate decides. */
+  async requestReview(r: ReviewRequest): Promise<{ deploy: string | null; key: string }> {
+    if (!this.github) throw new Error('github is not configured');
+    const out = await this.github.queueReview(r);
+    this.kick();
+    return out;
   }
 
   /**
@@ -185,6 +216,10 @@ export class Effects {
       `deploy ${deploy.id}: ${deploy.service} ${deploy.version} (${describeChange(deploy.change)})`,
     );
     const svc = this.d.config.services[deploy.service];
+    if (this.github) {
+      const key = await this.github.queueStatus(deploy, 'registered');
+      if (key && svc?.dryRun) await this.skip(key, 'dry run: recorded, not sent');
+    }
     const base = this.publicBase();
     for (const route of svc?.page ?? []) {
       const pd = this.d.config.paging.routes[route]?.pagerduty;
@@ -337,6 +372,7 @@ export class Effects {
     const limit = parseDuration(this.d.config.paging.blindAfter);
     for (const w of watches) {
       if (w.blindSince === null || this.d.now() - w.blindSince < limit) continue;
+      await this.github?.queueStatus(w.deploy, `blind:${w.blindSince}`);
       await this.page(
         w.deploy,
         'trigger',
@@ -607,6 +643,7 @@ export class Effects {
       }
       return;
     }
+    if (p.type === 'github-status' || p.type === 'github-review') return this.sendGitHub(p);
     if (p.type === 'command') {
       const svc = this.d.config.services[p.context.deploy.service];
       const hook = p.context.action === 'halt' ? svc?.hooks.halt : svc?.hooks.rollback;
@@ -628,6 +665,41 @@ export class Effects {
       );
   }
 
+  private async sendGitHub(p: GitHubEffect): Promise<void> {
+    const gh = this.github;
+    if (!gh) throw new DeliveryError('github is no longer configured', true);
+    try {
+      if (p.type === 'github-status') return await gh.sendStatus(p);
+      const step = await gh.reviewStep(p);
+      if (step.kind === 'answer') return await gh.sendReview(p, step);
+      throw new DeliveryError(`not ready: ${step.why}`, false);
+    } catch (e) {
+      if (!(e instanceof GitHubError)) throw e;
+      const verdict = e.status === 0 ? 'retry' : classify('github', e.status);
+      throw new DeliveryError(e.message, verdict === 'final', e.retryAfter);
+    }
+  }
+
+  /**
+   * A protection rule request that is not ready (no deploy matched yet, or the gate still says wait) is
+   * looked at again later without counting as a failed delivery; one that matched a deploy moves to a row
+   * of that deploy, which its decisions make due. Returns true when it is handled here.
+   */
+  private async reviewNotReady(row: OutboxRow, p: Payload, now: number): Promise<boolean> {
+    if (p.type !== 'github-review' || !this.github) return false;
+    const step = await this.github.reviewStep(p);
+    if (step.kind === 'answer') return false;
+    if (step.kind === 'moved') {
+      await this.d.store.finishEffect(row.id, 'done', now, step.why);
+      this.count(row, 'matched');
+      this.kick();
+    } else {
+      await this.d.store.retryEffect(row.id, step.at, step.why);
+      this.count(row, 'waiting');
+    }
+    return true;
+  }
+
   private async deliver(snapshot: OutboxRow): Promise<void> {
     // Re-read: a resolve delivered on another lane may have superseded this row since it was listed.
     const row = await this.d.store.effectByKey(snapshot.key);
@@ -639,6 +711,7 @@ export class Effects {
     const p = JSON.parse(row.payload) as Payload;
     const maxAge = parseDuration(this.delivery.maxAge) * this.scale;
     if (now - row.created_at > maxAge) return await this.giveUp(row, p, now, maxAge);
+    if (!refresh && (await this.reviewNotReady(row, p, now))) return;
     if (!refresh) {
       if (row.claimed_at !== null) {
         // The last attempt started and never finished: the process died mid-send. The receiver may have it;
@@ -673,7 +746,7 @@ export class Effects {
       await this.d.store.supersede(row.page_key, row.route, row.provider, t);
     }
     if (row.escalated) await this.resolveUndeliverable(row, p);
-    if (p.type !== 'grafana-region' && p.then === 'rolled_back' && row.deploy_id) {
+    if ((p.type === 'request' || p.type === 'command') && p.then === 'rolled_back' && row.deploy_id) {
       await this.d.service.markRolledBack(row.deploy_id, `rolled back to the baseline version by the rollback hook`);
       const deploy = JSON.parse((await this.d.store.getDeploy(row.deploy_id))?.deploy ?? 'null') as Deploy | null;
       if (deploy)

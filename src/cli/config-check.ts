@@ -11,6 +11,7 @@ import { AppError } from '../deploys/errors.js';
 import { printJson } from './client.js';
 import { ConfigError } from '../config/load.js';
 import { slackProblems } from '../http/slack.js';
+import { githubProblems } from '../actions/github-auth.js';
 import {
   latencySignals,
   prometheusBoundChecks,
@@ -150,7 +151,7 @@ export function registerConfig(program: Command): void {
       const file = o.config ?? defaultConfigPath(process.env);
       try {
         const cfg = loadConfig(file, process.env);
-        const problems = slackProblems(cfg).map((p) => `${file}: ${p}`);
+        const problems = [...slackProblems(cfg), ...githubProblems(cfg)].map((p) => `${file}: ${p}`);
         try {
           listenAddress(cfg.server.listen, cfg.auth.tokens.length > 0);
         } catch (e) {

@@ -19,6 +19,11 @@ interface StartOptions {
   commit?: string;
   url?: string;
   destructive?: boolean;
+  githubRepo?: string;
+  githubDeployment?: string;
+  githubRef?: string;
+  githubEnvironment?: string;
+  environmentUrl?: string;
   server?: string;
   token?: string;
   json?: boolean;
@@ -43,6 +48,11 @@ export function registerDeploy(program: Command): void {
     .option('--commit <sha>')
     .option('--url <url>')
     .option('--destructive', 'the change replaces or deletes infrastructure')
+    .option('--github-repo <owner/name>', 'post GitHub deployment statuses to this repository (README "GitHub")')
+    .option('--github-deployment <id>', 'the GitHub deployment id (default: Navigator creates one)')
+    .option('--github-ref <ref>', 'what a deployment Navigator creates is for (default: --commit)')
+    .option('--github-environment <name>', 'GitHub environment (default: production)')
+    .option('--environment-url <url>', 'where the new version runs (environment_url)')
     .option('--server <url>', 'Navigator URL (default $NAVIGATOR_URL or http://127.0.0.1:8080)')
     .option('--token <token>', 'bearer token (default $NAVIGATOR_TOKEN)')
     .option('--json', 'print the registered deploy as JSON')
@@ -71,6 +81,23 @@ export function registerDeploy(program: Command): void {
           ...(o.commit ? { commit: o.commit } : {}),
           ...(o.url ? { url: o.url } : {}),
           ...(o.destructive ? { destructive: true } : {}),
+        };
+      }
+      if (o.githubRepo || o.githubDeployment || o.githubRef || o.githubEnvironment || o.environmentUrl) {
+        const github = (body.github as Record<string, unknown> | undefined) ?? {};
+        let deployment: number | undefined;
+        if (o.githubDeployment !== undefined) {
+          deployment = Number(o.githubDeployment);
+          if (!Number.isInteger(deployment) || deployment < 1)
+            throw new UsageError(`--github-deployment: "${o.githubDeployment}" is not a GitHub deployment id`);
+        }
+        body.github = {
+          ...github,
+          ...(o.githubRepo ? { repository: o.githubRepo } : {}),
+          ...(deployment !== undefined ? { deployment } : {}),
+          ...(o.githubRef ? { ref: o.githubRef } : {}),
+          ...(o.githubEnvironment ? { environment: o.githubEnvironment } : {}),
+          ...(o.environmentUrl ? { environmentUrl: o.environmentUrl } : {}),
         };
       }
       if (!body.service) throw new InputError('deploy start: --service is required (or a --file with "service")');

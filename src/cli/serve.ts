@@ -10,6 +10,7 @@ import type { Config } from '../config/schema.js';
 import { latencySignals, prometheusBoundChecks } from '../sources/histogram-bounds.js';
 import { SourceError } from '../sources/types.js';
 import { InputError } from './errors.js';
+import { githubProblems } from '../actions/github-auth.js';
 
 /**
  * With Prometheus, a latency signal whose histogram lacks its slowerThan bound is refused before anything
@@ -51,6 +52,11 @@ export function registerServe(program: Command): void {
         server: { ...loaded.server, ...(opts.listen ? { listen: opts.listen } : {}) },
         store: { ...loaded.store, ...(opts.store ? { path: opts.store } : {}) },
       };
+      // Credentials the schema cannot check (which of token / App is set, a key file that reads): exit 2 now,
+      // not a failing delivery later.
+      const problems = githubProblems(config);
+      if (problems.length)
+        throw new InputError(`${opts.config ?? defaultConfigPath(process.env)}: ${problems.join('; ')}`);
       const log = pino({ name: 'navigator' });
       await checkLatencyBounds(config, { info: log.info.bind(log), warn: log.warn.bind(log) });
       const nav = await buildNavigator({ config, log }).catch((e: unknown) => {

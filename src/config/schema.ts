@@ -377,6 +377,43 @@ export const ConfigSchema = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    github: Type.Optional(
+      Type.Object(
+        {
+          apiUrl: Type.String({
+            format: 'uri',
+            default: 'https://api.github.com',
+            description: 'REST API base; GitHub Enterprise Server: https://HOST/api/v3',
+          }),
+          token: Type.Optional(
+            Type.String({
+              minLength: 1,
+              description: 'a token with deployments: write (statuses only), e.g. "${GITHUB_TOKEN}"',
+            }),
+          ),
+          appId: Type.Optional(Type.Integer({ minimum: 1, description: "the GitHub App's id (instead of token)" })),
+          privateKey: Type.Optional(Type.String({ minLength: 1, description: "the App's private key, PEM" })),
+          privateKeyFile: Type.Optional(Type.String({ minLength: 1, description: 'or a file holding it' })),
+          installationId: Type.Optional(
+            Type.Integer({
+              minimum: 1,
+              description: 'default: from the webhook, else GET /repos/{owner}/{repo}/installation',
+            }),
+          ),
+          webhookSecret: Type.Optional(
+            Type.String({
+              minLength: 1,
+              description: "the App's webhook secret: POST /v1/github/webhook verifies X-Hub-Signature-256 with it",
+            }),
+          ),
+          matchWithin: Duration(
+            '10m',
+            'a protection rule request no registered deploy matches (repository and commit) is rejected after this',
+          ),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     freezes: Type.Array(Freeze, { default: [] }),
     services: Type.Record(Type.String({ pattern: '^[a-zA-Z0-9_.-]+$' }), Service, { minProperties: 1 }),
   },

@@ -26,6 +26,7 @@ import { blindness, signalVerdicts, type DeployWatch } from '../watch/deploy-wat
 import { restoreWatch, serializeWatch } from '../watch/persist.js';
 import { Watcher, type Logger } from '../watch/watcher.js';
 import { AppError, badRequest, conflict, forbidden, notFound } from './errors.js';
+import { GateView } from './gate-view.js';
 import { iso, type DeployStatus, type DeployView } from './view.js';
 
 export interface Actor {
@@ -119,8 +120,12 @@ export class DeployService {
    * Per transaction (requests overlap now that the store is asynchronous), carried along its awaits.
    */
   private readonly txWatches = new AsyncLocalStorage<{ opened: string[]; closed: DeployWatch[] }>();
+  /** the gate's answers from memory, forgotten by every write of a deploy row (gate-view.ts) */
+  private readonly gates: GateView;
 
   constructor(private readonly deps: DeployServiceDeps) {
+    this.gates = new GateView(deps.now);
+    this.deps = { ...deps, store: this.gates.watching(deps.store) };
     this.audit = deps.audit ?? storeAuditSink(deps.store, deps.now);
     this.watcher = new Watcher({
       config: deps.config,
@@ -612,8 +617,9 @@ export class DeployService {
     });
   }
 
+  /** May the pipeline advance? From memory (gate-view.ts): no store read while the view is fresh. */
   async gate(id: string): Promise<GateAnswer> {
-    const row = await this.row(id);
+    const row = this.gates.get(id) ?? this.gates.remember({ ...(await this.row(id)), id });
     const status = row.status as DeployStatus;
     const g = gateOf(status);
     if (g.decision !== 'wait') {

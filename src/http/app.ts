@@ -188,6 +188,7 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
   app.addHook('onRequest', async (req, reply) => {
     if (!req.url.startsWith('/v1/') && req.url !== '/v1') return;
     if (req.url.startsWith('/v1/slack/')) return; // Slack signs its requests; its route checks the signature
+    if (req.url.startsWith('/v1/github/')) return; // so does GitHub (X-Hub-Signature-256): http/github.ts
     req.actor = deps.auth.actor(req.headers.authorization);
     const roles = req.routeOptions.config?.roles;
     if (roles) deps.auth.require(req.actor, ...roles);

@@ -16,6 +16,8 @@ export interface ForecastSettings {
   /** half-width of the moving average over each lagged copy, in ticks */
   smoothHalf: number;
   lagTicks: number[];
+  /** with two or more same-weekday lags available, use only those (Monday is not forecast from Sunday) */
+  weeklyFirst?: boolean;
 }
 
 export function forecastSettings(step: number): ForecastSettings {
@@ -107,6 +109,16 @@ export function fitModel(
       scales.push(sx / sc);
     }
   }
+  if (s.weeklyFirst) {
+    const week = s.lagTicks[1] as number;
+    const weekly = lags.map((l, k) => (l % week === 0 ? k : -1)).filter((k) => k >= 0);
+    if (weekly.length >= 2)
+      return {
+        lags: weekly.map((k) => lags[k] as number),
+        scales: weekly.map((k) => scales[k] as number),
+        flat: flatN > 0 ? flatSum / flatN : NaN,
+      };
+  }
   return { lags, scales, flat: flatN > 0 ? flatSum / flatN : NaN };
 }
 
@@ -135,6 +147,13 @@ export interface ForecastError {
   /** origins whose level error went beyond the margin: the replay's failures (0: certifies about 3 / origins) */
   dropExceedances: number;
   riseExceedances: number;
+  /**
+   * each origin's level error (observed / forecast - 1 over the horizon) and the share of its variance
+   * that the per-tick noise alone explains (relative variance of the ratio given the level): what is left
+   * once that is taken out is the forecaster's own level error (judge/level-detector.ts)
+   */
+  errors?: number[];
+  noiseVar?: number[];
 }
 
 /**
@@ -159,15 +178,22 @@ export function measureForecastError(
   truth: ArrayLike<number> = values,
 ): ForecastError {
   const levelErrors: number[] = [];
+  const sums: { f: number; ff: number }[] = [];
   // Per-tick variance model r^2 ~ d0 f + sigma2 f^2, fitted as r^2 / f ~ d0 + sigma2 f by least squares.
   let n = 0;
   let sy = 0;
   let sf1 = 0;
   let sff = 0;
   let syf = 0;
+  // A forecaster that has the same weekday to copy from is judged on origins where it had too: the
+  // origins before that (yesterday's copy across a weekend) are another forecaster's errors.
+  const week = s.lagTicks[1] as number;
+  const weeklyOnly = (m: FrozenModel) => m.lags.length >= 2 && m.lags.every((l) => l % week === 0);
+  const needWeekly = !!s.weeklyFirst && weeklyOnly(fitModel(values, end - s.levelTicks, end, s, truth));
   for (let o = end - horizon; o - s.levelTicks >= 0 && levelErrors.length < maxOrigins; o -= stride) {
     const model = fitModel(values, o - s.levelTicks, o, s, truth);
     if (model.lags.length < minLags) continue;
+    if (needWeekly && !weeklyOnly(model)) break;
     const xs: number[] = [];
     const fs: number[] = [];
     for (let i = o; i < o + horizon; i++) {
@@ -183,6 +209,9 @@ export function measureForecastError(
     if (xs.length < horizon / 2 || !(sf > 0)) continue;
     const level = sx / sf;
     levelErrors.push(level - 1);
+    let ff = 0;
+    for (const fj of fs) ff += fj * level * (fj * level);
+    sums.push({ f: sf * level, ff });
     for (let j = 0; j < xs.length; j++) {
       const fl = (fs[j] as number) * level;
       const r = (xs[j] as number) - fl;
@@ -233,5 +262,8 @@ export function measureForecastError(
     levelSd: mad,
     dropExceedances: levelErrors.filter((e) => -e > dropMargin).length,
     riseExceedances: levelErrors.filter((e) => e > riseMargin).length,
+    errors: levelErrors,
+    // var(sum x / sum f | level) = sum (d0 f + sigma2 f^2) / (sum f)^2 under the per-tick model above
+    noiseVar: sums.map((u) => (d0 * u.f + sigma2 * u.ff) / (u.f * u.f)),
   };
 }

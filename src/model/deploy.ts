@@ -22,6 +22,38 @@ export const Stage = Type.Object(
   { additionalProperties: false },
 );
 
+/**
+ * Where the deploy shows on GitHub (optional): Navigator posts the deployment's statuses as the deploy moves
+ * (src/actions/github.ts), and matches GitHub's deployment protection rule requests to it (repository and
+ * commit). Without `deployment`, Navigator creates the GitHub deployment itself (for `ref`, else the commit).
+ */
+export const GitHubTarget = Type.Object(
+  {
+    repository: Type.String({
+      pattern: '^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$',
+      maxLength: 200,
+      description: 'owner/name on GitHub',
+    }),
+    deployment: Type.Optional(
+      Type.Integer({ minimum: 1, description: "the GitHub deployment's id; absent: Navigator creates one" }),
+    ),
+    ref: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 255,
+        description: 'branch, tag or SHA a deployment Navigator creates is for (default: change.commit)',
+      }),
+    ),
+    environment: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 255, description: 'GitHub environment (default: production)' }),
+    ),
+    environmentUrl: Type.Optional(
+      Type.String({ format: 'uri', maxLength: 2000, description: 'where the deployed version runs' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
 export const DeployInput = Type.Object(
   {
     id: Type.String({ minLength: 1, maxLength: 200, pattern: '^[A-Za-z0-9._:/-]+$' }),
@@ -32,6 +64,7 @@ export const DeployInput = Type.Object(
     startedAt: Type.Optional(Type.String({ format: 'date-time' })),
     stages: Type.Array(Stage, { default: [] }),
     change: Type.Optional(Change),
+    github: Type.Optional(GitHubTarget),
   },
   { additionalProperties: false },
 );
@@ -39,6 +72,7 @@ export const DeployInput = Type.Object(
 export type DeployInput = Static<typeof DeployInput>;
 export type Change = Static<typeof Change>;
 export type Stage = Static<typeof Stage>;
+export type GitHubTarget = Static<typeof GitHubTarget>;
 
 /** A registered deploy, times as epoch seconds. */
 export interface Deploy {
@@ -50,6 +84,8 @@ export interface Deploy {
   startedAt: number;
   stages: { at: number; weight: number }[];
   change: Change | null;
+  /** optional: the deploy's GitHub repository and deployment (contracts §2 addition) */
+  github?: GitHubTarget;
 }
 
 export function toDeploy(input: DeployInput, now: number): Deploy {
@@ -66,5 +102,6 @@ export function toDeploy(input: DeployInput, now: number): Deploy {
     startedAt,
     stages,
     change: input.change ?? null,
+    ...(input.github ? { github: input.github } : {}),
   };
 }

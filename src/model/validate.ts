@@ -86,4 +86,26 @@ export function validator<T>(schema: object): (data: unknown) => Validated<T> {
   };
 }
 
-export const validateDeployInput = validator<DeployInput>(DeployInput);
+const validateDeployShape = validator<DeployInput>(DeployInput);
+
+/** A deploy's schema, and what it cannot say: a GitHub deployment Navigator creates needs something to deploy. */
+export function validateDeployInput(data: unknown): Validated<DeployInput> {
+  const v = validateDeployShape(data);
+  if (
+    v.ok &&
+    v.value.github &&
+    v.value.github.deployment === undefined &&
+    !v.value.github.ref &&
+    !v.value.change?.commit
+  )
+    return {
+      ok: false,
+      problems: [
+        {
+          path: 'github.ref',
+          message: 'is required without github.deployment or change.commit (what the GitHub deployment is for)',
+        },
+      ],
+    };
+  return v;
+}

@@ -5,6 +5,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { PrometheusSource, type QueryOutcome } from './prometheus.js';
 
 const sel = { metric: 'orders_total', matchers: { service: 'checkout' } };
+/** Distinct selectors: the same query for the same time is asked once (the memo), so these differ. */
+const selN = (i: number) => ({ metric: 'orders_total', matchers: { service: `checkout${i}` } });
 const servers: Server[] = [];
 afterEach(() => {
   for (const s of servers.splice(0)) s.close();
@@ -43,8 +45,8 @@ describe('PrometheusSource concurrency', () => {
     });
     // 24 backtest reads at once (one query each) and 8 live observes (two queries each: no target serves).
     const results = await Promise.all([
-      ...Array.from({ length: 24 }, () => p.grid(sel, 0, 30, 15)),
-      ...Array.from({ length: 8 }, () => p.observe(sel, 0, 30, 15)),
+      ...Array.from({ length: 24 }, (_, i) => p.grid(selN(i), 0, 30, 15)),
+      ...Array.from({ length: 8 }, (_, i) => p.observe(selN(i), 0, 30, 15)),
     ]);
     expect(results).toHaveLength(32);
     expect(prom.seen.total).toBe(40);
@@ -55,8 +57,19 @@ describe('PrometheusSource concurrency', () => {
   it('defaults to 10 in flight (Prometheus itself runs 20 at once by default)', async () => {
     const prom = await slowPrometheus(40);
     const p = new PrometheusSource({ url: prom.url, timeout: 10, retries: 0 });
-    await Promise.all(Array.from({ length: 40 }, () => p.grid(sel, 0, 30, 15)));
+    await Promise.all(Array.from({ length: 40 }, (_, i) => p.grid(selN(i), 0, 30, 15)));
     expect(prom.seen.maxInFlight).toBe(10);
+  });
+
+  it('asks the same query for the same time once, and a different time again', async () => {
+    const prom = await slowPrometheus(40);
+    const p = new PrometheusSource({ url: prom.url, timeout: 10, retries: 0 });
+    await Promise.all(Array.from({ length: 5 }, () => p.grid(sel, 0, 30, 15)));
+    expect(prom.seen.total).toBe(1);
+    await p.grid(sel, 0, 30, 15); // just answered: still the same
+    expect(prom.seen.total).toBe(1);
+    await p.grid(sel, 15, 45, 15);
+    expect(prom.seen.total).toBe(2);
   });
 
   it('reports each attempt: retry for one tried again, partial for warnings, error for the last', async () => {

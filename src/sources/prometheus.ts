@@ -48,6 +48,8 @@ export type QueryOutcome = 'ok' | 'partial' | 'retry' | 'error';
 const MAX_POINTS = 10_000;
 /** How far back the targets serving a selector are looked for (a target that died an hour ago still counts). */
 const TARGET_LOOKBACK = 3600;
+/** How long an answer is reused for the same query and time, ms. */
+const MEMO_MS = 1000;
 /** Longest Retry-After honoured within a tick, seconds. */
 const MAX_RETRY_AFTER = 5;
 
@@ -64,6 +66,94 @@ function matcherList(sel: SeriesSelector): string {
  */
 export function selectorQuery(sel: SeriesSelector, step: number): string {
   return `last_over_time(${sel.metric}{${matcherList(sel)}}[${Math.round(step * 1000) - 1}ms])`;
+}
+
+/** The label that tells the two halves of an aggregated observation apart (see observeQuery). */
+export const PART_LABEL = 'navigator_part';
+
+/**
+ * The labels a live observation is summed by at the server: the cohort labels the watch splits on
+ * (`sel.by`), the target (`job`, `instance`: blindness, `up == 0` and counter resets are per target, so
+ * sums never cross targets) and, for histogram buckets, `le`.
+ */
+export function aggregationLabels(sel: SeriesSelector): string[] {
+  const by = new Set([...(sel.by ?? []), 'job', 'instance']);
+  if (sel.metric.endsWith('_bucket')) by.add('le');
+  return [...by];
+}
+
+/**
+ * PromQL for a live observation: on the tick grid from..to, per target and cohort, the sum of the series'
+ * last samples in each tick, and how many series made that sum. A subquery of
+ * `last_over_time(...[step - 1ms])` gives exactly the grid `gridFromSamples` builds from raw samples (a tick
+ * with no sample of a target has no point: a gap, never a zero), and its points are aligned to multiples of
+ * the step, as tick ends are. Summing inside one target is safe for the increment rules: a target's series
+ * are scraped together (one timestamp) and reset together (a process restart); the series count catches
+ * the one case a sum would get wrong, a series that vanishes while its target lives (its drop would look
+ * like a reset: see gridsFromObserved). What is not aggregated, and why:
+ * - sums across targets (`sum by (version)` alone): one pod's restart or failed scrape would hide in the
+ *   others' increments, and `up` would no longer say which cohort is blind;
+ * - `grid` (backtests, the history of all-at-once deploys and `watch: always`): backtests read recordings,
+ *   not this source, and the history's per-series gaps and births are counted per series;
+ * - `up` and the targets serving a selector: already one series per target.
+ */
+export function observeQuery(sel: SeriesSelector, from: number, to: number, step: number): string {
+  const stepMs = Math.round(step * 1000);
+  // One step more than from..to: Prometheus evaluates a subquery at the multiples of its step from
+  // to - range on (range edge included), VictoriaMetrics at to - range + k * step (edge maybe excluded);
+  // either way every grid point from..to is there, and the one before it is dropped (gridsFromObserved).
+  const rangeMs = Math.round((to - from) * 1000) + stepMs;
+  const inner = `last_over_time(${sel.metric}{${matcherList(sel)}}[${stepMs - 1}ms])`;
+  const by = aggregationLabels(sel).join(', ');
+  return (
+    `(sum by (${by}) (${inner}) or ` +
+    `label_replace(count by (${by}) (${inner}), "${PART_LABEL}", "count", "", ""))[${rangeMs}ms:${stepMs}ms]`
+  );
+}
+
+/**
+ * The grids of an observation answered by observeQuery: one series per target and cohort. Where the number
+ * of series behind a sum changed from one point to the next, the sum's step is not an increment (a vanished
+ * series would pass for a counter reset, a new one's whole value for new events): the series is split
+ * there into one that ends and one that starts, which the increment rules count as a stopped and a new
+ * series (the step between them is not counted, as a new pod's first value is not).
+ */
+export function gridsFromObserved(result: MatrixResult, from: number, step: number, points: number): SeriesGrid[] {
+  const onGrid = (values: [number, string][]) => {
+    const out = new Float64Array(points).fill(NaN);
+    for (const [t, v] of values) {
+      const i = Math.round((t - from) / step);
+      if (i >= 0 && i < points) out[i] = Number(v);
+    }
+    return out;
+  };
+  const sums = new Map<string, SeriesGrid>();
+  const counts = new Map<string, Float64Array>();
+  for (const r of result) {
+    const labels = stripName(r.metric);
+    const part = labels[PART_LABEL];
+    delete labels[PART_LABEL];
+    const key = JSON.stringify(Object.entries(labels).sort());
+    if (part === 'count') counts.set(key, onGrid(r.values));
+    else sums.set(key, { labels, values: onGrid(r.values) });
+  }
+  const out: SeriesGrid[] = [];
+  for (const [key, g] of sums) {
+    const n = counts.get(key);
+    let start = 0;
+    let prev = NaN;
+    for (let i = 0; i < points && n; i++) {
+      const c = n[i] as number;
+      if (!Number.isFinite(c)) continue;
+      if (Number.isFinite(prev) && c !== prev) {
+        out.push({ labels: g.labels, values: g.values.map((v, j) => (j >= start && j < i ? v : NaN)) });
+        start = i;
+      }
+      prev = c;
+    }
+    out.push(start === 0 ? g : { labels: g.labels, values: g.values.map((v, j) => (j >= start ? v : NaN)) });
+  }
+  return out;
 }
 
 /** An anchored regex that matches exactly these strings. */
@@ -87,7 +177,7 @@ interface Answer<R> {
   error?: string;
   warnings?: string[];
 }
-type MatrixResult = { metric: Record<string, string>; values: [number, string][] }[];
+export type MatrixResult = { metric: Record<string, string>; values: [number, string][] }[];
 type VectorResult = { metric: Record<string, string>; value: [number, string] }[];
 
 function stripName(m: Record<string, string>): Record<string, string> {
@@ -102,6 +192,7 @@ export class PrometheusSource implements MetricSource {
   private readonly fetch: typeof fetch;
   private readonly headers: Record<string, string>;
   private readonly limit: Limit;
+  private readonly memo = new Map<string, Promise<unknown>>();
   /** queries sent (attempts included), for tests and telemetry */
   requests = 0;
 
@@ -144,26 +235,24 @@ export class PrometheusSource implements MetricSource {
 
   async observe(sel: SeriesSelector, from: number, to: number, step: number): Promise<Observed> {
     const points = gridPoints(from, to, step);
-    // Raw samples in (from - step, to]: the window of point 0 included.
-    const windowMs = Math.round((to - from + step) * 1000);
     const at = { time: String(to) };
     const selector = `${sel.metric}{${matcherList(sel)}}`;
     const [raw, served] = await Promise.all([
-      this.query<MatrixResult>('query', `${selector}[${windowMs}ms]`, at),
+      this.query<MatrixResult>('query', observeQuery(sel, from, to, step), at),
       this.query<VectorResult>(
         'query',
         `count by (job, instance) (last_over_time(${selector}[${Math.max(TARGET_LOOKBACK, to - from + step)}s]))`,
         at,
       ),
     ]);
-    const series: SeriesGrid[] = raw.map((r) => ({
-      labels: stripName(r.metric),
-      values: gridFromSamples(r.values, from, step, points),
-    }));
+    const series = gridsFromObserved(raw, from, step, points);
     const blind = new Array<string | null>(points).fill(null);
     const targets = served.map((r) => r.metric).filter((m) => m.instance !== undefined);
     if (targets.length === 0) return { series, blind, health: false };
-    const instances = [...new Set(targets.map((t) => t.instance as string))];
+    const instances = [...new Set(targets.map((t) => t.instance as string))].sort();
+    // Raw `up` samples in (from - step, to]: the window of point 0 included. The signals of one service
+    // share their targets, so this query is usually the same for all of them and asked once (the memo).
+    const windowMs = Math.round((to - from + step) * 1000);
     const upRaw = await this.query<MatrixResult>(
       'query',
       `up{instance=~${JSON.stringify(literalAlternation(instances))}}[${windowMs}ms]`,
@@ -201,7 +290,25 @@ export class PrometheusSource implements MetricSource {
     return v.map((r) => stripName(r.metric));
   }
 
-  private async query<R>(path: 'query' | 'query_range', query: string, params: Record<string, string>): Promise<R> {
+  /**
+   * One query, asked once while the same query for the same time is in flight or just answered: the
+   * signals of a service share their targets, so their `up` queries are the same. An answer for a past
+   * instant does not change within a second; a failure is not remembered.
+   */
+  private query<R>(path: 'query' | 'query_range', query: string, params: Record<string, string>): Promise<R> {
+    const key = `${path}\n${query}\n${JSON.stringify(params)}`;
+    const known = this.memo.get(key);
+    if (known) return known as Promise<R>;
+    const p = this.send<R>(path, query, params);
+    this.memo.set(key, p);
+    p.then(
+      () => setTimeout(() => this.memo.delete(key), MEMO_MS).unref(),
+      () => this.memo.delete(key),
+    );
+    return p;
+  }
+
+  private async send<R>(path: 'query' | 'query_range', query: string, params: Record<string, string>): Promise<R> {
     const url = new URL(`/api/v1/${path}`, this.o.url);
     const body = new URLSearchParams({ query, ...params });
     const backoff = this.o.backoff ?? { base: 200, cap: 2000 };

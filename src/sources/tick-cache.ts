@@ -20,7 +20,7 @@ export class TickCache implements MetricSource {
   }
 
   observe(sel: SeriesSelector, from: number, to: number, step: number): Promise<Observed> {
-    const key = `${sel.metric}|${JSON.stringify(sel.matchers)}|${from}|${to}|${step}`;
+    const key = `${sel.metric}|${JSON.stringify(sel.matchers)}|${sel.by?.join(',') ?? ''}|${from}|${to}|${step}`;
     let p = this.observed.get(key);
     if (!p) {
       p = observeOf(this.source, sel, from, to, step);

@@ -4,6 +4,11 @@
 export interface SeriesSelector {
   metric: string;
   matchers: Record<string, string>;
+  /**
+   * The labels the caller splits series by (a watch's cohort label): a source may sum the series by them at
+   * the server (and by target), returning one series per target and value; without it, per target only.
+   */
+  by?: readonly string[];
 }
 
 /** A counter series sampled on a tick grid. */

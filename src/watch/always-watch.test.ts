@@ -81,6 +81,37 @@ describe('always-on watch', () => {
   });
 });
 
+describe('always-on watch: partial drops on bursty series, and one page per anomalous period', () => {
+  it('pages a 50% drop lasting an hour within it on a bursty series (gamma shape 20 per tick)', () => {
+    const drop = 21 * DAY + 130;
+    const r = run({ seed: 21, days: 22, base: 200, burst: 20, factor: (i) => (i >= drop && i < drop + 12 ? 0.5 : 1) });
+    expect(r.pages.filter((p) => p.i < drop)).toEqual([]);
+    const hit = r.pages.find((p) => p.i >= drop);
+    expect(hit).toBeDefined();
+    expect(hit!.i - drop).toBeLessThan(12);
+    expect(hit!.inc.evidence.test).toBe('always-against-forecast');
+  });
+
+  it('pages a holiday once: its weaker evening dip after a morning episode is the same period', () => {
+    const day = 21 * DAY;
+    const morning = (i: number) => i >= day + 84 && i < day + 120; // 07:00-10:00 at half
+    const evening = (i: number) => i >= day + 204 && i < day + 240; // 17:00-20:00 at 60%
+    const r = run({
+      seed: 22,
+      days: 23,
+      base: 200,
+      burst: 50,
+      factor: (i) => (morning(i) ? 0.5 : evening(i) ? 0.6 : 1),
+    });
+    expect(r.pages.filter((p) => p.i < day + 84)).toEqual([]);
+    const pages = r.pages.filter((p) => p.i >= day + 84);
+    expect(pages).toHaveLength(1);
+    expect(pages[0]!.i).toBeLessThan(day + 120);
+    // the evening was seen (an episode was open then) and kept out of the history
+    expect(Number.isNaN(r.w.truth[day + 220] as number)).toBe(true);
+  });
+});
+
 describe('always-on watch: an observation spanning a gap', () => {
   it('judges a counter jump across a gap against the forecast summed over the ticks it spans', () => {
     const make = () =>

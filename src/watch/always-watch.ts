@@ -4,21 +4,24 @@
 //   comparable windows in history. It needs no dispersion model and almost no history (the hours before
 //   are comparable windows too), so it runs during warm-up and while another episode is open: a flat
 //   counter where events were due is paged within 3 ticks whatever else is going on;
-// - the forecast detector (judge/change-detector.ts): a Shiryaev-Roberts e-detector against a seasonal
-//   forecast, for partial drops. It is armed only once the history holds a week and enough replayed
-//   forecast origins to measure its error: before that it would be guessing, so it says so (`status`).
+// - the forecast detector (judge/level-detector.ts): an e-detector against a seasonal forecast, for
+//   sustained partial drops: per-tick noise averages out over the window, the forecaster's level error
+//   (measured by replaying it on history) is counted once, as a law the null integrates over. It is
+//   armed only once the history holds a week and enough replayed forecast origins to measure that law:
+//   before that it would be guessing, so it says so (`status`).
 // The forecast is built from a cleaned copy of the history: ticks that were anomalous (inside an episode,
 // evidence building up, spikes and surges on either side) are left out, so yesterday's surge or outage
 // does not set today's forecast. The level follows the series through normal ticks only, so it does not
-// follow a regression down. One incident per episode; a new one only after recovery, except a collapse.
+// follow a regression down. One incident per episode; a new one only after recovery, except a collapse;
+// a weaker drop within a day of an episode's end is its aftershock (a holiday's evening), not a new page.
 import {
-  detectorStatistic,
-  newDetector,
-  onsetEstimate,
-  resetDetector,
-  updateDetector,
-  type DetectorState,
-} from '../judge/change-detector.js';
+  levelPrior,
+  newLevelDetector,
+  resetLevelDetector,
+  updateLevelDetector,
+  type LevelDetector,
+  type LevelPrior,
+} from '../judge/level-detector.js';
 import { collapseP, comparableTotals } from '../judge/collapse.js';
 import { forecastSettings, measureForecastError, smoothedAt, type ForecastSettings } from '../judge/forecast.js';
 import { countInterval } from '../judge/forecast-test.js';
@@ -46,7 +49,9 @@ export interface AlwaysWatch {
   /** ln of the forecast detector's alarm threshold: twice the mean ticks between false pages (half the budget) */
   threshold: number;
   minEffect: number;
-  detector: DetectorState;
+  /** the level-marginal e-detector (judge/level-detector.ts) and its level-error law, measured on history */
+  detector: LevelDetector;
+  prior: LevelPrior | null;
   /** forecast error model, re-measured once a day of ticks */
   margin: number;
   /** the other side's margin: beyond it a tick is a spike or surge, kept out of the forecast */
@@ -71,7 +76,13 @@ export interface AlwaysWatch {
     /** per-tick due when no forecast is available (warm-up) */
     duePerTick: number;
     tail: { x: number; f: number }[];
+    /** observed / expected when it was paged (its depth) */
+    worst: number;
+    /** reopened without a page: an aftershock of the episode before (see `lastEpisode`) */
+    continued?: boolean;
   } | null;
+  /** the last episode closed: when, and how deep it went */
+  lastEpisode: { endedAt: number; worst: number } | null;
   recent: { x: number; f: number }[];
   /** pages so far and ticks judged: the replay's count, for the calibration statement */
   pages: number;
@@ -143,7 +154,8 @@ export function newAlwaysWatch(o: {
     // collapse test spends 1 / (2T) a tick over its three window lengths, so together at most 1 / T.
     threshold: Math.log(Math.max(2, 2 * o.meanTicksBetweenFalsePages)),
     minEffect: o.minEffect,
-    detector: newDetector(o.direction, 0.25),
+    detector: newLevelDetector(o.direction, horizonTicks(o.step)),
+    prior: null,
     margin: 0.25,
     otherMargin: 0.25,
     sigma2: 0.01,
@@ -155,6 +167,7 @@ export function newAlwaysWatch(o: {
     spikeRun: 0,
     level: { x: [], copies: [], sx: [], sc: [] },
     episode: null,
+    lastEpisode: null,
     recent: [],
     pages: 0,
     judgedTicks: 0,
@@ -181,8 +194,16 @@ export function replayHistory(w: AlwaysWatch, history: ArrayLike<number>): Alway
 // that runs unlike other nights (a long weekend) does not set the level for the whole next day.
 function settingsOf(w: AlwaysWatch): ForecastSettings {
   const s = forecastSettings(w.step);
-  return { ...s, levelTicks: Math.max(8, Math.round(DAY / w.step)) };
+  return {
+    ...s,
+    levelTicks: Math.max(8, Math.round(DAY / w.step)),
+    weeklyFirst: true,
+    smoothHalf: Math.max(s.smoothHalf, Math.floor(1200 / w.step)),
+  };
 }
+
+/** The horizon the forecaster's level error is measured over, and the longest window the detector checks. */
+const horizonTicks = (step: number) => Math.max(8, Math.round(7200 / step));
 
 /** Ticks after which a tick's anomaly flag is final (an onset found later is at most this far back). */
 const pendingTicks = (w: AlwaysWatch) =>
@@ -217,7 +238,7 @@ function isArmed(w: AlwaysWatch): boolean {
 
 /** Re-measures the forecaster's error on the cleaned history so far (daily: cheap, tracks the season). */
 function remeasure(w: AlwaysWatch, s: ForecastSettings, i: number): void {
-  const horizon = Math.max(8, Math.round(7200 / w.step));
+  const horizon = horizonTicks(w.step);
   const end = w.clean.length;
   const stride = Math.max(1, Math.round(3600 / w.step));
   const err = measureForecastError(w.clean, end, horizon, s, stride, 24 * 28, 1, 0.0005, w.truth);
@@ -229,8 +250,8 @@ function remeasure(w: AlwaysWatch, s: ForecastSettings, i: number): void {
   w.levelSd = err.levelSd;
   w.origins = err.origins;
   w.exceedances = drop ? err.dropExceedances : err.riseExceedances;
+  w.prior = levelPrior(err.errors ?? [], err.noiseVar ?? [], w.direction);
   w.measuredAt = i;
-  if (w.episode === null) resetDetector(w.detector, w.margin);
 }
 
 /** An anomalous tick's stand-in in the cleaned history: what was forecast for it (NaN: left out). */
@@ -331,10 +352,12 @@ export function stepAlways(w: AlwaysWatch, t: number, x0: number, spans = 1): Al
   let teach = true;
   if (f > 0) {
     // Variance of a sum over `ticks` ticks: sum of d0 f_j + sigma2 f_j^2, about (d0 + sigma2 f / ticks) f.
-    updateDetector(w.detector, x, f, w.d0 + (w.sigma2 * f) / ticks, t);
-    stat = detectorStatistic(w.detector);
+    if (w.prior) {
+      const r0 = w.direction === 'drop' ? 1 - w.minEffect : 1 + w.minEffect;
+      stat = Math.max(0, updateLevelDetector(w.detector, w.prior, r0, x, f, w.d0 + (w.sigma2 * f) / ticks));
+    }
     w.recent.push({ x, f });
-    const recentTicks = Math.max(4, Math.round(3600 / w.step));
+    const recentTicks = horizonTicks(w.step);
     if (w.recent.length > recentTicks) w.recent.shift();
     // Outliers on either side stay out of the forecast: a tick beyond the margins by 3 standard deviations.
     const sd = Math.sqrt((w.d0 + (w.sigma2 * f) / ticks) * f);
@@ -362,38 +385,94 @@ export function stepAlways(w: AlwaysWatch, t: number, x0: number, spans = 1): Al
     ep.observed += x;
     ep.expected += due;
     ep.tail.push({ x, f: due });
-    if (ep.tail.length > RECOVERY_TICKS(w)) ep.tail.shift();
-    // Back to normal: a full recovery window inside the episode within half the margin of the forecast.
-    const rx = ep.tail.reduce((a, r) => a + r.x, 0);
-    const rf = ep.tail.reduce((a, r) => a + r.f, 0);
-    const full = ep.tail.length >= RECOVERY_TICKS(w);
-    const back = full && (w.direction === 'drop' ? rx >= rf * (1 - w.margin / 2) : rx <= rf * (1 + w.margin / 2));
+    if (ep.tail.length > Math.round(DAY / w.step)) ep.tail.shift();
+    const back = isBack(w, ep.tail);
     const timedOut = t - ep.detectedAt > MAX_EPISODE_S;
     if (back || timedOut) {
+      w.lastEpisode = { endedAt: t, worst: ep.worst };
       w.episode = null;
-      resetDetector(w.detector, w.margin);
+      resetLevelDetector(w.detector);
       stat = 0; // the statistic of this tick was the episode's, now reset
       // After a day in an episode the signal's new level is the normal one: learn it afresh.
       if (timedOut) relearnLevel(w, s, i);
-    } else if (ep.kind === 'collapse') flagged = true;
+    } else flagged = true; // an open episode stays out of the history later forecasts read
   }
   // A collapse pages at once, even while a partial-drop episode is open: it must never be hidden.
   if (collapse?.page && w.episode?.kind !== 'collapse') {
     incident = collapseIncident(w, t, i, collapse);
   } else if (!w.episode && stat >= w.threshold) {
-    incident = forecastIncident(w, t, stat);
+    const win = alarmWindow(w, t);
+    const last = w.lastEpisode;
+    // An aftershock: within a day of an episode that ended, no deeper than it went (a holiday's evening
+    // after its morning, the day after a long weekend, the dip while a recovered outage catches up). It
+    // is the same anomalous period: kept open and out of the history, not paged again.
+    const aftershock =
+      last !== null &&
+      t - last.endedAt <= MAX_EPISODE_S &&
+      (w.direction === 'drop' ? win.ratio >= last.worst : win.ratio <= last.worst);
+    if (aftershock) {
+      w.episode = {
+        kind: 'forecast',
+        onset: win.onset,
+        detectedAt: t,
+        observed: win.observed,
+        expected: win.expected,
+        duePerTick: win.meanF,
+        tail: [],
+        worst: last.worst,
+        continued: true,
+      };
+      flag(w, Math.round((win.onset - w.start) / w.step), i);
+      flagged = true;
+      resetLevelDetector(w.detector);
+    } else incident = forecastIncident(w, t, stat, win);
   }
   if (incident) {
     w.pages++;
     flagged = true;
-    // A collapse stays out of the history (else its zeros would blind the next collapse test there);
-    // a partial drop stays in: it is what the forecaster's measured error has to cover.
-    if (w.episode?.kind === 'collapse') flag(w, Math.round((incident.onset - w.start) / w.step), i);
-    resetDetector(w.detector);
+    // An episode stays out of the history from its onset: a collapse's zeros would blind the next collapse
+    // test there, a holiday's low day would set next week's forecast low, and neither is a normal day the
+    // forecaster's measured error should cover.
+    flag(w, Math.round((incident.onset - w.start) / w.step), i);
+    resetLevelDetector(w.detector);
   }
   if (flagged) for (let j = first; j <= i; j++) w.masked[j] = replacement(w, j);
   if (teach && !incident && !w.episode) for (const c of spanCopies) learnLevel(w, s, x / ticks, c);
   return incident;
+}
+
+/**
+ * Back to normal: the episode's latest ticks (at least two hours, and at least an eighth of a day's
+ * events, so a quiet night alone does not end a holiday) run within the normal band of their forecast,
+ * above the 10% quantile (below the 90% for rises) of a normal window's observed / forecast: the
+ * level-error law's spread and the window's own noise. Without a measured law (warm-up), within half the
+ * margin.
+ */
+function isBack(w: AlwaysWatch, tail: readonly { x: number; f: number }[]): boolean {
+  const minTicks = RECOVERY_TICKS(w);
+  if (tail.length < minTicks) return false;
+  let dayF = 0;
+  for (const r of tail) dayF += r.f;
+  dayF *= Math.round(DAY / w.step) / tail.length;
+  let rx = 0;
+  let rf = 0;
+  let rff = 0;
+  let n = 0;
+  for (let k = tail.length - 1; k >= 0; k--) {
+    const r = tail[k] as { x: number; f: number };
+    rx += r.x;
+    rf += r.f;
+    rff += r.f * r.f;
+    n++;
+    if (n >= minTicks && rf >= dayF / 8) break;
+  }
+  if (!(n >= minTicks && rf >= dayF / 8 && rf > 0)) return false;
+  const drop = w.direction === 'drop';
+  if (!w.prior) return drop ? rx >= rf * (1 - w.margin / 2) : rx <= rf * (1 + w.margin / 2);
+  const noise = (w.d0 * rf + w.sigma2 * rff) / (rf * rf);
+  const band = 1.2816 * Math.sqrt(w.prior.spread * w.prior.spread + noise);
+  const ratio = Math.log(Math.max(rx, 1e-9) / rf) - w.prior.center;
+  return drop ? ratio >= -band + Math.log(1 - w.minEffect) : ratio <= band + Math.log(1 + w.minEffect);
 }
 
 interface Collapse {
@@ -490,19 +569,48 @@ function collapseIncident(w: AlwaysWatch, t: number, i: number, c: Collapse): Al
   };
   evidence.sentence = describeEvidence(w.signal, 'events', evidence, true);
   const duePerTick = c.due / c.k;
-  w.episode = { kind: 'collapse', onset, detectedAt: t, observed: c.observed, expected: c.due, duePerTick, tail: [] };
+  w.episode = {
+    kind: 'collapse',
+    onset,
+    detectedAt: t,
+    observed: c.observed,
+    expected: c.due,
+    duePerTick,
+    tail: [],
+    worst: r,
+  };
   void i;
   return { service: w.service, signal: w.signal, onset, detectedAt: t, evidence };
 }
 
-function forecastIncident(w: AlwaysWatch, t: number, stat: number): AlwaysIncident {
-  const since = onsetEstimate(w.detector);
-  const onset = Number.isFinite(since) ? Math.min(t, since + w.step) : t;
-  const sum = w.recent.slice(-Math.max(1, Math.round((t - onset) / w.step) + 1));
+interface AlarmWindow {
+  onset: number;
+  ticks: number;
+  observed: number;
+  expected: number;
+  ratio: number;
+  meanF: number;
+}
+
+/** The window whose evidence crossed: its onset, and what it held against its forecast. */
+function alarmWindow(w: AlwaysWatch, t: number): AlarmWindow {
+  const age = Math.max(1, w.detector.age);
+  const sum = w.recent.slice(-age);
   const observed = sum.reduce((a, r) => a + r.x, 0);
   const expected = sum.reduce((a, r) => a + r.f, 0);
-  const r = expected > 0 ? observed / expected : 1;
-  const meanF = sum.length ? expected / sum.length : 0;
+  return {
+    onset: t - (age - 1) * w.step,
+    ticks: sum.length,
+    observed,
+    expected,
+    ratio: expected > 0 ? observed / expected : 1,
+    meanF: sum.length ? expected / sum.length : 0,
+  };
+}
+
+function forecastIncident(w: AlwaysWatch, t: number, stat: number, win: AlarmWindow): AlwaysIncident {
+  const { onset, observed, expected, meanF } = win;
+  const r = win.ratio;
   const dispersion = w.d0 + w.sigma2 * meanF;
   const ci = countInterval(observed, expected, dispersion, w.levelSd);
   const evidence: Evidence = {
@@ -512,10 +620,10 @@ function forecastIncident(w: AlwaysWatch, t: number, stat: number): AlwaysIncide
     threshold: w.threshold,
     effect: { estimate: r - 1, low: ci.low - 1, high: ci.high - 1 },
     interval: ci.kind,
-    favouredEffect: (w.detector.alternatives[0] as number) - 1,
-    tolerance: w.margin,
+    favouredEffect: r - 1,
+    tolerance: w.minEffect,
     dispersion,
-    ticks: sum.length,
+    ticks: win.ticks,
     counts: { observed, expected: Math.round(expected) },
     forecast: {
       expected: Math.round(expected),
@@ -529,7 +637,7 @@ function forecastIncident(w: AlwaysWatch, t: number, stat: number): AlwaysIncide
     sentence: '',
   };
   evidence.sentence = describeEvidence(w.signal, 'events', evidence, true);
-  w.episode = { kind: 'forecast', onset, detectedAt: t, observed, expected, duePerTick: meanF, tail: [] };
+  w.episode = { kind: 'forecast', onset, detectedAt: t, observed, expected, duePerTick: meanF, tail: [], worst: r };
   return { service: w.service, signal: w.signal, onset, detectedAt: t, evidence };
 }
 

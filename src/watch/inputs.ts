@@ -217,12 +217,14 @@ async function observedArms(
   t: number,
   step: number,
   absentAfter: number,
+  by: readonly string[],
 ): Promise<{ num: Observed; den: Observed | null; a: number; last: number }> {
   const { num, den } = selectorsOf(signal);
   const from = Math.min(anchor, t - absentAfter * step);
+  // `by`: the cohort labels the judge splits on; a source may sum series by them (and by target) itself.
   const [n, d] = await Promise.all([
-    observeSel(source, num, from, t, step),
-    den ? observeSel(source, den, from, t, step) : null,
+    observeSel(source, { ...num, by }, from, t, step),
+    den ? observeSel(source, { ...den, by }, from, t, step) : null,
   ]);
   return { num: n, den: d, a: Math.round((anchor - from) / step), last: Math.round((t - from) / step) };
 }
@@ -233,7 +235,7 @@ async function observedArms(
  */
 async function observeSel(source: MetricSource, sel: SeriesSelector, from: number, to: number, step: number) {
   if (!isSlowSelector(sel)) return observeOf(source, sel, from, to, step);
-  const count = { metric: `${sel.histogram.base}_count`, matchers: sel.matchers };
+  const count = { metric: `${sel.histogram.base}_count`, matchers: sel.matchers, ...(sel.by ? { by: sel.by } : {}) };
   const [b, c] = await Promise.all([observeOf(source, sel, from, to, step), observeOf(source, count, from, to, step)]);
   const series = slowGrids(sel, b.series, c.series);
   const upOf = new Map(c.series.map((x) => [JSON.stringify(Object.entries(x.labels).sort()), x.up]));
@@ -273,8 +275,16 @@ export async function observeCanary(
   let tr: Observed | null;
   try {
     [o, tr] = await Promise.all([
-      observedArms(source, signal, anchor, t, step, absentAfter),
-      traffic ? observeSel(source, traffic.selector, Math.min(anchor, t - absentAfter * step), t, step) : null,
+      observedArms(source, signal, anchor, t, step, absentAfter, [split.label]),
+      traffic
+        ? observeSel(
+            source,
+            { ...traffic.selector, by: [split.label] },
+            Math.min(anchor, t - absentAfter * step),
+            t,
+            step,
+          )
+        : null,
     ]);
   } catch (e) {
     if (e instanceof HistogramBoundError) return { kind: 'error', error: e.message };
@@ -332,7 +342,7 @@ export async function observeTotal(
 ): Promise<SignalObservation<TotalCounts>> {
   let o: Awaited<ReturnType<typeof observedArms>>;
   try {
-    o = await observedArms(source, signal, anchor, t, step, absentAfter);
+    o = await observedArms(source, signal, anchor, t, step, absentAfter, []);
   } catch (e) {
     if (e instanceof HistogramBoundError) return { kind: 'error', error: e.message };
     throw e;

@@ -1,0 +1,61 @@
+// The gate's in-memory view: fresh entries answer without the store, writes of a deploy row forget the
+// entry (at the write and when the transaction ends), and entries expire.
+import { describe, expect, it } from 'vitest';
+import { SqliteStore } from '../store/sqlite.js';
+import { GateView } from './gate-view.js';
+
+async function setup() {
+  const clock = { now: 1000 };
+  const view = new GateView(() => clock.now, 1);
+  const raw = new SqliteStore(':memory:');
+  const store = view.watching(raw);
+  await store.insertDeploy({
+    id: 'd1',
+    service: 'checkout',
+    input: '{}',
+    deploy: '{}',
+    status: 'watching',
+    reason: 'watching',
+    hold: null,
+    created_at: 1000,
+  });
+  return { clock, view, raw, store };
+}
+
+describe('GateView', () => {
+  it('answers from memory until a write of the row forgets it', async () => {
+    const { view, raw, store } = await setup();
+    view.remember({ id: 'd1', status: 'watching', reason: 'watching' });
+    // A write that bypasses the view (another replica) is not seen while the entry is fresh...
+    await raw.updateDeploy('d1', { status: 'halted', reason: 'elsewhere' }, 1000);
+    expect(view.get('d1')?.status).toBe('watching');
+    // ...a write through the view's store is, at once.
+    await store.updateDeploy('d1', { status: 'halted', reason: 'orders fell' }, 1000);
+    expect(view.get('d1')).toBeUndefined();
+  });
+
+  it('forgets again when the transaction ends, so an entry refilled from the old row inside it is dropped', async () => {
+    const { view, store } = await setup();
+    await store.transaction(async () => {
+      await store.updateDeploy('d1', { status: 'halted', reason: 'orders fell' }, 1000);
+      view.remember({ id: 'd1', status: 'watching', reason: 'stale' });
+      expect(view.get('d1')?.reason).toBe('stale');
+    });
+    expect(view.get('d1')).toBeUndefined();
+  });
+
+  it('expires entries after the ttl (another replica may have decided)', async () => {
+    const { clock, view } = await setup();
+    view.remember({ id: 'd1', status: 'watching', reason: 'watching' });
+    clock.now += 0.5;
+    expect(view.get('d1')).toBeDefined();
+    clock.now += 0.6;
+    expect(view.get('d1')).toBeUndefined();
+  });
+
+  it('passes every other store method through unchanged', async () => {
+    const { store } = await setup();
+    expect((await store.getDeploy('d1'))?.status).toBe('watching');
+    expect((await store.listDeploys('watching')).map((r) => r.id)).toEqual(['d1']);
+  });
+});
