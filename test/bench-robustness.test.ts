@@ -59,7 +59,10 @@ describe('bench/robustness, seeded and small', () => {
     // with the floor measured on the hour before the deploy (base dispersion 1.3 there too)
     for (const traffic of [true, false]) {
       const ticks = runDelay({ drop: 0.99, rate: 1, dispersion: 1, traffic, history: true, from: 0, to: 41 }).ticks;
-      expect(ticks.every((t) => t !== null && t <= 2), `history, traffic ${traffic}`).toBe(true);
+      expect(
+        ticks.every((t) => t !== null && t <= 2),
+        `history, traffic ${traffic}`,
+      ).toBe(true);
     }
   });
 
