@@ -11,7 +11,9 @@ import { ScrapeBoundChecks } from './sources/histogram-bounds.js';
 import { tlsFetch } from './sources/tls.js';
 import { Scraper } from './sources/scraper.js';
 import type { MetricSource } from './sources/types.js';
-import { SqliteStore } from './store/sqlite.js';
+import { openStore } from './store/open.js';
+import { replicaMetrics, replicaOf } from './store/replica.js';
+import type { Store } from './store/types.js';
 import { attachTelemetry } from './telemetry/attach.js';
 import { createMetrics, type Metrics } from './telemetry/metrics.js';
 import { LiveLoop } from './watch/live.js';
@@ -37,7 +39,7 @@ const silent: Log = { info() {}, warn() {}, error() {} };
 
 export interface Navigator {
   config: Config;
-  store: SqliteStore;
+  store: Store;
   source: MetricSource;
   scraper: Scraper | null;
   service: DeployService;
@@ -123,10 +125,29 @@ export async function buildNavigator(o: {
     source = scraper;
   }
 
-  const store = new SqliteStore(config.store.path);
+  const store = await openStore(config);
+  // On a shared store (PostgreSQL) this process is one of several replicas: watches and lanes under leases.
+  const replica = replicaOf(config, store);
   const auditVerifier = await attachAudit({ config, store, metrics, log });
-  const service = new DeployService({ config, store, source, now, log });
-  const effects = new Effects({ config, store, service, now, log, metrics, fetch: o.fetch });
+  const service = new DeployService({
+    config,
+    store,
+    source,
+    now,
+    log,
+    ...(replica ? { replica: { ...replica, info: (obj, msg) => log.info(obj, msg) } } : {}),
+  });
+  const effects = new Effects({
+    config,
+    store,
+    service,
+    now,
+    log,
+    metrics,
+    fetch: o.fetch,
+    ...(replica ? { replica: replica.id } : {}),
+  });
+  if (replica) replicaMetrics(metrics.registry, replica, service, store);
   attachTelemetry(metrics, service, { source: config.metrics.source, log });
   // Effects are queued inside the transaction that records the decision: a crash never separates them.
   service.on({
@@ -190,7 +211,9 @@ export async function buildNavigator(o: {
     now,
     tick: async (t) => {
       await service.tick(t);
-      if (always.count) await always.tick(t);
+      // always-watched signals: on several replicas, one of them (a lease like a lane's) judges and pages.
+      if (always.count && (!replica || (await store.claimLane('always-watches', replica.id, now(), replica.lease))))
+        await always.tick(t);
       ready = true;
     },
     onSkip: () => metrics.ticksSkipped.inc(),
@@ -244,6 +267,8 @@ export async function buildNavigator(o: {
       scraper?.stop();
       await effects.stop();
       await http.close();
+      // A replica stopping on purpose hands its watches and lanes to the others now, not a lease later.
+      await service.releaseLeases().catch((err: unknown) => log.warn({ err }, 'cannot release the leases'));
       await store.close();
     },
   };

@@ -5,6 +5,7 @@
 // test/fault-store.test.ts.
 import { afterEach, describe, expect, it } from 'vitest';
 import { feedCanary, testNavigator, type TestNavigator } from './support/navigator.js';
+import type { SqliteStore } from '../src/store/sqlite.js';
 
 let t: TestNavigator;
 afterEach(async () => {
@@ -224,7 +225,7 @@ describe('every 4xx in the documented shape', () => {
 describe('a store that cannot write', () => {
   // The database may not grow (as on a full disk) and its free space is taken by a test table.
   const fill = () => {
-    const db = t.nav.store.db;
+    const db = (t.nav.store as SqliteStore).db;
     db.exec('CREATE TABLE IF NOT EXISTS junk (pad BLOB)');
     db.pragma(`max_page_count = ${db.pragma('page_count', { simple: true }) as number}`);
     for (let size = 4096; size >= 16; size = Math.floor(size / 2)) {
@@ -238,8 +239,8 @@ describe('a store that cannot write', () => {
     }
   };
   const unfill = () => {
-    t.nav.store.db.pragma('max_page_count = 1073741823');
-    t.nav.store.db.exec('DELETE FROM junk');
+    (t.nav.store as SqliteStore).db.pragma('max_page_count = 1073741823');
+    (t.nav.store as SqliteStore).db.exec('DELETE FROM junk');
   };
 
   it('refuses registrations with 503, logs them with the request id, no phantom watch; the loop recovers and halts the next collapse', async () => {

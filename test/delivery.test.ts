@@ -6,6 +6,7 @@ import { createHmac } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { feedCanary, testNavigator, type TestNavigator } from './support/navigator.js';
 import { Receiver, type Received } from './support/receiver.js';
+import type { SqliteStore } from '../src/store/sqlite.js';
 
 let rx: Receiver;
 let t: TestNavigator | null = null;
@@ -305,7 +306,7 @@ describe('delivery that never gives up silently', () => {
   it('queues a change event lost to a crash right after registration when it starts again, once', async () => {
     t = await testNavigator({ config: config(rx.url) });
     await t.nav.http.inject({ method: 'POST', url: '/v1/deploys', payload: deploy });
-    t.nav.store.db.prepare("DELETE FROM outbox WHERE key = 'change:oncall:d-1'").run(); // never queued
+    (t.nav.store as SqliteStore).db.prepare("DELETE FROM outbox WHERE key = 'change:oncall:d-1'").run(); // never queued
     await t.nav.effects.start();
     await t.nav.effects.start(); // twice: the key keeps it once
     await t.nav.effects.drain();

@@ -92,6 +92,8 @@ export class Effects {
       fetch?: typeof fetch;
       /** jitter source (tests pin it) */
       random?: () => number;
+      /** this replica's id on a shared store: a lane is drained by one replica at a time (a lane lease) */
+      replica?: string;
     },
   ) {
     this.fetch = d.fetch ?? fetch;
@@ -562,15 +564,28 @@ export class Effects {
     }
   }
 
-  /** One lane: its due effects in order, one at a time, until none is due. */
+  /**
+   * One lane: its due effects in order, one at a time, until none is due. On a shared store the lane is
+   * leased first and the lease renewed before each attempt, so across replicas too one worker drains it
+   * (in order: the halt hook before the rollback); a replica that dies mid-send leaves the lane to the
+   * others once the lease expires, and the row it claimed is sent again under the same idempotency key.
+   */
   private async work(lane: string): Promise<void> {
-    for (let pass = 0; pass < 100 && !this.stopped; pass++) {
-      const rows = await this.d.store.dueInLane(lane, this.d.now());
-      if (rows.length === 0) return;
-      for (const row of rows) {
-        if (this.stopped) return;
-        await this.deliver(row);
+    const holder = this.d.replica;
+    const ttl = 2 * parseDuration(this.delivery.timeout) + 5;
+    const lease = async () => !holder || (await this.d.store.claimLane(lane, holder, this.d.now(), ttl));
+    if (!(await lease())) return;
+    try {
+      for (let pass = 0; pass < 100 && !this.stopped; pass++) {
+        const rows = await this.d.store.dueInLane(lane, this.d.now());
+        if (rows.length === 0) return;
+        for (const row of rows) {
+          if (this.stopped || !(await lease())) return;
+          await this.deliver(row);
+        }
       }
+    } finally {
+      if (holder && !this.stopped) await this.d.store.releaseLane(lane, holder).catch(() => {});
     }
   }
 

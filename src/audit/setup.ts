@@ -17,7 +17,17 @@ export async function attachAudit(o: {
   const { config, store } = o;
   const every = config.audit?.checkpointEvery ?? 100;
   const headFile = config.audit?.headFile;
-  const key = loadAuditKey({ key: config.audit?.key, keyFile: config.audit?.keyFile, storePath: store.path }, true);
+  // Replicas on a shared store must sign with one key (audit.key or audit.keyFile, e.g. a Kubernetes
+  // secret): none is made up per process, and without one only the chain is checked.
+  const shared = store.shared && !config.audit?.key && !config.audit?.keyFile;
+  if (shared)
+    o.log?.error(
+      { store: store.path },
+      'no audit.key or audit.keyFile on a shared store: audit checkpoints are not signed',
+    );
+  const key = shared
+    ? null
+    : loadAuditKey({ key: config.audit?.key, keyFile: config.audit?.keyFile, storePath: store.path }, true);
   // The head as the file recorded it before this process started: read (and its signatures checked) once.
   const before: HeadClaim | null = headFile ? readHeadFile(headFile, key?.key ?? null) : null;
   const backfilled = await store.setAuditSigner(

@@ -57,7 +57,7 @@ export function registerServe(program: Command): void {
       const problems = githubProblems(config);
       if (problems.length)
         throw new InputError(`${opts.config ?? defaultConfigPath(process.env)}: ${problems.join('; ')}`);
-      const log = pino({ name: 'navigator' });
+      const log = pino({ name: 'navigator', level: process.env.NAVIGATOR_LOG_LEVEL ?? 'info' });
       await checkLatencyBounds(config, { info: log.info.bind(log), warn: log.warn.bind(log) });
       const nav = await buildNavigator({ config, log }).catch((e: unknown) => {
         // A listen address refused (no tokens beyond loopback) or malformed: the user's input, exit 2.

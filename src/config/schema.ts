@@ -248,7 +248,23 @@ export const ConfigSchema = Type.Object(
         ),
       }),
     }),
-    store: Obj({ path: Type.String({ default: 'data/navigator.db' }) }),
+    store: Obj({
+      path: Type.String({ default: 'data/navigator.db', description: 'embedded SQLite file (one process)' }),
+      url: Type.Optional(
+        Type.String({
+          pattern: '^postgres(ql)?://',
+          description: 'postgres://user:pass@host:5432/db instead of path: shared state for several replicas',
+        }),
+      ),
+      pool: Type.Integer({ minimum: 1, maximum: 200, default: 10, description: 'PostgreSQL connections per replica' }),
+      lease: Type.Optional(
+        Type.String({
+          pattern: DURATION_PATTERN,
+          description:
+            "how long a replica's hold on a watch lasts unless renewed (each tick); default two ticks, so a dead replica's watches move within three",
+        }),
+      ),
+    }),
     auth: Obj({
       tokens: Type.Array(
         Type.Object(

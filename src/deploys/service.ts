@@ -81,6 +81,12 @@ export interface ServiceEvents {
   blind?(deployId: string, error: Error): void;
   /** a tick finished and was persisted */
   tick?(seconds: number, watches: number): void | Promise<void>;
+  /** a replica's lease round at the start of a tick */
+  leases?(round: LeaseRound): void;
+}
+
+export interface ServiceLog extends Logger {
+  debug?(obj: object, msg: string): void;
 }
 
 export interface DeployServiceDeps {
@@ -88,9 +94,23 @@ export interface DeployServiceDeps {
   store: Store;
   source: MetricSource;
   now: () => number;
-  log?: Logger;
+  log?: ServiceLog;
   /** where decisions, approvals and overrides are recorded; default: the store's audit table */
   audit?: AuditSink;
+  /**
+   * One of several replicas on a shared store: each tick judges only the watches this replica holds a
+   * lease on (store.leaseWatches), for `lease` seconds unless renewed by the next tick.
+   */
+  replica?: { id: string; lease: number; info?(obj: object, msg: string): void };
+}
+
+/** What a replica's lease round changed (for metrics and logs). */
+export interface LeaseRound {
+  held: number;
+  taken: string[];
+  released: string[];
+  lost: string[];
+  replicas: number;
 }
 
 const SYSTEM: Actor = { name: 'navigator', role: 'admin' };
@@ -122,6 +142,9 @@ export class DeployService {
   private readonly txWatches = new AsyncLocalStorage<{ opened: string[]; closed: DeployWatch[] }>();
   /** the gate's answers from memory, forgotten by every write of a deploy row (gate-view.ts) */
   private readonly gates: GateView;
+
+  /** When this replica's leases lapse unless renewed (deps.now() seconds); no leases: never. */
+  private leaseUntil = Infinity;
 
   constructor(private readonly deps: DeployServiceDeps) {
     this.gates = new GateView(deps.now);
@@ -177,6 +200,16 @@ export class DeployService {
     }
   }
 
+  /**
+   * Inside a transaction: the deploy row, locked, still has the status the request was checked against
+   * (another replica may have decided meanwhile); else 409 and nothing is written.
+   */
+  private async unchanged(id: string, status: string): Promise<void> {
+    const now = await this.deps.store.lockDeploy(id);
+    if (now && now.status !== status)
+      throw conflict('DEPLOY_CHANGED', `deploy ${id} became ${now.status} meanwhile; look again and retry`);
+  }
+
   /** Stops a watch; inside `tx`, resumed again if the transaction does not commit. */
   private closeWatch(id: string): void {
     const w = this.watcher.get(id);
@@ -184,8 +217,78 @@ export class DeployService {
     this.watcher.close(id);
   }
 
+  /**
+   * A replica's lease round: renews its watches, takes its share of the free or expired ones (resumed from
+   * their persisted state), and lets go of the ones it no longer holds. Until it succeeds again no tick of
+   * this replica judges anything: a replica cut off from the database stops judging, and its leases lapse.
+   */
+  async syncLeases(): Promise<LeaseRound | null> {
+    const r = this.deps.replica;
+    if (!r) return null;
+    const sent = this.deps.now();
+    let leases;
+    try {
+      leases = await this.deps.store.leaseWatches(r.id, sent, r.lease);
+    } catch (e) {
+      this.leaseUntil = Math.min(this.leaseUntil, sent + r.lease);
+      throw e;
+    }
+    this.leaseUntil = sent + r.lease;
+    const held = new Set(leases.held);
+    const lost: string[] = [];
+    for (const w of this.watcher.watches()) {
+      if (held.has(w.deploy.id)) continue;
+      this.watcher.close(w.deploy.id);
+      if (!leases.released.includes(w.deploy.id)) lost.push(w.deploy.id);
+    }
+    for (const id of leases.held) {
+      if (this.watcher.get(id)) continue;
+      const row = await this.deps.store.getDeploy(id);
+      if (row?.status === 'watching') this.resumeRow(row);
+    }
+    const round: LeaseRound = {
+      held: this.watcher.watches().length,
+      taken: leases.taken,
+      released: leases.released,
+      lost,
+      replicas: leases.replicas,
+    };
+    if (leases.taken.length || leases.released.length || lost.length)
+      r.info?.({ replica: r.id, ...round }, 'watch leases changed');
+    for (const l of this.listeners) l.leases?.(round);
+    return round;
+  }
+
+  /** Whether this replica may judge and record now: its leases have not lapsed. */
+  private leasesLive(): boolean {
+    // A tenth of the lease as margin: the record must commit before another replica may take over.
+    const margin = (this.deps.replica?.lease ?? 0) / 10;
+    return this.deps.now() < this.leaseUntil - margin;
+  }
+
+  /** A stopping replica hands its watches and lanes over at once. */
+  async releaseLeases(): Promise<void> {
+    const r = this.deps.replica;
+    if (!r) return;
+    this.leaseUntil = 0;
+    for (const w of this.watcher.watches()) this.watcher.close(w.deploy.id);
+    await this.deps.store.releaseLeases(r.id);
+  }
+
+  private resumeRow(row: DeployRow): void {
+    const deploy = JSON.parse(row.deploy) as Deploy;
+    try {
+      if (row.watch) this.watcher.resume(restoreWatch(row.watch, deploy));
+      else this.watcher.watch(deploy);
+    } catch (err) {
+      // A service removed from the config: the deploy stays watching (and blind) rather than crash the start.
+      this.deps.log?.error({ deploy: row.id, err }, 'cannot resume watch');
+    }
+  }
+
   /** Resumes every open watch from the store: a restart continues where it stopped. */
   async restore(): Promise<number> {
+    if (this.deps.replica) return (await this.syncLeases())?.held ?? 0;
     let n = 0;
     for (const row of await this.deps.store.listDeploys('watching', 1_000_000)) {
       const deploy = JSON.parse(row.deploy) as Deploy;
@@ -302,7 +405,13 @@ export class DeployService {
     const started = process.hrtime.bigint();
     // After a store fault, find out whether it can write again even when no watch is open to write.
     if (this.deps.store.health && !this.deps.store.health().writable) await this.deps.store.probe?.();
+    await this.syncLeases();
     await this.watcher.tick(t);
+    if (this.deps.replica && !this.leasesLive()) {
+      // The tick outlasted the leases: another replica may hold these watches now. Record nothing.
+      this.decided = [];
+      throw new Error('the watch leases lapsed during the tick; nothing of it was recorded');
+    }
     const decided = this.decided;
     this.decided = [];
     const now = this.deps.now();
@@ -328,6 +437,11 @@ export class DeployService {
       this.decided.unshift(...decided);
       throw err;
     }
+    if (this.deps.replica)
+      this.deps.log?.debug?.(
+        { replica: this.deps.replica.id, tick: t, watches: this.watcher.watches().map((w) => w.deploy.id) },
+        'tick recorded',
+      );
     for (const e of events) await this.emit(e);
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     for (const l of this.listeners) await l.tick?.(seconds, this.watcher.watches().length);
@@ -357,7 +471,8 @@ export class DeployService {
   }
 
   private async applyVerdict(w: DeployWatch, now: number): Promise<DecisionEvent | null> {
-    const row = await this.deps.store.getDeploy(w.deploy.id);
+    // Locked until the decision commits: a human's override on another replica waits, then sees it.
+    const row = await this.deps.store.lockDeploy(w.deploy.id);
     if (!row || row.status !== 'watching') return null;
     const outcome = w.status === 'watching' ? 'inconclusive' : w.status;
     const need = this.promotionNeed(w.deploy, outcome);
@@ -471,6 +586,7 @@ export class DeployService {
     const now = this.deps.now();
     let event: DecisionEvent | null = null;
     await this.tx(async () => {
+      await this.unchanged(id, row.status);
       await this.deps.store.addApproval({
         deploy_id: id,
         approver: actor.name,
@@ -546,6 +662,7 @@ export class DeployService {
     const text = `${action === 'proceed' ? 'forced to proceed' : 'forced to halt'} by ${actor.name}: ${reason.trim()}`;
     let event: DecisionEvent | null = null;
     await this.tx(async () => {
+      await this.unchanged(id, row.status);
       await this.deps.store.addOverride({
         deploy_id: id,
         actor: actor.name,
@@ -588,6 +705,7 @@ export class DeployService {
     const deploy = JSON.parse(row.deploy) as Deploy;
     let event: DecisionEvent | null = null;
     await this.tx(async () => {
+      await this.unchanged(id, row.status);
       await this.audit.append({ actor: actor.name, action: 'end', deployId: id, detail: { from } });
       if (CLOSED.has(from) || from === 'passed') return;
       this.closeWatch(id);

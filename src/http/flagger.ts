@@ -18,7 +18,7 @@ import {
 } from '../policy/flagger.js';
 import { activeFreeze } from '../policy/freeze.js';
 import type { DeployStatus } from '../policy/lifecycle.js';
-import type { Store } from '../store/sqlite.js';
+import type { Store } from '../store/types.js';
 import type { Auth } from './auth.js';
 
 /** CanaryWebhookPayload (pkg/apis/flagger/v1beta1/canary.go); event hooks add eventMessage/eventType/timestamp. */

@@ -12,7 +12,7 @@ import type { Config } from '../config/schema.js';
 import type { DeployService } from '../deploys/service.js';
 import { notFound } from '../deploys/errors.js';
 import type { Deploy } from '../model/deploy.js';
-import type { Store } from '../store/sqlite.js';
+import type { Store } from '../store/types.js';
 import type { Auth } from './auth.js';
 import type { Effects } from '../actions/effects.js';
 import { flaggerRoutes } from './flagger.js';

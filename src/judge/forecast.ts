@@ -176,6 +176,11 @@ export function measureForecastError(
    * in as their forecasts, the errors are measured on the other ticks only (a stand-in has no error)
    */
   truth: ArrayLike<number> = values,
+  /**
+   * with `s.weeklyFirst`: origins of the same-weekday forecaster needed before only they count (fewer:
+   * all origins count, the earlier forecaster's larger errors included, which errs wide)
+   */
+  minWeeklyOrigins = 0,
 ): ForecastError {
   const levelErrors: number[] = [];
   const sums: { f: number; ff: number }[] = [];
@@ -189,7 +194,13 @@ export function measureForecastError(
   // origins before that (yesterday's copy across a weekend) are another forecaster's errors.
   const week = s.lagTicks[1] as number;
   const weeklyOnly = (m: FrozenModel) => m.lags.length >= 2 && m.lags.every((l) => l % week === 0);
-  const needWeekly = !!s.weeklyFirst && weeklyOnly(fitModel(values, end - s.levelTicks, end, s, truth));
+  let needWeekly = !!s.weeklyFirst && weeklyOnly(fitModel(values, end - s.levelTicks, end, s, truth));
+  if (needWeekly && minWeeklyOrigins > 0) {
+    let k = 0;
+    for (let o = end - horizon; o - s.levelTicks >= 0 && k < minWeeklyOrigins; o -= stride, k++)
+      if (!weeklyOnly(fitModel(values, o - s.levelTicks, o, s, truth))) break;
+    needWeekly = k >= minWeeklyOrigins;
+  }
   for (let o = end - horizon; o - s.levelTicks >= 0 && levelErrors.length < maxOrigins; o -= stride) {
     const model = fitModel(values, o - s.levelTicks, o, s, truth);
     if (model.lags.length < minLags) continue;

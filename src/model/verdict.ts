@@ -38,6 +38,12 @@ export interface Evidence {
     /** replayed forecast origins the margin was measured on, and how many of them fell beyond it */
     origins: number;
     exceedances?: number;
+    /** always-watched signals: the 95% normal range of the observed count over the window */
+    band?: { low: number; high: number };
+    /** robust sd of the forecaster's log level error, per-tick noise taken out (what the null integrates over) */
+    levelSpread?: number;
+    /** the span of history the forecaster's error was measured on (null: not measured yet) */
+    measuredOn?: { from: string; to: string } | null;
   };
   /** the new version's series reported nothing while events were due */
   absent?: boolean;

@@ -1,5 +1,6 @@
 // Numbered schema migrations, each applied once in its own transaction (schema_version records them).
 // Never edit an applied migration: add the next number.
+import { LEASES_MIGRATION } from './migrations-leases.js';
 import { OUTBOX_MIGRATION } from './migrations-outbox.js';
 
 export const MIGRATIONS: { version: number; sql: string }[] = [
@@ -148,4 +149,5 @@ export const MIGRATIONS: { version: number; sql: string }[] = [
     `,
   },
   OUTBOX_MIGRATION,
+  LEASES_MIGRATION,
 ].sort((a, b) => a.version - b.version); // applied in version order, wherever a merge put them

@@ -27,6 +27,7 @@ import type {
   StageRow,
   Store as StoreApi,
   VerdictRow,
+  WatchLeases,
 } from './types.js';
 
 export type {
@@ -343,6 +344,79 @@ export class SqliteStore implements StoreApi {
 
   private totalChanges(): number {
     return (this.sql('SELECT total_changes() AS n').get() as { n: number }).n;
+  }
+
+  /** One process owns the file: no leases needed (the lease methods work all the same). */
+  readonly shared = false;
+
+  lockDeploy(id: string): Promise<DeployRow | undefined> {
+    // The connection's mutex already makes a transaction exclusive.
+    return this.getDeploy(id);
+  }
+
+  leaseWatches(holder: string, now: number, ttl: number): Promise<WatchLeases> {
+    return this.transaction(async () => {
+      const until = now + ttl;
+      this.sql(
+        `INSERT INTO replicas (holder, seen_at, expires_at) VALUES (?, ?, ?)
+         ON CONFLICT (holder) DO UPDATE SET seen_at = excluded.seen_at, expires_at = excluded.expires_at`,
+      ).run(holder, now, until);
+      this.sql('DELETE FROM replicas WHERE expires_at < ?').run(now - 3600);
+      const replicas = (this.sql('SELECT count(*) AS n FROM replicas WHERE expires_at > ?').get(now) as { n: number })
+        .n;
+      const open = (this.sql("SELECT count(*) AS n FROM deploys WHERE status = 'watching'").get() as { n: number }).n;
+      this.sql("DELETE FROM watch_leases WHERE deploy_id IN (SELECT id FROM deploys WHERE status <> 'watching')").run();
+      const share = Math.ceil(open / Math.max(1, replicas));
+      const mine = (
+        this.sql('SELECT deploy_id FROM watch_leases WHERE holder = ? ORDER BY taken_at, deploy_id').all(holder) as {
+          deploy_id: string;
+        }[]
+      ).map((r) => r.deploy_id);
+      const released = replicas > 1 && mine.length > share ? mine.slice(share) : [];
+      for (const id of released)
+        this.sql('DELETE FROM watch_leases WHERE deploy_id = ? AND holder = ?').run(id, holder);
+      const kept = mine.slice(0, mine.length - released.length);
+      this.sql('UPDATE watch_leases SET expires_at = ? WHERE holder = ?').run(until, holder);
+      const free = (
+        this.sql(
+          `SELECT d.id FROM deploys d LEFT JOIN watch_leases l ON l.deploy_id = d.id
+           WHERE d.status = 'watching' AND (l.deploy_id IS NULL OR l.expires_at <= ?)
+           ORDER BY d.created_at, d.id LIMIT ?`,
+        ).all(now, Math.max(0, share - kept.length)) as { id: string }[]
+      ).map((r) => r.id);
+      const take = this.sql(
+        `INSERT INTO watch_leases (deploy_id, holder, expires_at, taken_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (deploy_id) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at,
+           taken_at = excluded.taken_at WHERE watch_leases.expires_at <= ?`,
+      );
+      const taken = free.filter((id) => take.run(id, holder, until, now, now).changes === 1);
+      return { held: [...kept, ...taken], taken, released, replicas };
+    });
+  }
+
+  releaseLeases(holder: string): Promise<void> {
+    return this.transaction(async () => {
+      this.sql('DELETE FROM watch_leases WHERE holder = ?').run(holder);
+      this.sql('DELETE FROM lane_leases WHERE holder = ?').run(holder);
+      this.sql('DELETE FROM replicas WHERE holder = ?').run(holder);
+    });
+  }
+
+  claimLane(lane: string, holder: string, now: number, ttl: number): Promise<boolean> {
+    return this.op(
+      () =>
+        this.sql(
+          `INSERT INTO lane_leases (lane, holder, expires_at) VALUES (?, ?, ?)
+           ON CONFLICT (lane) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+           WHERE lane_leases.holder = excluded.holder OR lane_leases.expires_at <= ?`,
+        ).run(lane, holder, now + ttl, now).changes === 1,
+    );
+  }
+
+  releaseLane(lane: string, holder: string): Promise<void> {
+    return this.op(() => {
+      this.sql('DELETE FROM lane_leases WHERE lane = ? AND holder = ?').run(lane, holder);
+    });
   }
 
   get isOpen(): boolean {

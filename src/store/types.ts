@@ -172,7 +172,11 @@ export interface Store {
   overrides(deployId: string): Promise<OverrideRow[]>;
 
   /** Appends to the hash-chained audit log (see auditHash in audit-hash.ts): one chain, even across replicas. */
-  appendAudit(at: number, actor: string, action: string, deployId: string | null, detail: unknown): Promise<AuditRow>;
+  /**
+   * Inside a transaction the entry may be written when it commits (PostgreSQL: appends are serialised on
+   * the chain's head, taken last so that no lock order can deadlock); it commits or rolls back with it.
+   */
+  appendAudit(at: number, actor: string, action: string, deployId: string | null, detail: unknown): Promise<unknown>;
   audit(afterSeq?: number, limit?: number, deployId?: string): Promise<AuditRow[]>;
 
   /** Queues an effect once per key; false when the key was already queued. */
@@ -209,6 +213,24 @@ export interface Store {
   /** Pending effects and the oldest one's creation time, for /metrics. */
   outboxBacklog(): Promise<{ pending: number; oldest: number | null }>;
 
+  /** The deploy row, locked until the caller's transaction ends (PostgreSQL: FOR UPDATE): one decision at a time. */
+  lockDeploy(id: string): Promise<DeployRow | undefined>;
+
+  // Several replicas on one store (migration 30). Lease times are the callers' clocks, epoch seconds.
+  /** Several processes may use this store at once (PostgreSQL): watches and outbox lanes go under leases. */
+  readonly shared: boolean;
+  /**
+   * One replica's lease round, in one transaction: its heartbeat; its leases on open watches renewed; free
+   * or expired ones taken up to its fair share (open watches / live replicas); leases beyond that share
+   * released for the others. Returns what it holds until now + ttl.
+   */
+  leaseWatches(holder: string, now: number, ttl: number): Promise<WatchLeases>;
+  /** A replica stopping: its watches and lanes are free at once, and it no longer counts as live. */
+  releaseLeases(holder: string): Promise<void>;
+  /** One worker at a time per outbox lane across replicas: true when holder has it until now + ttl. */
+  claimLane(lane: string, holder: string, now: number, ttl: number): Promise<boolean>;
+  releaseLane(lane: string, holder: string): Promise<void>;
+
   // The audit log's proofs (audit/verifier.ts, audit/setup.ts).
   /** Where the store lives, for messages and the default audit key file (a URL's password is never in it). */
   readonly path: string;
@@ -223,6 +245,17 @@ export interface Store {
   auditSequence(): Promise<number>;
   /** Signed checkpoints with seq in (after, upTo]. */
   checkpoints(after?: number, upTo?: number): Promise<Checkpoint[]>;
+}
+
+export interface WatchLeases {
+  /** deploy ids whose watch this replica judges until now + ttl */
+  held: string[];
+  /** the ones among them taken this round (new, or from a replica whose lease expired) */
+  taken: string[];
+  /** leases given back this round (beyond the fair share) */
+  released: string[];
+  /** live replicas, this one included */
+  replicas: number;
 }
 
 /** Signs audit checkpoints (audit/checkpoint.ts); `onCheckpoint` runs after the checkpoint committed. */

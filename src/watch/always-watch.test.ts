@@ -89,7 +89,19 @@ describe('always-on watch: partial drops on bursty series, and one page per anom
     const hit = r.pages.find((p) => p.i >= drop);
     expect(hit).toBeDefined();
     expect(hit!.i - drop).toBeLessThan(12);
-    expect(hit!.inc.evidence.test).toBe('always-against-forecast');
+    const ev = hit!.inc.evidence;
+    expect(ev.test).toBe('always-against-forecast');
+    // The evidence shows the forecast, its normal band and the history it came from, and a named interval
+    // for the effect that holds the true one (-50%).
+    const f = ev.forecast!;
+    expect(f.band!.low).toBeLessThan(f.expected);
+    expect(f.band!.high).toBeGreaterThan(f.expected);
+    expect(f.lags).toEqual(['7d', '14d', '21d']);
+    expect(Date.parse(f.measuredOn!.to) - Date.parse(f.measuredOn!.from)).toBeGreaterThan(7 * 86400 * 1000);
+    expect(ev.interval).toMatch(/level-error law/);
+    expect(ev.effect.low).toBeLessThan(-0.5);
+    expect(ev.effect.high).toBeGreaterThan(-0.5);
+    expect(ev.sentence).toMatch(/normal range \d+ to \d+, 95%/);
   });
 
   it('pages a holiday once: its weaker evening dip after a morning episode is the same period', () => {

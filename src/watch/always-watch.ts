@@ -22,13 +22,12 @@ import {
   type LevelDetector,
   type LevelPrior,
 } from '../judge/level-detector.js';
-import { collapseP, comparableTotals } from '../judge/collapse.js';
 import { forecastSettings, measureForecastError, smoothedAt, type ForecastSettings } from '../judge/forecast.js';
-import { countInterval } from '../judge/forecast-test.js';
 import { median } from 'simple-statistics';
 import type { Direction } from '../judge/effect-grid.js';
 import type { Evidence } from '../model/verdict.js';
-import { describeEvidence } from './sentence.js';
+import { collapseTest, type Collapse } from './always-collapse.js';
+import { alarmWindow, collapseEvidence, forecastEvidence, type AlarmWindow } from './always-evidence.js';
 
 export interface AlwaysWatch {
   service: string;
@@ -62,6 +61,10 @@ export interface AlwaysWatch {
   origins: number;
   exceedances: number;
   measuredAt: number;
+  /** the span of history (epoch seconds) the error law was last measured on */
+  measuredOn: { from: number; to: number } | null;
+  /** the lags (days back) the latest forecast was built from */
+  lastLags: number[];
   /** consecutive ticks flagged as spikes on the side that is not judged (a long run is a level shift) */
   spikeRun: number;
   /** trailing level window: accepted ticks' observed totals and per-lag copies, with running sums per lag */
@@ -123,13 +126,6 @@ const RECOVERY_TICKS = (w: { step: number }) => Math.max(4, Math.round(7200 / w.
 /** History the forecast detector needs: a week (so the same weekday exists) and this many replayed origins. */
 export const ARM_SECONDS = 7 * DAY;
 const ARM_ORIGINS = 72;
-/** A collapse: the last ticks hold at most this share of the lowest comparable window. */
-const COLLAPSE_SHARE = 0.1;
-/** Comparable windows a collapse test needs (two hours of 5-minute ticks, or a day's of hourly ones). */
-const MIN_WINDOWS = 20;
-/** Collapse windows: 1, 2 and 3 ticks (each takes a third of the collapse test's budget). */
-const COLLAPSE_K = [1, 2, 3];
-
 export function newAlwaysWatch(o: {
   service: string;
   signal: string;
@@ -164,6 +160,8 @@ export function newAlwaysWatch(o: {
     origins: 0,
     exceedances: 0,
     measuredAt: -Infinity,
+    measuredOn: null,
+    lastLags: [],
     spikeRun: 0,
     level: { x: [], copies: [], sx: [], sc: [] },
     episode: null,
@@ -241,7 +239,7 @@ function remeasure(w: AlwaysWatch, s: ForecastSettings, i: number): void {
   const horizon = horizonTicks(w.step);
   const end = w.clean.length;
   const stride = Math.max(1, Math.round(3600 / w.step));
-  const err = measureForecastError(w.clean, end, horizon, s, stride, 24 * 28, 1, 0.0005, w.truth);
+  const err = measureForecastError(w.clean, end, horizon, s, stride, 24 * 28, 1, 0.0005, w.truth, ARM_ORIGINS);
   const drop = w.direction === 'drop';
   w.margin = Math.min(0.6, Math.max(w.minEffect, drop ? err.dropMargin : err.riseMargin));
   w.otherMargin = Math.min(3, Math.max(0.25, drop ? err.riseMargin : err.dropMargin));
@@ -251,6 +249,11 @@ function remeasure(w: AlwaysWatch, s: ForecastSettings, i: number): void {
   w.origins = err.origins;
   w.exceedances = drop ? err.dropExceedances : err.riseExceedances;
   w.prior = levelPrior(err.errors ?? [], err.noiseVar ?? [], w.direction);
+  // The replayed origins go back `stride` ticks each from the horizon before now, each with its level
+  // window and lagged copies before it: the span of history the law rests on.
+  const firstOrigin = Math.max(0, end - horizon - stride * Math.max(0, err.origins - 1));
+  const back = Math.max(...s.lagTicks) + s.levelTicks;
+  w.measuredOn = { from: w.start + Math.max(0, firstOrigin - back) * w.step, to: w.start + end * w.step };
   w.measuredAt = i;
 }
 
@@ -270,7 +273,11 @@ function flag(w: AlwaysWatch, from: number, to: number): void {
 }
 
 /** The forecast for tick i: each lag's copy (from the cleaned history) scaled by its level, then the median. */
-function forecastOf(w: AlwaysWatch, s: ForecastSettings, copies: number[]): { f: number; scale: number } {
+function forecastOf(
+  w: AlwaysWatch,
+  s: ForecastSettings,
+  copies: number[],
+): { f: number; scale: number; lags: number[] } {
   const scaled: number[] = [];
   const scales: number[] = [];
   const lagOf: number[] = [];
@@ -284,12 +291,13 @@ function forecastOf(w: AlwaysWatch, s: ForecastSettings, copies: number[]): { f:
     scales.push(scale);
     lagOf.push(Math.round(((s.lagTicks[k] as number) * w.step) / DAY));
   });
-  if (!scaled.length) return { f: NaN, scale: NaN };
+  if (!scaled.length) return { f: NaN, scale: NaN, lags: [] };
   // Yesterday is a poor copy across weekday boundaries (Monday from Sunday): with two or more weeks to
   // compare with, the same weekday's copies decide; yesterday only fills in while weeks are missing.
   const weekly = scaled.filter((_, k) => (lagOf[k] as number) % 7 === 0);
   const use = weekly.length >= 2 ? weekly : scaled;
-  return { f: median(use), scale: median(scales) };
+  const lags = weekly.length >= 2 ? lagOf.filter((d) => d % 7 === 0) : lagOf;
+  return { f: median(use), scale: median(scales), lags };
 }
 
 /**
@@ -335,7 +343,10 @@ export function stepAlways(w: AlwaysWatch, t: number, x0: number, spans = 1): Al
     setAt(w.fcast, j, fj.f);
     spanCopies.push(cj);
     fc += fj.f;
-    if (j === i) scale = fj.scale;
+    if (j === i) {
+      scale = fj.scale;
+      w.lastLags = fj.lags;
+    }
   }
   if (!Number.isFinite(x)) return null;
   w.judgedTicks += ticks;
@@ -399,7 +410,7 @@ export function stepAlways(w: AlwaysWatch, t: number, x0: number, spans = 1): Al
   }
   // A collapse pages at once, even while a partial-drop episode is open: it must never be hidden.
   if (collapse?.page && w.episode?.kind !== 'collapse') {
-    incident = collapseIncident(w, t, i, collapse);
+    incident = collapseIncident(w, t, collapse);
   } else if (!w.episode && stat >= w.threshold) {
     const win = alarmWindow(w, t);
     const last = w.lastEpisode;
@@ -475,169 +486,35 @@ function isBack(w: AlwaysWatch, tail: readonly { x: number; f: number }[]): bool
   return drop ? ratio >= -band + Math.log(1 - w.minEffect) : ratio <= band + Math.log(1 + w.minEffect);
 }
 
-interface Collapse {
-  candidate: boolean;
-  page: boolean;
-  k: number;
-  observed: number;
-  due: number;
-  p: number;
-  windows: number;
-  lowest: number;
-}
-
-/** The collapse test at tick i: the smallest p over windows of 1-3 ticks, each at a third of the budget. */
-function collapseTest(w: AlwaysWatch, i: number, x: number, levelScale: number, ticks: number): Collapse | null {
-  // Cheap screen: compare the tick with what the hours before held (most ticks stop here).
-  const recent = Math.max(4, Math.round(7200 / w.step));
-  let rs = 0;
-  let rn = 0;
-  for (let j = Math.max(0, i - recent - ticks + 1); j <= i - ticks; j++) {
-    const v = w.masked[j] as number;
-    if (Number.isFinite(v)) {
-      rs += v;
-      rn++;
-    }
-  }
-  const screenDue = rn > 0 ? (rs / rn) * ticks : NaN;
-  const dayTicks = Math.round(DAY / w.step);
-  const half = Math.max(2, Math.round(3600 / w.step));
-  const opts = { dayTicks, days: 28, half, stride: Math.max(1, Math.round(half / 6)), recent };
-  // Without a screen (no recent ticks) the day-back windows decide alone.
-  if (Number.isFinite(screenDue) && x > COLLAPSE_SHARE * screenDue) {
-    const yesterday = comparableTotals(w.masked, i, ticks, { ...opts, days: 1, recent: 0 });
-    const y = yesterday.length ? median(yesterday) : NaN;
-    if (!(Number.isFinite(y) && x <= COLLAPSE_SHARE * y)) return null;
-  }
-  const budget = 1 / Math.exp(w.threshold) / COLLAPSE_K.length;
-  let best: Collapse | null = null;
-  let obs = 0;
-  // Window lengths: the observation's own span, and one or two ticks more of what came before it.
-  for (const extra of COLLAPSE_K) {
-    const k = ticks + extra - 1;
-    if (extra === 1) obs = x;
-    else {
-      const v = w.history[i - k + 1] as number;
-      if (i - k + 1 < 0 || !Number.isFinite(v)) break;
-      obs += v;
-    }
-    const totals = comparableTotals(w.masked, i, k, opts);
-    const r = collapseP(obs, { totals, scale: Math.min(1, levelScale) });
-    // Far below anything comparable: at most a tenth of the lowest comparable window, not only of the
-    // typical one. A bursty series' quiet ticks are in the reference set, so its own lower tail decides;
-    // how far below the lowest of n windows a normal one falls is what the shape of that tail allows
-    // (for a gamma-shaped tail of shape a, a tenth of the minimum is about 10^-a / (n + 1)).
-    if (!(r.windows >= MIN_WINDOWS && obs <= COLLAPSE_SHARE * r.lowest)) continue;
-    const c: Collapse = {
-      candidate: true,
-      page: r.p <= budget,
-      k,
-      observed: obs,
-      due: r.due,
-      p: r.p,
-      windows: r.windows,
-      lowest: r.lowest,
-    };
-    if (!best || c.p < best.p) best = c;
-    if (c.page) break;
-  }
-  return best;
-}
-
-function collapseIncident(w: AlwaysWatch, t: number, i: number, c: Collapse): AlwaysIncident {
+function collapseIncident(w: AlwaysWatch, t: number, c: Collapse): AlwaysIncident {
   const onset = t - (c.k - 1) * w.step;
-  const r = c.due > 0 ? c.observed / c.due : 0;
-  const ci = countInterval(c.observed, c.due, 1, w.levelSd);
-  const evidence: Evidence = {
-    test: 'always-collapse',
-    direction: 'drop',
-    statistic: Math.log(1 / Math.max(c.p, 1e-300)),
-    threshold: w.threshold + Math.log(COLLAPSE_K.length),
-    effect: { estimate: r - 1, low: ci.low - 1, high: ci.high - 1 },
-    interval: ci.kind,
-    favouredEffect: r - 1,
-    tolerance: 1 - COLLAPSE_SHARE,
-    dispersion: 1,
-    ticks: c.k,
-    counts: {
-      observed: c.observed,
-      expected: Math.round(c.due),
-      lowestInHistory: Math.round(c.lowest),
-      windows: c.windows,
-    },
-    sentence: '',
-  };
-  evidence.sentence = describeEvidence(w.signal, 'events', evidence, true);
-  const duePerTick = c.due / c.k;
+  const evidence = collapseEvidence(w, c);
   w.episode = {
     kind: 'collapse',
     onset,
     detectedAt: t,
     observed: c.observed,
     expected: c.due,
-    duePerTick,
+    duePerTick: c.due / c.k,
     tail: [],
-    worst: r,
+    worst: c.due > 0 ? c.observed / c.due : 0,
   };
-  void i;
   return { service: w.service, signal: w.signal, onset, detectedAt: t, evidence };
 }
 
-interface AlarmWindow {
-  onset: number;
-  ticks: number;
-  observed: number;
-  expected: number;
-  ratio: number;
-  meanF: number;
-}
-
-/** The window whose evidence crossed: its onset, and what it held against its forecast. */
-function alarmWindow(w: AlwaysWatch, t: number): AlarmWindow {
-  const age = Math.max(1, w.detector.age);
-  const sum = w.recent.slice(-age);
-  const observed = sum.reduce((a, r) => a + r.x, 0);
-  const expected = sum.reduce((a, r) => a + r.f, 0);
-  return {
-    onset: t - (age - 1) * w.step,
-    ticks: sum.length,
+function forecastIncident(w: AlwaysWatch, t: number, stat: number, win: AlarmWindow): AlwaysIncident {
+  const evidence = forecastEvidence(w, stat, win);
+  const { onset, observed, expected, meanF } = win;
+  w.episode = {
+    kind: 'forecast',
+    onset,
+    detectedAt: t,
     observed,
     expected,
-    ratio: expected > 0 ? observed / expected : 1,
-    meanF: sum.length ? expected / sum.length : 0,
+    duePerTick: meanF,
+    tail: [],
+    worst: win.ratio,
   };
-}
-
-function forecastIncident(w: AlwaysWatch, t: number, stat: number, win: AlarmWindow): AlwaysIncident {
-  const { onset, observed, expected, meanF } = win;
-  const r = win.ratio;
-  const dispersion = w.d0 + w.sigma2 * meanF;
-  const ci = countInterval(observed, expected, dispersion, w.levelSd);
-  const evidence: Evidence = {
-    test: 'always-against-forecast',
-    direction: w.direction,
-    statistic: stat,
-    threshold: w.threshold,
-    effect: { estimate: r - 1, low: ci.low - 1, high: ci.high - 1 },
-    interval: ci.kind,
-    favouredEffect: r - 1,
-    tolerance: w.minEffect,
-    dispersion,
-    ticks: win.ticks,
-    counts: { observed, expected: Math.round(expected) },
-    forecast: {
-      expected: Math.round(expected),
-      observed,
-      margin: w.margin,
-      sigma2: w.sigma2,
-      lags: settingsOf(w).lagTicks.map((l) => `${Math.round((l * w.step) / DAY)}d`),
-      origins: w.origins,
-      exceedances: w.exceedances,
-    },
-    sentence: '',
-  };
-  evidence.sentence = describeEvidence(w.signal, 'events', evidence, true);
-  w.episode = { kind: 'forecast', onset, detectedAt: t, observed, expected, duePerTick: meanF, tail: [], worst: r };
   return { service: w.service, signal: w.signal, onset, detectedAt: t, evidence };
 }
 

@@ -26,8 +26,13 @@ export function describeEvidence(signal: string, unit: string, ev: Evidence, fai
   const kind = ev.interval ? ` Interval: ${ev.interval}.` : '';
   // What the forecaster's replay certifies about its margin (rule of three at zero exceedances).
   const f = ev.forecast;
-  const replay =
-    f && f.exceedances !== undefined && f.origins > 0
+  const replay = f?.band
+    ? ` Forecast ${f.expected} ${unit} (normal range ${f.band.low} to ${f.band.high}, 95%) from the copies ${f.lags.join(', ')} back scaled to the last day's level; ` +
+      `its level error (sd ${pct(f.levelSpread ?? 0)} once per-tick noise is taken out) measured by replaying it from ${f.origins} origins` +
+      (f.measuredOn
+        ? ` on the history from ${f.measuredOn.from.slice(0, 16)}Z to ${f.measuredOn.to.slice(0, 16)}Z.`
+        : '.')
+    : f && f.exceedances !== undefined && f.origins > 0
       ? ` Margin measured by replaying the forecaster from ${f.origins} earlier origins, ${f.exceedances} beyond it` +
         (f.exceedances === 0
           ? ` (certifies a normal day beyond it below about ${pct(Math.min(1, 3 / f.origins))}).`

@@ -42,13 +42,16 @@ export async function testNavigator(
   o: {
     config?: string;
     storePath?: string;
+    /** postgres://... : a replica on a shared store instead of a SQLite file */
+    storeUrl?: string;
     start?: number;
     fetch?: typeof fetch;
     log?: { info(o: object, m: string): void; warn(o: object, m: string): void; error(o: object, m: string): void };
   } = {},
 ): Promise<TestNavigator> {
   const storePath = o.storePath ?? join(mkdtempSync(join(tmpdir(), 'navigator-api-')), 'navigator.db');
-  const config = parseConfig(`${o.config ?? BASE_CONFIG()}\nstore: { path: "${storePath}" }\n`, 'test.yaml', {});
+  const store = o.storeUrl ? `url: "${o.storeUrl}"` : `path: "${storePath}"`;
+  const config = parseConfig(`${o.config ?? BASE_CONFIG()}\nstore: { ${store} }\n`, 'test.yaml', {});
   const metrics = new MemoryStore();
   const clock = { now: o.start ?? Date.parse('2025-11-27T10:00:00Z') / 1000 };
   const nav = await buildNavigator({

@@ -1,0 +1,275 @@
+// The store contract as tests: one suite, run against every engine (test/store-contract.test.ts runs it on
+// a real SQLite file and a real PostgreSQL server). `open` gives a fresh, empty store; `reopen` a second
+// handle on the same data (another process's connection: another replica).
+import { describe, expect, it } from 'vitest';
+import { verifyAuditChain } from '../audit/verify.js';
+import type { Store } from './types.js';
+
+export interface ContractTarget {
+  open(): Promise<Store>;
+  reopen(s: Store): Promise<Store>;
+}
+
+const deployRow = (id: string, over: Record<string, unknown> = {}) => ({
+  id,
+  service: 'checkout',
+  input: JSON.stringify({ id }),
+  deploy: JSON.stringify({ id, startedAt: 100, stages: [{ at: 100, weight: 0.1 }] }),
+  status: 'watching',
+  reason: 'watching',
+  hold: null,
+  created_at: 100,
+  ...over,
+});
+
+export function storeContract(engine: string, target: () => ContractTarget): void {
+  const stores: Store[] = [];
+  const open = async () => {
+    const s = await target().open();
+    stores.push(s);
+    return s;
+  };
+  const reopen = async (s: Store) => {
+    const r = await target().reopen(s);
+    stores.push(r);
+    return r;
+  };
+  const cleanup = async () => {
+    for (const s of stores.splice(0)) await s.close();
+  };
+
+  describe(`store contract: ${engine}`, () => {
+    it('commits a transaction whole or not at all, and a failed savepoint only its own part', async () => {
+      const s = await open();
+      await expect(
+        s.transaction(async () => {
+          await s.insertDeploy(deployRow('d-1'));
+          await s.addStage({ deploy_id: 'd-1', at: 100, weight: 0.1, actor: 'ci', created_at: 100 });
+          await s.appendAudit(100, 'ci', 'register', 'd-1', {});
+          throw new Error('crash in the middle');
+        }),
+      ).rejects.toThrow('crash');
+      expect(await s.getDeploy('d-1')).toBeUndefined();
+      expect(await s.stages('d-1')).toEqual([]);
+      expect(await s.audit()).toEqual([]);
+
+      await s.transaction(async () => {
+        await s.insertDeploy(deployRow('d-2'));
+        await s.appendAudit(101, 'ci', 'register', 'd-2', {});
+        await s
+          .transaction(async () => {
+            await s.enqueue('page:d-2', 'page', 'd-2', {}, 101);
+            await s.appendAudit(101, 'navigator', 'listener', 'd-2', {});
+            throw new Error('listener broke');
+          })
+          .catch(() => {});
+        await s.enqueue('halt:d-2', 'halt', 'd-2', {}, 101);
+      });
+      expect((await s.effects('d-2')).map((e) => e.key)).toEqual(['halt:d-2']);
+      expect((await s.audit()).map((a) => a.action)).toEqual(['register']);
+      await cleanup();
+    });
+
+    it('keeps the watch state in its own row, read back with the deploy; lists newest first', async () => {
+      const s = await open();
+      await s.insertDeploy(deployRow('d-1'));
+      await s.insertDeploy(deployRow('d-2'));
+      expect((await s.getDeploy('d-1'))?.watch).toBeNull();
+      await s.saveWatch('d-1', '{"lastTick":1}', 110);
+      await s.saveWatch('d-1', '{"lastTick":2}', 125);
+      expect((await s.getDeploy('d-1'))?.watch).toBe('{"lastTick":2}');
+      await s.updateDeploy('d-1', { status: 'halted', reason: 'orders fell', decided_at: 125 }, 126);
+      const row = await s.getDeploy('d-1');
+      expect([row?.status, row?.reason, row?.decided_at, row?.updated_at]).toEqual(['halted', 'orders fell', 125, 126]);
+      expect((await s.listDeploys('halted')).map((r) => r.id)).toEqual(['d-1']);
+      expect((await s.listDeploys()).map((r) => r.id)).toEqual(['d-2', 'd-1']); // same time: the later first
+      expect((await s.deploysStartedBetween(50, 150)).map((r) => r.id).sort()).toEqual(['d-1', 'd-2']);
+      expect(await s.deploysStartedBetween(150, 250)).toEqual([]);
+      await cleanup();
+    });
+
+    it('numbers stages, replaces verdicts, records approvals by phase and overrides; refuses duplicates and orphans', async () => {
+      const s = await open();
+      await s.insertDeploy(deployRow('d-1'));
+      await s.addStage({ deploy_id: 'd-1', at: 100, weight: 0.1, actor: 'ci', created_at: 100 });
+      await s.addStage({ deploy_id: 'd-1', at: 200, weight: 0.5, actor: 'ci', created_at: 201 });
+      expect((await s.stages('d-1')).map((x) => [x.seq, x.weight])).toEqual([
+        [1, 0.1],
+        [2, 0.5],
+      ]);
+      await s.saveVerdicts('d-1', [
+        { signal: 'orders', outcome: 'watching', decided_at: null, evidence: null, recorded_at: 1 },
+      ]);
+      await s.saveVerdicts('d-1', [
+        { signal: 'orders', outcome: 'fail', decided_at: 130, evidence: '{"statistic":9}', recorded_at: 2 },
+        { signal: 'errors', outcome: 'pass', decided_at: 130, evidence: null, recorded_at: 2 },
+      ]);
+      expect((await s.verdicts('d-1')).map((v) => [v.signal, v.outcome])).toEqual([
+        ['errors', 'pass'],
+        ['orders', 'fail'],
+      ]);
+      const approval = { deploy_id: 'd-1', approver: 'alice', role: 'approver', comment: '', at: 140 } as const;
+      await s.addApproval({ ...approval, phase: 'start' });
+      await s.addApproval({ ...approval, phase: 'promote', at: 150, identities: '["alice"]' });
+      await expect(s.addApproval({ ...approval, phase: 'promote' })).rejects.toThrow(/unique|duplicate/i);
+      expect((await s.approvals('d-1')).map((a) => [a.phase, a.at])).toEqual([
+        ['start', 140],
+        ['promote', 150],
+      ]);
+      expect((await s.approvals('d-1', 'promote'))[0]?.identities).toBe('["alice"]');
+      await s.addOverride({
+        deploy_id: 'd-1',
+        actor: 'root',
+        action: 'halt',
+        reason: 'smells',
+        from_status: 'watching',
+        to_status: 'halted',
+        at: 160,
+      });
+      expect(await s.overrides('d-1')).toMatchObject([{ action: 'halt', reason: 'smells', to_status: 'halted' }]);
+      await expect(s.saveWatch('ghost', '{}', 1)).rejects.toThrow(/foreign key/i);
+      await cleanup();
+    });
+
+    it('chains the audit log densely, signs checkpoints, and keeps one chain under two concurrent writers', async () => {
+      const s = await open();
+      const t = await reopen(s);
+      const seen: number[] = [];
+      const key = Buffer.alloc(32, 7);
+      await s.setAuditSigner({ key, every: 5, onCheckpoint: (c) => seen.push(c.seq) });
+      await t.setAuditSigner({ key, every: 5, onCheckpoint: (c) => seen.push(c.seq) });
+      await s.appendAudit(1, 'ci', 'register', null, { a: 1 });
+      await expect(
+        s.transaction(async () => {
+          await s.appendAudit(2, 'ci', 'lost', null, {});
+          throw new Error('rolled back');
+        }),
+      ).rejects.toThrow('rolled back');
+      // Two handles (two replicas) appending at once, each inside transactions of its own.
+      await Promise.all(
+        [s, t].flatMap((store, k) =>
+          Array.from({ length: 10 }, (_, i) =>
+            store.transaction(async () => {
+              await store.appendAudit(10 + i, k ? 'bob' : 'alice', 'approve', null, { i, k });
+            }),
+          ),
+        ),
+      );
+      const rows = await s.audit();
+      expect(rows.map((r) => r.seq)).toEqual(Array.from({ length: 21 }, (_, i) => i + 1));
+      expect(rows.some((r) => r.action === 'lost')).toBe(false);
+      expect(verifyAuditChain(rows).ok).toBe(true);
+      expect(await s.auditSequence()).toBe(21);
+      expect(await s.auditHead()).toEqual({ seq: 21, hash: rows[20]?.hash });
+      expect((await s.auditAt(3))?.hash).toBe(rows[2]?.hash);
+      expect((await s.checkpoints()).map((c) => c.seq)).toEqual([5, 10, 15, 20]);
+      expect(seen.sort((a, b) => a - b)).toEqual([5, 10, 15, 20]);
+      expect((await s.audit(19, 10)).map((r) => r.seq)).toEqual([20, 21]);
+      await cleanup();
+    });
+
+    it('queues an effect once per key and drains it by lane, refresh and supersede', async () => {
+      const s = await open();
+      expect(await s.enqueue('halt:d-1', 'halt', null, { x: 1 }, 10)).toBe(true);
+      expect(await s.enqueue('halt:d-1', 'halt', null, { x: 2 }, 11)).toBe(false);
+      const [due] = await s.dueEffects(10);
+      expect(JSON.parse(due!.payload)).toEqual({ x: 1 });
+      await s.retryEffect(due!.id, 20, 'HTTP 503');
+      expect(await s.dueEffects(19)).toEqual([]);
+      await s.finishEffect(due!.id, 'done', 21);
+      expect(await s.dueEffects(100)).toEqual([]);
+
+      const meta = {
+        lane: 'route:oncall/webhook',
+        route: 'oncall',
+        provider: 'webhook',
+        pageKey: 'navigator/x/d-2/alert:abc',
+      };
+      await s.enqueue('page:t', 'page:webhook:trigger', null, {}, 30, 30, { ...meta, action: 'trigger' });
+      await s.enqueue('page:r', 'page:webhook:resolve', null, {}, 30, 40, { ...meta, action: 'resolve' });
+      expect(await s.dueLanes(31)).toEqual(['route:oncall/webhook']);
+      expect(await s.outboxBacklog()).toEqual({ pending: 2, oldest: 30 });
+      const [t] = await s.dueInLane('route:oncall/webhook', 31);
+      await s.claimEffect(t!.id, 31);
+      expect((await s.effectByKey('page:t'))?.claimed_at).toBe(31);
+      await s.failAttempt(t!.id, 31, 35, 'HTTP 500');
+      expect(await s.effectByKey('page:t')).toMatchObject({ attempts: 1, first_failed_at: 31, claimed_at: null });
+      await s.markEscalated(t!.id);
+      await s.delivered(t!.id, 36, 96);
+      expect(await s.effectByKey('page:t')).toMatchObject({ status: 'done', sends: 1, refresh_at: 96, escalated: 1 });
+      expect((await s.dueInLane('route:oncall/webhook', 100)).map((r) => r.key)).toEqual(['page:t', 'page:r']);
+      await s.rescheduleRefresh(t!.id, 120, 'timeout');
+      expect((await s.pagesEndingWith('/alert:abc')).map((r) => r.key)).toEqual(['page:t']);
+      await s.supersede(meta.pageKey, 'oncall', 'webhook', 130);
+      expect((await s.effectByKey('page:t'))?.refresh_at).toBeNull();
+      await s.supersede(meta.pageKey, null, 'webhook', 130); // another route: untouched
+      expect(await s.outboxBacklog()).toEqual({ pending: 1, oldest: 30 });
+      await cleanup();
+    });
+
+    it('lets no other write into an open transaction', async () => {
+      const s = await open();
+      await s.insertDeploy(deployRow('d-1'));
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      const tx = s.transaction(async () => {
+        await s.updateDeploy('d-1', { reason: 'inside' }, 200);
+        await gate;
+        throw new Error('undone');
+      });
+      // Another caller's write while the transaction is open: it lands after the rollback, never inside it.
+      const outside = s.updateDeploy('d-1', { status: 'ended' }, 201);
+      await new Promise((r) => setTimeout(r, 50));
+      release();
+      await expect(tx).rejects.toThrow('undone');
+      await outside;
+      const row = await s.getDeploy('d-1');
+      expect([row?.status, row?.reason]).toEqual(['ended', 'watching']);
+      expect((await s.lockDeploy('d-1'))?.status).toBe('ended');
+      await cleanup();
+    });
+
+    it('shares open watches under leases: a fair share each, renewed, taken over once expired, released', async () => {
+      const a = await open();
+      const b = await reopen(a);
+      for (let i = 0; i < 6; i++) await a.insertDeploy(deployRow(`w-${i}`, { created_at: 100 + i }));
+      await a.insertDeploy(deployRow('closed', { status: 'halted' }));
+      const first = await a.leaseWatches('A', 1000, 30);
+      expect(first.held).toHaveLength(6); // alone: everything
+      expect(first.replicas).toBe(1);
+      const second = await b.leaseWatches('B', 1001, 30);
+      expect(second.held).toEqual([]); // all leased to A, and A's leases are live
+      expect(second.replicas).toBe(2);
+      const shed = await a.leaseWatches('A', 1010, 30);
+      expect(shed.held).toHaveLength(3); // two replicas: A keeps its share and gives the rest back
+      expect(shed.released).toHaveLength(3);
+      const join = await b.leaseWatches('B', 1011, 30);
+      expect(join.taken.sort()).toEqual([...shed.released].sort());
+      expect(new Set([...shed.held, ...join.held]).size).toBe(6);
+      // B dies: A renews, and takes B's watches once their lease has expired, not before.
+      expect((await a.leaseWatches('A', 1030, 30)).held.sort()).toEqual([...shed.held].sort());
+      expect((await a.leaseWatches('A', 1042, 30)).taken.sort()).toEqual([...join.held].sort());
+      expect((await a.leaseWatches('A', 1043, 30)).held).toHaveLength(6);
+      // A closed watch is nobody's; a stopping replica's watches are free at once.
+      await a.updateDeploy('w-0', { status: 'halted' }, 1044);
+      expect((await a.leaseWatches('A', 1044, 30)).held).not.toContain('w-0');
+      await a.releaseLeases('A');
+      expect((await b.leaseWatches('B', 1045, 30)).held).toHaveLength(5);
+      await cleanup();
+    });
+
+    it('gives an outbox lane to one worker at a time until its lease expires', async () => {
+      const a = await open();
+      const b = await reopen(a);
+      expect(await a.claimLane('route:oncall/webhook', 'A', 100, 10)).toBe(true);
+      expect(await b.claimLane('route:oncall/webhook', 'B', 101, 10)).toBe(false);
+      expect(await b.claimLane('hooks:checkout', 'B', 101, 10)).toBe(true);
+      expect(await a.claimLane('route:oncall/webhook', 'A', 105, 10)).toBe(true); // renewed to 115
+      expect(await b.claimLane('route:oncall/webhook', 'B', 112, 10)).toBe(false);
+      expect(await b.claimLane('route:oncall/webhook', 'B', 116, 10)).toBe(true); // A died
+      await b.releaseLane('route:oncall/webhook', 'B');
+      expect(await a.claimLane('route:oncall/webhook', 'A', 117, 10)).toBe(true);
+      await cleanup();
+    });
+  });
+}
