@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { runLatencyCanary, type LatencyCell } from '../bench/lib/latency-sim.js';
 import { evidenceOf } from '../src/watch/signal-judge.js';
+import { CONDITIONS, goodCell, HISTORY_TICKS, WATCH_TICKS } from '../bench/latency/conditions.js';
 
 const cell = (o: Partial<LatencyCell>): LatencyCell => ({
   total: 100,
@@ -44,5 +45,22 @@ describe('bench/latency, seeded and small', () => {
       if (runLatencyCanary(7000 + r, c, 120).tick !== null) alarms++;
     }
     expect(alarms).toBe(0);
+  });
+
+  it('fails none of 200 good canaries whose slow requests clump 3x within each version, with the floor from history', () => {
+    // bench/latency's clump-3x condition: before the dispersion floor (issue 9) about 5% of these alarmed
+    const c = CONDITIONS.find((x) => x.name === 'clump-3x')!;
+    let alarms = 0;
+    for (let seed = 1; seed <= 200; seed++)
+      if (runLatencyCanary(seed, goodCell(c, seed, true), WATCH_TICKS).tick !== null) alarms++;
+    expect(alarms).toBe(0);
+  });
+
+  it('with the floor from history, still halts 1% -> 30% at 100 req/s within 2 ticks', () => {
+    for (let seed = 1; seed <= 10; seed++) {
+      const { tick } = runLatencyCanary(seed, cell({ canarySlow: 0.3, historyTicks: HISTORY_TICKS }), 10);
+      expect(tick, `seed ${seed}`).not.toBeNull();
+      expect(tick!).toBeLessThanOrEqual(2);
+    }
   });
 });

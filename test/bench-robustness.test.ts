@@ -7,12 +7,12 @@ import { simulateProduction } from '../bench/lib/production.js';
 import { CONDITIONS, runSpec } from '../bench/robustness/conditions.js';
 import { runDelay, runErrors } from '../bench/robustness/delays.js';
 
-function alarms(name: string, traffic: boolean, runs: number): number {
+function alarms(name: string, traffic: boolean, runs: number, history = false): number {
   const c = CONDITIONS.find((x) => x.name === name);
   if (!c) throw new Error(`no condition ${name}`);
   let n = 0;
   for (let seed = 0; seed < runs; seed++) {
-    const out = judgeCanary(simulateProduction(runSpec(c, seed)), { traffic });
+    const out = judgeCanary(simulateProduction(runSpec(c, seed)), { traffic, history });
     if (out.orders !== null || out.errors !== null) n++;
   }
   return n;
@@ -24,6 +24,13 @@ describe('bench/robustness, seeded and small', () => {
     for (const name of ['share-0.8', 'share-1.2', 'stage-late-2', 'gap-60s'])
       for (const traffic of [true, false])
         expect(alarms(name, traffic, 150), `${name} ${traffic}`).toBeLessThanOrEqual(2);
+  });
+
+  it('keeps the promise under 5x dispersion and drift with the floor measured before the deploy', () => {
+    // without history these break it (the first ticks run on the stated assumption): see the README
+    for (const name of ['nb-D5', 'drift-0.05'])
+      expect(alarms(name, true, 150, true), `${name} with history`).toBeLessThanOrEqual(2);
+    expect(alarms('drift-0.05', true, 150, false), 'drift-0.05 without history').toBeGreaterThanOrEqual(3);
   });
 
   it('decides a 99% collapse at 1 canary event/s within two ticks measured, within three declared', () => {
@@ -49,6 +56,14 @@ describe('bench/robustness, seeded and small', () => {
     }).ticks;
     expect(declared.filter((t) => t === null || t > 2).length).toBeLessThanOrEqual(12);
     expect(declared.every((t) => t !== null && t <= 3)).toBe(true);
+    // with the floor measured on the hour before the deploy (base dispersion 1.3 there too)
+    for (const traffic of [true, false]) {
+      const ticks = runDelay({ drop: 0.99, rate: 1, dispersion: 1, traffic, history: true, from: 0, to: 41 }).ticks;
+      expect(
+        ticks.every((t) => t !== null && t <= 2),
+        `history, traffic ${traffic}`,
+      ).toBe(true);
+    }
   });
 
   it('halts an error ratio going from 0.5% to 10% in a 10% canary at 30 requests/s within 4 ticks (median)', () => {

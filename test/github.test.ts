@@ -103,6 +103,45 @@ describe('pure parts', () => {
     expect(sameCommit(SHA2, SHA)).toBe(false);
   });
 
+  it('maps every deploy status to a GitHub deployment state', () => {
+    const view = (status: string, extra: Record<string, unknown> = {}) =>
+      ({
+        id: 'd',
+        service: 'checkout',
+        version: 'v2',
+        status,
+        reason: 'the reason',
+        verdicts: [],
+        failedSignal: null,
+        blind: false,
+        blindSince: null,
+        ...extra,
+      }) as unknown as Parameters<typeof deploymentState>[0];
+    const states = [
+      'pending_approval',
+      'watching',
+      'awaiting_approval',
+      'passed',
+      'halted',
+      'rolled_back',
+      'ended',
+    ].map((s) => deploymentState(view(s)).state);
+    expect(states).toEqual(['pending', 'in_progress', 'in_progress', 'success', 'failure', 'failure', 'inactive']);
+    expect(deploymentState(view('watching', { reason: 'watching' })).description).toBe(
+      'Navigator is watching checkout v2',
+    );
+    const blind = deploymentState(view('watching', { blind: true, blindSince: '2025-11-27T10:00:00.000Z' }));
+    expect(blind).toEqual({
+      state: 'error',
+      description: "Navigator cannot see checkout's metrics since 2025-11-27T10:00:00.000Z: not judged",
+    });
+    const halted = view('halted', {
+      failedSignal: 'orders',
+      verdicts: [{ signal: 'orders', evidence: { sentence: 'orders fell 99% against the baseline' } }],
+    });
+    expect(deploymentState(halted).description).toBe('orders fell 99% against the baseline');
+  });
+
   it('names the credentials a github section lacks', () => {
     const parse = (g: string) => parseConfig(config(g), 'navigator.yaml', {});
     expect(githubProblems(parse('{ apiUrl: "https://ghe.example/api/v3" }'))).toEqual([

@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { diurnal, generateOpenMetrics, iso, type SeriesSpec } from '../../test/support/recording.js';
 
-const runs = Number(process.argv[process.argv.indexOf('--runs') + 1] || 3);
+const runsAt = process.argv.indexOf('--runs');
+const runs = runsAt >= 0 ? Number(process.argv[runsAt + 1]) : 3;
 const DAY = 86400;
 const from = Date.parse('2025-11-19T00:00:00Z') / 1000;
 const to = from + 8 * DAY;

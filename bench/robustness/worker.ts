@@ -7,12 +7,15 @@ import { runDelay, runErrors, type DelayTask, type ErrorTask } from './delays.js
 
 export interface Task {
   condition: number;
-  traffic: boolean;
-  history: boolean;
+  /** the ways each simulated run is judged (one simulation, judged with and without traffic / history) */
+  combos: { traffic: boolean; history: boolean }[];
   from: number;
   to: number;
 }
-export interface TaskResult extends Task {
+export interface TaskResult {
+  condition: number;
+  traffic: boolean;
+  history: boolean;
   orders: number;
   errors: number;
   any: number;
@@ -20,22 +23,29 @@ export interface TaskResult extends Task {
   runs: number;
 }
 
-export function runTask(task: Task): TaskResult {
+export function runTask(task: Task): TaskResult[] {
   const c = CONDITIONS[task.condition];
   if (!c) throw new Error(`no condition ${task.condition}`);
-  let orders = 0;
-  let errors = 0;
-  let any = 0;
-  let trafficTests = 0;
+  const out = task.combos.map((k) => ({
+    condition: task.condition,
+    ...k,
+    orders: 0,
+    errors: 0,
+    any: 0,
+    traffic_tests: 0,
+    runs: task.to - task.from,
+  }));
   for (let seed = task.from; seed < task.to; seed++) {
     const run = simulateProduction(runSpec(c, seed));
-    const out = judgeCanary(run, { traffic: task.traffic, history: task.history });
-    if (out.orders !== null) orders++;
-    if (out.errors !== null) errors++;
-    if (out.orders !== null || out.errors !== null) any++;
-    if (out.ordersTest === 'traffic' || out.errorsTest === 'traffic') trafficTests++;
+    for (const r of out) {
+      const o = judgeCanary(run, { traffic: r.traffic, history: r.history });
+      if (o.orders !== null) r.orders++;
+      if (o.errors !== null) r.errors++;
+      if (o.orders !== null || o.errors !== null) r.any++;
+      if (o.ordersTest === 'traffic' || o.errorsTest === 'traffic') r.traffic_tests++;
+    }
   }
-  return { ...task, orders, errors, any, traffic_tests: trafficTests, runs: task.to - task.from };
+  return out;
 }
 
 export type Job =

@@ -74,7 +74,10 @@ export function deploymentState(v: DeployView): { state: DeploymentState; descri
             state: 'error',
             description: `Navigator cannot see ${v.service}'s metrics since ${v.blindSince ?? '?'}: not judged`,
           }
-        : { state: 'in_progress', description: `watching ${v.service} ${v.version}: ${v.reason}` };
+        : {
+            state: 'in_progress',
+            description: `Navigator is watching ${v.service} ${v.version}${v.reason && v.reason !== 'watching' ? `: ${v.reason}` : ''}`,
+          };
     case 'awaiting_approval':
       return { state: 'in_progress', description: v.reason };
     case 'passed':

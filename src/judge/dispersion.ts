@@ -170,8 +170,9 @@ export function dispersion(state: DispersionState, assumed: number): number {
 // exists"). The in-deploy bound needs MIN_TERMS ticks and, for wander, blocks of 16 ticks, four of them:
 // until then the test would run on an assumption. The old version's own history, the hour before the
 // deploy, measures the same spread: its numerator (errors, slow requests, orders) around ratio x its
-// denominator (requests), as recursive residuals pooled and summed over blocks of 1, 4 and 16 ticks like
-// the in-deploy terms, each block length turned into an upper 75% bound, sum / chi2_{n, 0.25}.
+// denominator (requests), as recursive residuals: pooled per tick like the in-deploy terms, and summed over
+// overlapping windows of 4 and 16 ticks for the long run; the largest mean term times the level-1 upper
+// 75% factor, n / chi2_{n, 0.25}, as on the watch.
 //
 // How one version's spread carries over to the two-arm share (the canary's share of the bad events given
 // the total, theta = w p_c / (w p_c + (1 - w) p_b)):
@@ -189,7 +190,7 @@ export function dispersion(state: DispersionState, assumed: number): number {
 //   history's own traffic a two-arm tick has v <= v_h / 4, so D_h itself is the floor; a traffic push that
 //   makes v larger than v_h / 2 raises it.
 
-/** One block length's bound on the history: its upper 75% bound and the terms behind it. */
+/** One block length's bound on the history: its mean term times the level-1 factor, and the terms behind it. */
 export interface FloorBlock {
   size: number;
   value: number;
@@ -216,9 +217,10 @@ export interface DispersionFloor {
  */
 export function measureFloor(num: ArrayLike<number>, den: ArrayLike<number>): DispersionFloor | null {
   const state = newDispersion();
+  const resid: number[] = [];
+  const vars: number[] = [];
   let x = 0;
   let n = 0;
-  let ticks = 0;
   let vSum = 0;
   for (let i = 0; i < Math.min(num.length, den.length); i++) {
     const xi = num[i] as number;
@@ -229,19 +231,42 @@ export function measureFloor(num: ArrayLike<number>, den: ArrayLike<number>): Di
       const p = Math.min((x + 0.5) / (n + 1), 1 - 1e-9);
       const v = ni * p * (1 - p);
       addResidual(state, xi - ni * p, v * (1 + ni / n));
+      resid.push(xi - ni * p);
+      vars.push(v * (1 + ni / n));
       vSum += v;
-      ticks++;
     }
     x += xi;
     n += ni;
   }
-  const blocks: FloorBlock[] = [];
-  for (const l of state.levels) {
-    const need = l.size === 1 ? MIN_TERMS : MIN_BLOCK_TERMS;
-    if (l.n < need || (l.size > 1 && blocks.length === 0)) continue;
-    blocks.push({ size: l.size, value: Math.max(1, l.chi2 / chi2Quantile(l.n)), terms: l.n });
+  const ticks = resid.length;
+  const l1 = state.levels[0] as Level;
+  if (l1.n < MIN_TERMS || ticks === 0) return null;
+  // Level 1: the pooled terms' upper bound. Longer blocks: overlapping windows of `size` ticks (batch
+  // means; about 1.5 times the degrees of freedom of disjoint blocks, so a 16-tick block on an hour is not
+  // 14 noisy terms), their mean term times the level-1 upper-bound factor, as on the watch (the largest of
+  // several noisy upper bounds would be far above the truth on white noise).
+  const factor = l1.n / chi2Quantile(l1.n);
+  const blocks: FloorBlock[] = [{ size: 1, value: Math.max(1, (l1.chi2 / l1.n) * factor), terms: l1.n }];
+  for (const size of BLOCKS.slice(1)) {
+    let sum = 0;
+    let windows = 0;
+    let r = 0;
+    let v = 0;
+    for (let i = 0; i < ticks; i++) {
+      r += resid[i] as number;
+      v += vars[i] as number;
+      if (i >= size) {
+        r -= resid[i - size] as number;
+        v -= vars[i - size] as number;
+      }
+      if (i >= size - 1 && v >= MIN_VARIANCE) {
+        sum += (r * r) / v;
+        windows++;
+      }
+    }
+    if ((3 * windows) / (2 * size) < MIN_BLOCK_TERMS) continue;
+    blocks.push({ size, value: Math.max(1, (sum / windows) * factor), terms: windows });
   }
-  if (blocks.length === 0 || ticks === 0) return null;
   let best = blocks[0] as FloorBlock;
   for (const b of blocks) if (b.value > best.value) best = b;
   return { blocks, value: best.value, block: best.size, ticks, variancePerTick: vSum / ticks };

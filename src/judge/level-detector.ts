@@ -70,15 +70,6 @@ function lnGammaMix(p: LevelPrior, sx: number, sf: number): number {
   return p.alpha * Math.log(p.beta) - gammaln(p.alpha) + gammaln(p.alpha + sx) - (p.alpha + sx) * Math.log(p.beta + sf);
 }
 
-function logSumExp(xs: readonly number[]): number {
-  let m = -Infinity;
-  for (const x of xs) if (x > m) m = x;
-  if (m === -Infinity) return -Infinity;
-  let s = 0;
-  for (const x of xs) s += Math.exp(x - m);
-  return m + Math.log(s);
-}
-
 /** Relative alternatives beyond the null boundary r0 (equal prior weights). */
 const DROP_ALTS = [0.8, 0.6, 0.45, 0.3, 0.15];
 const RISE_ALTS = [1.25, 1.6, 2.2, 3.5, 6];
@@ -87,19 +78,46 @@ const RISE_ALTS = [1.25, 1.6, 2.2, 3.5, 6];
  * ln Lambda for one window: the regression law (r = r0 q, q on the grid, L ~ G's gamma part) against the
  * normal law (r = r0, L ~ G). The alternative may use any law; the null must be G itself.
  */
-export function windowLogE(p: LevelPrior, direction: Direction, r0: number, sx: number, sf: number): number {
+export function windowLogE(
+  p: LevelPrior,
+  direction: Direction,
+  r0: number,
+  sx: number,
+  sf: number,
+  /** a value the caller already has: when this window cannot beat it, -Infinity comes back early */
+  atLeast = -Infinity,
+): number {
   const alts = direction === 'drop' ? DROP_ALTS : RISE_ALTS;
-  const lw = -Math.log(alts.length);
-  const alt = logSumExp(alts.map((q) => lw + sx * Math.log(r0 * q) + lnGammaMix(p, sx, r0 * q * sf)));
+  // The regression law, log-sum-exp over the grid (equal weights), without allocating.
+  let m = -Infinity;
+  const terms = ALT_TERMS;
+  for (let k = 0; k < alts.length; k++) {
+    const r = r0 * (alts[k] as number);
+    const v = sx * Math.log(r) + lnGammaMix(p, sx, r * sf);
+    terms[k] = v;
+    if (v > m) m = v;
+  }
+  let acc = 0;
+  for (let k = 0; k < alts.length; k++) acc += Math.exp((terms[k] as number) - m);
+  const alt = m + Math.log(acc / alts.length);
   // Both laws share the factor prod (f_t / D_t)^y_t / y_t! (y = x / D), which cancels: what is left of
   // each is its kernel (r L)^sx e^(-r L sf), integrated over L.
   const gam = sx * Math.log(r0) + lnGammaMix(p, sx, r0 * sf);
   const np = p.points.length;
   if (!np) return alt - gam;
-  const emp = logSumExp(p.points.map((l) => sx * Math.log(r0 * l) - r0 * l * sf)) - Math.log(np);
-  const nul = logSumExp([Math.log(0.5) + gam, Math.log(0.5) + emp]);
+  // The null is at least half its gamma part, so the ratio is at most alt - gam + ln 2.
+  if (alt - gam + Math.LN2 <= atLeast) return -Infinity;
+  let em = -Infinity;
+  for (const l of p.points) em = Math.max(em, sx * Math.log(r0 * l) - r0 * l * sf);
+  let es = 0;
+  for (const l of p.points) es += Math.exp(sx * Math.log(r0 * l) - r0 * l * sf - em);
+  const emp = em + Math.log(es / np);
+  const hi = Math.max(gam, emp);
+  const nul = hi + Math.log(0.5 * Math.exp(gam - hi) + 0.5 * Math.exp(emp - hi));
   return alt - nul;
 }
+
+const ALT_TERMS: number[] = [0, 0, 0, 0, 0];
 
 export interface LevelDetector {
   direction: Direction;
@@ -162,7 +180,7 @@ export function updateLevelDetector(
     const sf = (d.cf[n] as number) - (d.cf[n - a] as number);
     // Checking fewer times keeps the bound: a window at or beyond the typical level cannot be a regression.
     if (!(sf > 0) || (d.direction === 'drop' ? sx >= level * sf : sx <= level * sf)) continue;
-    const e = windowLogE(p, d.direction, r0, sx, sf);
+    const e = windowLogE(p, d.direction, r0, sx, sf, best);
     if (e > best) {
       best = e;
       bestAge = a;

@@ -218,12 +218,18 @@ export function updateTwoArm(
 }
 
 /**
- * How the terms in before the dispersion is measured may raise the assumption: a rise test by their upper
- * bound (one clump of retried errors must silence it until D is known: a rise has no natural bound), a
- * drop test not at all: its evidence a tick is bounded by the events expected (all of them missing), and
- * the first terms of a collapse at a few events a tick are the collapse itself, which must not blind it.
+ * How the terms in before the dispersion is measured may raise the assumption: a rise test without history
+ * by their upper bound (one clump of retried errors must silence it until D is known: a rise has no natural
+ * bound), a drop test not at all: its evidence a tick is bounded by the events expected (all of them
+ * missing), and the first terms of a collapse at a few events a tick are the collapse itself, which must
+ * not blind it. Nor a rise test with a floor measured before the deploy: the floor measured the old
+ * version's own clumps (retry storms included) on an hour of history and stands in for the assumption, and
+ * the first terms of a rise are then mostly the rise itself: one term's upper 10% bound is 63 times the term,
+ * so an error ratio going from 0.5% to 10% at a few errors a tick raised D into the hundreds and took 20
+ * ticks and more (bench/robustness errorsTarget: p90 22 ticks with the raise, 5 without; no false alarm
+ * with history in 2,000 to 6,000 good canaries under any condition either way).
  */
-const early = (s: TwoArmState) => (s.direction === 'rise' ? 'upper-bound' : 'none');
+const early = (s: TwoArmState) => (s.direction === 'rise' && !s.floor ? 'upper-bound' : 'none');
 
 /** The D assumed for an observation of binomial variance v over `span` ticks, until the data measure it. */
 function assumedDispersion(s: TwoArmState, v: number, span: number): number {

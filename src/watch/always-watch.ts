@@ -68,7 +68,7 @@ export interface AlwaysWatch {
   /** consecutive ticks flagged as spikes on the side that is not judged (a long run is a level shift) */
   spikeRun: number;
   /** trailing level window: accepted ticks' observed totals and per-lag copies, with running sums per lag */
-  level: { x: number[]; copies: number[][]; sx: number[]; sc: number[] };
+  level: { x: number[]; copies: number[][]; sx: number[]; sc: number[]; head: number };
   /** the open incident; `tail` holds its latest ticks, to tell when the signal is back */
   episode: {
     kind: 'collapse' | 'forecast';
@@ -163,7 +163,7 @@ export function newAlwaysWatch(o: {
     measuredOn: null,
     lastLags: [],
     spikeRun: 0,
-    level: { x: [], copies: [], sx: [], sc: [] },
+    level: { x: [], copies: [], sx: [], sc: [], head: 0 },
     episode: null,
     lastEpisode: null,
     recent: [],
@@ -190,7 +190,16 @@ export function replayHistory(w: AlwaysWatch, history: ArrayLike<number>): Alway
 
 // The level is the ratio of the last day to each lagged copy of it: a full daily cycle, so a night
 // that runs unlike other nights (a long weekend) does not set the level for the whole next day.
+const settingsCache = new Map<number, ForecastSettings>();
 function settingsOf(w: AlwaysWatch): ForecastSettings {
+  const hit = settingsCache.get(w.step);
+  if (hit) return hit;
+  const made = makeSettings(w);
+  settingsCache.set(w.step, made);
+  return made;
+}
+
+function makeSettings(w: AlwaysWatch): ForecastSettings {
   const s = forecastSettings(w.step);
   return {
     ...s,
@@ -285,7 +294,7 @@ function forecastOf(
     const sx = w.level.sx[k] ?? 0;
     const sc = w.level.sc[k] ?? 0;
     // A lag whose copy of the level window held next to nothing says nothing about the level.
-    if (!Number.isFinite(c) || !(sc > 20) || w.level.x.length < s.levelTicks / 2) return;
+    if (!Number.isFinite(c) || !(sc > 20) || w.level.x.length - w.level.head < s.levelTicks / 2) return;
     const scale = Math.min(3, Math.max(1 / 3, sx / sc));
     scaled.push(c * scale);
     scales.push(scale);
@@ -527,19 +536,27 @@ function learnLevel(w: AlwaysWatch, s: ForecastSettings, x: number, copies: numb
     L.sx[k] = (L.sx[k] ?? 0) + x;
     L.sc[k] = (L.sc[k] ?? 0) + c;
   });
-  if (L.x.length > s.levelTicks) {
-    const ox = L.x.shift() as number;
-    const oc = L.copies.shift() as number[];
+  // A window of the last levelTicks accepted ticks: dropped from the front by a head index (shifting a
+  // day of 15 s ticks every tick would cost more than the rest of the tick), compacted now and then.
+  if (L.x.length - L.head > s.levelTicks) {
+    const ox = L.x[L.head] as number;
+    const oc = L.copies[L.head] as number[];
+    L.head++;
     oc.forEach((c, k) => {
       if (!Number.isFinite(c)) return;
       L.sx[k] = (L.sx[k] ?? 0) - ox;
       L.sc[k] = (L.sc[k] ?? 0) - c;
     });
+    if (L.head > s.levelTicks) {
+      L.x = L.x.slice(L.head);
+      L.copies = L.copies.slice(L.head);
+      L.head = 0;
+    }
   }
 }
 
 function relearnLevel(w: AlwaysWatch, s: ForecastSettings, i: number): void {
-  w.level = { x: [], copies: [], sx: [], sc: [] };
+  w.level = { x: [], copies: [], sx: [], sc: [], head: 0 };
   for (let j = Math.max(0, i - s.levelTicks + 1); j <= i; j++) {
     const x = w.history[j] as number;
     if (!Number.isFinite(x)) continue;

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { mulberry32, overdispersed } from '../../test/support/random.js';
 import { MemoryStore } from '../sources/memory-store.js';
 import { observeCanary, stageWeights } from './inputs.js';
+import { canaryFloor } from './history.js';
 import { evidenceOf, newSignalJudge, stepSignal, type CanaryTickInput } from './signal-judge.js';
 import type { Deploy } from '../model/deploy.js';
 
@@ -168,5 +169,75 @@ describe('canary split', () => {
     expect(none.kind === 'blind' && none.reason).toMatch(
       /signal orders: traffic metric requests_typo_total has no series/,
     );
+  });
+
+  it('measures the dispersion floor on the old version before the deploy, and says so in the evidence', async () => {
+    const store = new MemoryStore();
+    const rng = mulberry32(5);
+    let req = 0;
+    let err = 0;
+    const origin = 7200;
+    // two hours of the old version alone, errors 3x binomial (clumps): requests 2000 a tick, 1% errors
+    for (let t = 0; t <= origin; t += 15) {
+      req += 2000;
+      err += overdispersed(rng, 20, 3);
+      store.append('http_requests_total', { service: 'checkout', version: 'v1' }, t, req);
+      store.append('errors_total', { service: 'checkout', version: 'v1' }, t, err);
+    }
+    const signal = {
+      kind: 'ratio' as const,
+      bad: 'rise' as const,
+      numerator: { metric: 'errors_total', matchers: {} },
+      denominator: { metric: 'http_requests_total', matchers: {} },
+    };
+    const split = { label: 'version', version: 'v2', baselineVersion: 'v1' };
+    const floor = await canaryFloor(store, signal, null, split, origin, 15, 2);
+    expect(floor).not.toBeNull();
+    expect(floor?.ticks).toBeGreaterThan(230); // the hour before the deploy, not the whole history
+    expect(floor?.ticks).toBeLessThanOrEqual(240);
+    expect(floor?.value).toBeGreaterThan(2.4);
+    // the version being deployed has no history of its own: only the baseline cohort is read
+    expect(await canaryFloor(store, signal, null, { ...split, baselineVersion: 'v0' }, origin, 15, 2)).toBeNull();
+    // ten minutes of history already measure one; 90 s (an embedded scraper just started) do not
+    expect(await canaryFloor(store, signal, null, split, 600, 15, 2)).not.toBeNull();
+    expect(await canaryFloor(store, signal, null, split, 90, 15, 2)).toBeNull();
+
+    const judged = (f: typeof floor) => {
+      const s = newSignalJudge({
+        name: 'errors',
+        kind: 'ratio',
+        mode: 'canary',
+        direction: 'rise',
+        alpha: 0.001,
+        tolerance: 0.01,
+        forecast: null,
+        trafficForecast: null,
+        floor: f,
+      });
+      const r = mulberry32(9);
+      for (let t = 0; t < 4; t++)
+        stepSignal(
+          s,
+          {
+            mode: 'canary',
+            weight: 0.1,
+            canary: { num: arm(overdispersed(r, 2, 1)), den: arm(200) },
+            baseline: { num: arm(overdispersed(r, 18, 1)), den: arm(1800) },
+          },
+          t * 15,
+          t,
+          true,
+        );
+      return evidenceOf(s, 'bad events');
+    };
+    const withFloor = judged(floor);
+    expect(withFloor.assumptions?.dispersion.basis).toBe('history');
+    expect(withFloor.dispersion).toBeGreaterThanOrEqual(floor?.value as number);
+    expect(withFloor.assumptions?.dispersion.history?.ticks).toBe(floor?.ticks);
+    expect(withFloor.sentence).toMatch(/measured before the deploy on \d+ ticks/);
+    const without = judged(null);
+    expect(without.assumptions?.dispersion.basis).toBe('assumed');
+    expect(without.assumptions?.dispersion.history).toBeNull();
+    expect(without.sentence).toMatch(/assumed, no history/);
   });
 });
