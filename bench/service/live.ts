@@ -181,8 +181,21 @@ ${Array.from({ length: SERVICES }, (_, i) => `  svc${i}:${SIGNALS(`svc${i}`)}`).
   const nextStart = Math.ceil((nowS - settle) / interval) * interval + settle;
   await sleep(Math.max(0, (nextStart - nowS - 0.5) * 1000));
   const pid = nav.pid as number;
-  const samples = join(dir, 'samples.json');
   const seconds = TICKS * interval;
+  // Window 1, the ticks alone: CPU, memory, bytes written, queries (the gate load would add its own CPU).
+  const p0 = proc(pid);
+  const q0 = await scrapeMetrics(base);
+  const w0 = Date.now() / 1000;
+  let rssMax = p0.rss;
+  const rssTimer = setInterval(() => (rssMax = Math.max(rssMax, proc(pid).rss)), 500);
+  await sleep(seconds * 1000);
+  const q1 = await scrapeMetrics(base);
+  const p1 = proc(pid);
+  const wall = Date.now() / 1000 - w0;
+  const ticks = q1.tickCount - q0.tickCount;
+  const tickSeconds = ticks > 0 ? (q1.tickSum - q0.tickSum) / ticks : NaN;
+  // Window 2, the same ticks with the gate under load from a second process.
+  const samples = join(dir, 'samples.json');
   const load = start(process.execPath, [
     'bench/service/load.mjs',
     `${base}/v1/deploys/d-{i}/gate`,
@@ -193,18 +206,8 @@ ${Array.from({ length: SERVICES }, (_, i) => `  svc${i}:${SIGNALS(`svc${i}`)}`).
   ]);
   let loadOut = '';
   load.stdout?.on('data', (d: Buffer) => (loadOut += d.toString()));
-  const p0 = proc(pid);
-  const q0 = await scrapeMetrics(base);
-  const w0 = Date.now() / 1000;
-  let rssMax = p0.rss;
-  const rssTimer = setInterval(() => (rssMax = Math.max(rssMax, proc(pid).rss)), 500);
   await new Promise((r) => load.once('exit', r));
   clearInterval(rssTimer);
-  const q1 = await scrapeMetrics(base);
-  const p1 = proc(pid);
-  const wall = Date.now() / 1000 - w0;
-  const ticks = q1.tickCount - q0.tickCount;
-  const tickSeconds = ticks > 0 ? (q1.tickSum - q0.tickSum) / ticks : NaN;
   const gate = JSON.parse(loadOut) as { requests: number; errors: number; achievedRate: number; p99ms: number };
   const s = JSON.parse(readFileSync(samples, 'utf8')) as { sentAt: number[]; latencies: number[] };
   const during: number[] = [];

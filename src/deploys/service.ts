@@ -27,6 +27,8 @@ import { restoreWatch, serializeWatch } from '../watch/persist.js';
 import { Watcher, type Logger } from '../watch/watcher.js';
 import { AppError, badRequest, conflict, forbidden, notFound } from './errors.js';
 import { GateView } from './gate-view.js';
+import { WatchLog } from './watch-log.js';
+import { CHECKPOINT_TICKS, decodeRecord } from '../watch/tick-log.js';
 import { iso, type DeployStatus, type DeployView } from './view.js';
 
 export interface Actor {
@@ -127,8 +129,6 @@ function liveInstant(field: string, value: string, now: number): number {
   if (t > now + MAX_FUTURE) throw badRequest(field, `is more than a day in the future (${value})`);
   return t;
 }
-/** Watch rows saved per transaction after a tick. */
-const PERSIST_CHUNK = 100;
 
 export class DeployService {
   readonly watcher: Watcher;
@@ -142,12 +142,19 @@ export class DeployService {
   private readonly txWatches = new AsyncLocalStorage<{ opened: string[]; closed: DeployWatch[] }>();
   /** the gate's answers from memory, forgotten by every write of a deploy row (gate-view.ts) */
   private readonly gates: GateView;
+  /**
+   * What each open watch's ticks changed and have not yet written (watch-log.ts). Replicas sharing one
+   * store write each watch's whole state every tick instead: a watch's lease moves between them, and the
+   * log's prefix truncation only knows this process's watches.
+   */
+  private readonly watchLog: WatchLog;
 
   /** When this replica's leases lapse unless renewed (deps.now() seconds); no leases: never. */
   private leaseUntil = Infinity;
 
   constructor(private readonly deps: DeployServiceDeps) {
     this.gates = new GateView(deps.now);
+    this.watchLog = new WatchLog(deps.replica ? 1 : CHECKPOINT_TICKS);
     this.deps = { ...deps, store: this.gates.watching(deps.store) };
     this.audit = deps.audit ?? storeAuditSink(deps.store, deps.now);
     this.watcher = new Watcher({
@@ -156,6 +163,7 @@ export class DeployService {
       log: deps.log,
       events: {
         decided: (w) => this.decided.push(w),
+        changed: (w, record) => this.watchLog.changed(w.deploy.id, record),
         blind: (w, err) => this.listeners.forEach((l) => l.blind?.(w.deploy.id, err)),
       },
     });
@@ -290,11 +298,32 @@ export class DeployService {
   async restore(): Promise<number> {
     if (this.deps.replica) return (await this.syncLeases())?.held ?? 0;
     let n = 0;
+    // Each watch: its checkpoint, then its tick records after it, replayed through the judge (watch-log.ts).
+    const records = new Map<string, string[]>();
+    for (const r of await this.deps.store.watchTicks()) {
+      let list = records.get(r.deploy_id);
+      if (!list) records.set(r.deploy_id, (list = []));
+      list.push(r.record);
+    }
     for (const row of await this.deps.store.listDeploys('watching', 1_000_000)) {
       const deploy = JSON.parse(row.deploy) as Deploy;
       try {
-        if (row.watch) this.watcher.resume(restoreWatch(row.watch, deploy));
-        else this.watcher.watch(deploy);
+        if (!row.watch) {
+          this.watcher.watch(deploy);
+          n++;
+          continue;
+        }
+        let w = restoreWatch(row.watch, deploy);
+        const list = records.get(row.id) ?? [];
+        try {
+          for (const text of list) this.watcher.replay(w, decodeRecord(text));
+        } catch (err) {
+          // Never resume from a state that may be wrong: the checkpoint, re-judged from the source.
+          this.deps.log?.error({ deploy: row.id, err }, 'cannot replay the tick records; resuming from the checkpoint');
+          w = restoreWatch(row.watch, deploy);
+        }
+        this.watcher.resume(w);
+        this.watchLog.restored(row.id, list.length);
         n++;
       } catch (err) {
         // A service removed from the config: the deploy stays watching (and blind) rather than crash the start.
@@ -385,6 +414,8 @@ export class DeployService {
     deploy.stages.push({ at: t, weight });
     deploy.stages.sort((a, b) => a.at - b.at);
     const w = this.watcher.get(id);
+    // The whole state is saved with the new stages: the records before it are in it (watch-log.ts).
+    const mark = this.watchLog.mark(id);
     await this.tx(async () => {
       await this.deps.store.updateDeploy(id, { deploy: JSON.stringify(deploy) }, now);
       await this.deps.store.addStage({ deploy_id: id, at: t, weight, actor: actor.name, created_at: now });
@@ -394,6 +425,7 @@ export class DeployService {
       }
       await this.audit.append({ actor: actor.name, action: 'stage', deployId: id, detail: { weight, at: iso(t) } });
     });
+    if (w) this.watchLog.saved(id, mark);
     return await this.view(id);
   }
 
@@ -417,14 +449,21 @@ export class DeployService {
     const now = this.deps.now();
     const events: DecisionEvent[] = [];
     try {
-      // Each watch's row is saved whole; rows go in chunks of transactions with yields between them, so
-      // persisting thousands of watches does not hold up the API. A crash between chunks leaves some
-      // watches one tick behind: they catch up from the source on restart. Decisions go in one transaction.
+      // What each open watch's ticks changed (a record a tick, a whole state every CHECKPOINT_TICKS:
+      // watch-log.ts), in chunks of transactions with yields between them, so persisting thousands of
+      // watches does not hold up the API. A crash between chunks leaves some watches one tick behind: they
+      // catch up from the source on restart. Decisions go in one transaction.
       const open = this.watcher.watches();
-      for (let i = 0; i < open.length; i += PERSIST_CHUNK) {
-        if (i > 0) await new Promise((r) => setImmediate(r));
-        await this.persistChunk(open.slice(i, i + PERSIST_CHUNK), now);
-      }
+      this.watchLog.prune((id) => this.watcher.get(id) !== undefined);
+      await this.watchLog.persist(this.deps.store, open, now, {
+        isOpen: (id) => this.watcher.get(id) !== undefined,
+        exists: async (id) => (await this.deps.store.getDeploy(id)) !== undefined,
+        dropped: (id) => {
+          this.watcher.close(id);
+          this.deps.log?.error({ deploy: id }, 'dropped a watch whose deploy is not in the store');
+        },
+        isFault: isStoreFault,
+      });
       await this.tx(async () => {
         for (const w of decided) {
           const e = await this.applyVerdict(w, now);
@@ -445,29 +484,6 @@ export class DeployService {
     for (const e of events) await this.emit(e);
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     for (const l of this.listeners) await l.tick?.(seconds, this.watcher.watches().length);
-  }
-
-  /** Saves a chunk of watches; a watch whose deploy row does not exist is dropped (logged), not retried forever. */
-  private async persistChunk(chunk: DeployWatch[], now: number): Promise<void> {
-    const save = () =>
-      this.deps.store.transaction(async () => {
-        for (const w of chunk) {
-          if (this.watcher.get(w.deploy.id)) await this.deps.store.saveWatch(w.deploy.id, serializeWatch(w), now);
-        }
-      });
-    try {
-      await save();
-    } catch (err) {
-      if (isStoreFault(err)) throw err;
-      const phantoms: DeployWatch[] = [];
-      for (const w of chunk) if (!(await this.deps.store.getDeploy(w.deploy.id))) phantoms.push(w);
-      if (phantoms.length === 0) throw err;
-      for (const w of phantoms) {
-        this.watcher.close(w.deploy.id);
-        this.deps.log?.error({ deploy: w.deploy.id }, 'dropped a watch whose deploy is not in the store');
-      }
-      await save();
-    }
   }
 
   private async applyVerdict(w: DeployWatch, now: number): Promise<DecisionEvent | null> {

@@ -88,6 +88,56 @@ export function storeContract(engine: string, target: () => ContractTarget): voi
       await cleanup();
     });
 
+    it('appends watch tick records in order, writes checkpoints with them, and drops a prefix', async () => {
+      const s = await open();
+      await s.insertDeploy(deployRow('d-1'));
+      await s.insertDeploy(deployRow('d-2'));
+      const first = await s.saveWatchTicks({
+        ticks: [
+          { deployId: 'd-1', at: 115, record: '{"t":115}' },
+          { deployId: 'd-2', at: 115, record: '{"t":115,"x":2}' },
+        ],
+        checkpoints: [],
+        dropThrough: null,
+        now: 116,
+      });
+      const second = await s.saveWatchTicks({
+        ticks: [{ deployId: 'd-1', at: 130, record: '{"t":130}' }],
+        checkpoints: [{ deployId: 'd-2', state: '{"lastTick":130}' }],
+        dropThrough: null,
+        now: 131,
+      });
+      expect(second).toBeGreaterThan(first);
+      expect((await s.watchTicks()).map((r) => [r.deploy_id, r.at, r.record])).toEqual([
+        ['d-1', 115, '{"t":115}'],
+        ['d-2', 115, '{"t":115,"x":2}'],
+        ['d-1', 130, '{"t":130}'],
+      ]);
+      expect((await s.getDeploy('d-2'))?.watch).toBe('{"lastTick":130}');
+      // Dropping every record the checkpoints superseded; the seq keeps growing past an emptied log.
+      const third = await s.saveWatchTicks({ ticks: [], checkpoints: [], dropThrough: second, now: 132 });
+      expect(third).toBe(second);
+      expect(await s.watchTicks()).toEqual([]);
+      const fourth = await s.saveWatchTicks({
+        ticks: [{ deployId: 'd-1', at: 145, record: '{"t":145}' }],
+        checkpoints: [],
+        dropThrough: null,
+        now: 146,
+      });
+      expect(fourth).toBeGreaterThan(second);
+      // A checkpoint of a deploy that does not exist fails the whole write (its records too).
+      await expect(
+        s.saveWatchTicks({
+          ticks: [{ deployId: 'd-1', at: 160, record: '{"t":160}' }],
+          checkpoints: [{ deployId: 'ghost', state: '{}' }],
+          dropThrough: null,
+          now: 161,
+        }),
+      ).rejects.toThrow(/foreign key/i);
+      expect((await s.watchTicks()).map((r) => r.at)).toEqual([145]);
+      await cleanup();
+    });
+
     it('numbers stages, replaces verdicts, records approvals by phase and overrides; refuses duplicates and orphans', async () => {
       const s = await open();
       await s.insertDeploy(deployRow('d-1'));

@@ -162,4 +162,17 @@ export const PG_MIGRATIONS: { version: number; sql: string }[] = [
       );
     `,
   },
+  {
+    // Watch state in proportion to change (watch/tick-log.ts): one compact record per watch-tick, appended
+    // in seq order, dropped as a prefix; `watches.state` is the checkpoint they replay onto (sqlite: 40).
+    version: 40,
+    sql: `
+      CREATE TABLE watch_ticks (
+        seq BIGSERIAL PRIMARY KEY,
+        deploy_id TEXT NOT NULL,
+        at DOUBLE PRECISION NOT NULL,
+        record TEXT NOT NULL
+      );
+    `,
+  },
 ];

@@ -148,6 +148,22 @@ export const MIGRATIONS: { version: number; sql: string }[] = [
       );
     `,
   },
+  {
+    // Watch state written in proportion to what changed (watch/tick-log.ts): each watch-tick appends one
+    // compact record here; `watches.state` is the periodic checkpoint the records after it replay onto.
+    // Appended in seq order and dropped as a prefix (seq <= the oldest open watch's checkpoint), with no
+    // index besides the key, so an append touches the last pages only. Plain rows: the same in PostgreSQL
+    // (seq BIGSERIAL, migrations-postgres.ts).
+    version: 40,
+    sql: `
+      CREATE TABLE IF NOT EXISTS watch_ticks (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        deploy_id TEXT NOT NULL,
+        at REAL NOT NULL,             -- the tick's end (or the failure's time)
+        record TEXT NOT NULL          -- JSON (watch/tick-log.ts)
+      );
+    `,
+  },
   OUTBOX_MIGRATION,
   LEASES_MIGRATION,
 ].sort((a, b) => a.version - b.version); // applied in version order, wherever a merge put them

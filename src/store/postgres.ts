@@ -30,6 +30,8 @@ import type {
   StageRow,
   Store,
   VerdictRow,
+  WatchTickRow,
+  WatchTicksWrite,
   WatchLeases,
 } from './types.js';
 
@@ -463,6 +465,27 @@ export class PostgresStore implements Store {
        ON CONFLICT (deploy_id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at`,
       [deployId, state, now],
     );
+  }
+
+  saveWatchTicks(p: WatchTicksWrite): Promise<number> {
+    return this.transaction(async () => {
+      if (p.ticks.length)
+        await this.q(
+          `INSERT INTO watch_ticks (deploy_id, at, record)
+           SELECT * FROM unnest($1::text[], $2::double precision[], $3::text[])`,
+          [p.ticks.map((r) => r.deployId), p.ticks.map((r) => r.at), p.ticks.map((r) => r.record)],
+        );
+      for (const c of p.checkpoints) await this.saveWatch(c.deployId, c.state, p.now);
+      if (p.dropThrough !== null && p.dropThrough > 0)
+        await this.q('DELETE FROM watch_ticks WHERE seq <= $1', [p.dropThrough]);
+      const [row] = await this.q<{ seq: string | null }>('SELECT max(seq) AS seq FROM watch_ticks');
+      return row?.seq != null ? Number(row.seq) : (p.dropThrough ?? 0);
+    });
+  }
+
+  async watchTicks(): Promise<WatchTickRow[]> {
+    const rows = await this.q<WatchTickRow & { seq: string | number }>('SELECT * FROM watch_ticks ORDER BY seq');
+    return rows.map((r) => ({ ...r, seq: Number(r.seq) }));
   }
 
   async saveVerdicts(deployId: string, rows: Omit<VerdictRow, 'deploy_id'>[]): Promise<void> {

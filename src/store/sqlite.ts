@@ -27,6 +27,8 @@ import type {
   StageRow,
   Store as StoreApi,
   VerdictRow,
+  WatchTickRow,
+  WatchTicksWrite,
   WatchLeases,
 } from './types.js';
 
@@ -501,6 +503,23 @@ export class SqliteStore implements StoreApi {
 
   saveWatch(deployId: string, state: string, now: number): Promise<void> {
     return this.op(() => this.writeWatch(deployId, state, now));
+  }
+
+  saveWatchTicks(p: WatchTicksWrite): Promise<number> {
+    return this.transaction(async () => {
+      const append = this.sql('INSERT INTO watch_ticks (deploy_id, at, record) VALUES (?, ?, ?)');
+      for (const r of p.ticks) append.run(r.deployId, r.at, r.record);
+      for (const c of p.checkpoints) this.writeWatch(c.deployId, c.state, p.now);
+      if (p.dropThrough !== null && p.dropThrough > 0)
+        this.sql('DELETE FROM watch_ticks WHERE seq <= ?').run(p.dropThrough);
+      const last = this.sql("SELECT seq FROM sqlite_sequence WHERE name = 'watch_ticks'").get() as
+        { seq: number } | undefined;
+      return last?.seq ?? 0;
+    });
+  }
+
+  watchTicks(): Promise<WatchTickRow[]> {
+    return this.op(() => this.sql('SELECT * FROM watch_ticks ORDER BY seq').all() as WatchTickRow[]);
   }
 
   private writeWatch(deployId: string, state: string, now: number): void {

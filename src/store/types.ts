@@ -28,6 +28,21 @@ export interface DeployRow {
   decided_at: number | null;
 }
 
+export interface WatchTickRow {
+  seq: number;
+  deploy_id: string;
+  at: number;
+  /** JSON (watch/tick-log.ts) */
+  record: string;
+}
+
+export interface WatchTicksWrite {
+  ticks: { deployId: string; at: number; record: string }[];
+  checkpoints: { deployId: string; state: string }[];
+  dropThrough: number | null;
+  now: number;
+}
+
 export type DeployFields = Partial<Pick<DeployRow, 'deploy' | 'status' | 'reason' | 'hold' | 'verdict' | 'decided_at'>>;
 
 export interface StageRow {
@@ -160,6 +175,15 @@ export interface Store {
 
   /** The judge's state after a tick; `watch` on DeployRow reads it back. */
   saveWatch(deployId: string, state: string, now: number): Promise<void>;
+
+  /**
+   * Watch state in proportion to change (watch/tick-log.ts), in one transaction: appends tick records,
+   * replaces whole states (checkpoints, as saveWatch), and drops the records with seq <= dropThrough (which
+   * every open watch's checkpoint has superseded). Returns the highest seq ever appended.
+   */
+  saveWatchTicks(p: WatchTicksWrite): Promise<number>;
+  /** Every tick record, in append order: a restart replays them onto the checkpoints. */
+  watchTicks(): Promise<WatchTickRow[]>;
 
   /** Replaces the per-signal verdicts of a deploy. */
   saveVerdicts(deployId: string, rows: Omit<VerdictRow, 'deploy_id'>[]): Promise<void>;

@@ -20,6 +20,7 @@ import { canaryFloor, historyForecasts } from './history.js';
 import { observeCanary, observeTotal, stageWeights, weightOver } from './inputs.js';
 import { latencyOptions } from './latency-evidence.js';
 import { MAX_GAP_SECONDS, markBlind, markGap, markSeen } from './seeing.js';
+import type { Observation, WatchRecord } from './tick-log.js';
 import {
   judgedPerExposure,
   newSignalJudge,
@@ -34,6 +35,11 @@ export interface WatcherEvents {
   decided?(w: DeployWatch): void;
   /** a watch could not be judged this tick (its source failed): it stays watching, blind */
   blind?(w: DeployWatch, error: Error): void;
+  /**
+   * What a tick changed in a watch, as a record (watch/tick-log.ts), or null when the change is one a record
+   * cannot carry (the history read once before the first tick): the whole state must be saved.
+   */
+  changed?(w: DeployWatch, record: WatchRecord | null): void;
 }
 
 export interface Logger {
@@ -106,8 +112,8 @@ export class Watcher {
       await this.advance(w, now, source);
     } catch (e) {
       const err = e instanceof Error ? e : new Error(String(e));
-      if (w.blindSince === null) w.blindSince = now;
-      w.sourceError = err.message;
+      this.failed(w, now, err.message);
+      this.deps.events?.changed?.(w, { at: now, l: w.lastTick, e: err.message });
       if (!(err instanceof SourceError)) this.deps.log?.error({ deploy: w.deploy.id, err }, 'watch failed');
       this.deps.events?.blind?.(w, err);
     }
@@ -119,10 +125,12 @@ export class Watcher {
 
   private async advance(w: DeployWatch, now: number, source: MetricSource): Promise<void> {
     const { step, absentAfter } = this.settings;
-    if (!w.prepared) await this.prepare(w);
+    if (!w.prepared) {
+      await this.prepare(w);
+      this.deps.events?.changed?.(w, null);
+    }
     let t = w.lastTick === null ? w.firstTick : w.lastTick + step;
     for (let n = 0; t <= now && n < MAX_CATCH_UP && w.status === 'watching'; t += step, n++) {
-      const index = Math.round((t - w.firstTick) / step);
       const service = this.deps.config.services[w.deploy.service];
       if (!service) throw new Error(`service ${w.deploy.service} left the config`);
       const split = {
@@ -130,7 +138,6 @@ export class Watcher {
         version: w.deploy.version,
         baselineVersion: w.deploy.baselineVersion,
       };
-      const weight = weightOver(w.deploy, t, step);
       // Every signal's observation first: a source that fails throws here, before any state changed, so
       // the tick is judged again once the source answers (Prometheus keeps the history).
       const observations = await Promise.all(
@@ -152,67 +159,99 @@ export class Watcher {
             : observeTotal(source, sig, anchor, t, step, absentAfter);
         }),
       );
-      // The new version is up once any of its series reports: from then on, a signal whose series it does
-      // not report (no orders at all, say) counts as zero events, not as "still starting".
-      const alive = observations.some(
-        (o) =>
-          o.kind === 'seen' &&
-          'canary' in o.counts &&
-          (o.counts.canary.num.live > 0 || (o.counts.canary.den?.live ?? 0) > 0),
-      );
-      w.signals.forEach((s, i) => {
-        const o = observations[i]!;
-        const st = seeingOf(w, s.name);
-        if (o.kind === 'error') {
-          const input: TickInput =
-            s.mode === 'canary'
-              ? { mode: 'canary', weight, ...UNKNOWN_ARMS }
-              : { mode: 'history', total: UNKNOWN_ARMS.canary };
-          const hadError = s.error !== undefined;
-          stepSignal(s, { ...input, error: o.error }, t, index, true);
-          // A configuration error seen in the data (a histogram without the slowerThan bound): said once, loudly.
-          if (!hadError && s.error) this.deps.log?.error({ deploy: w.deploy.id, signal: s.name }, s.error);
-          return;
-        }
-        if (o.kind === 'blind') {
-          markBlind(st, t, step, o.reason);
-          s.blindTicks++;
-          return;
-        }
-        if (o.kind === 'gap') {
-          if (!markGap(st, t, step, weight, o.restart, o.reason)) {
-            markBlind(st, t, step, `no sample for over ${MAX_GAP_SECONDS}s: ${o.reason}`);
-            s.blindTicks++;
-          }
-          return;
-        }
-        const canary = 'canary' in o.counts ? o.counts.canary : null;
-        const absent = canary !== null && (s.kind !== 'count' ? (canary.den?.live ?? 0) : canary.num.live) === 0;
-        const { span, weight: avgWeight } = markSeen(st, t, weight, absent);
-        // The declared split's range over the observation and the STAGE_LAG ticks before it (a stage change
-        // the traffic follows late); the measured one, when `traffic` is declared, rides with the counts.
-        const sw = stageWeights(w.deploy, t, step, STAGE_LAG + span - 1);
-        const input: TickInput =
-          'canary' in o.counts
-            ? {
-                mode: 'canary',
-                weight: avgWeight,
-                weightLow: Math.min(sw.weightLow, avgWeight),
-                weightHigh: Math.max(sw.weightHigh, avgWeight),
-                exposure: o.counts.exposure ?? null,
-                canary: o.counts.canary,
-                baseline: o.counts.baseline,
-                span,
-              }
-            : { mode: 'history', total: o.counts.total, span };
-        if (o.buckets) input.buckets = o.buckets;
-        stepSignal(s, input, t, index, alive || t > w.graceUntil);
-      });
-      w.lastTick = t;
-      w.sourceError = null;
-      w.blindSince = blindness(w).since;
-      decide(w, t);
+      this.apply(w, t, observations);
+      this.deps.events?.changed?.(w, { t, o: observations });
     }
+  }
+
+  /** A source failure at `now`: the watch is blind; nothing else changes (the tick is judged again later). */
+  private failed(w: DeployWatch, now: number, message: string): void {
+    if (w.blindSince === null) w.blindSince = now;
+    w.sourceError = message;
+  }
+
+  /**
+   * Applies a persisted record (watch/tick-log.ts) to a watch restored from its last checkpoint: the same code
+   * the live tick ran, so the state is the one the live process had. Records the state already has (at or
+   * before its last tick) are skipped. Throws when the record does not fit the watch or the config.
+   */
+  replay(w: DeployWatch, r: WatchRecord): void {
+    if ('e' in r) {
+      if (r.l === w.lastTick) this.failed(w, r.at, r.e);
+      return;
+    }
+    if (w.status !== 'watching' || (w.lastTick !== null && r.t <= w.lastTick)) return;
+    const expected = w.lastTick === null ? w.firstTick : w.lastTick + this.settings.step;
+    if (Math.abs(r.t - expected) > 1e-6) throw new Error(`record for tick ${r.t}, expected ${expected}`);
+    if (r.o.length !== w.signals.length) throw new Error(`record with ${r.o.length} signals for ${w.signals.length}`);
+    this.apply(w, r.t, r.o);
+  }
+
+  /** Judges the tick ending at t from its observations (pure: no I/O). */
+  private apply(w: DeployWatch, t: number, observations: Observation[]): void {
+    const { step } = this.settings;
+    const index = Math.round((t - w.firstTick) / step);
+    const weight = weightOver(w.deploy, t, step);
+    // The new version is up once any of its series reports: from then on, a signal whose series it does
+    // not report (no orders at all, say) counts as zero events, not as "still starting".
+    const alive = observations.some(
+      (o) =>
+        o.kind === 'seen' &&
+        'canary' in o.counts &&
+        (o.counts.canary.num.live > 0 || (o.counts.canary.den?.live ?? 0) > 0),
+    );
+    w.signals.forEach((s, i) => {
+      const o = observations[i]!;
+      const st = seeingOf(w, s.name);
+      if (o.kind === 'error') {
+        const input: TickInput =
+          s.mode === 'canary'
+            ? { mode: 'canary', weight, ...UNKNOWN_ARMS }
+            : { mode: 'history', total: UNKNOWN_ARMS.canary };
+        const hadError = s.error !== undefined;
+        stepSignal(s, { ...input, error: o.error }, t, index, true);
+        // A configuration error seen in the data (a histogram without the slowerThan bound): said once, loudly.
+        if (!hadError && s.error) this.deps.log?.error({ deploy: w.deploy.id, signal: s.name }, s.error);
+        return;
+      }
+      if (o.kind === 'blind') {
+        markBlind(st, t, step, o.reason);
+        s.blindTicks++;
+        return;
+      }
+      if (o.kind === 'gap') {
+        if (!markGap(st, t, step, weight, o.restart, o.reason)) {
+          markBlind(st, t, step, `no sample for over ${MAX_GAP_SECONDS}s: ${o.reason}`);
+          s.blindTicks++;
+        }
+        return;
+      }
+      const canary = 'canary' in o.counts ? o.counts.canary : null;
+      const absent = canary !== null && (s.kind !== 'count' ? (canary.den?.live ?? 0) : canary.num.live) === 0;
+      const { span, weight: avgWeight } = markSeen(st, t, weight, absent);
+      // The declared split's range over the observation and the STAGE_LAG ticks before it (a stage change
+      // the traffic follows late); the measured one, when `traffic` is declared, rides with the counts.
+      const sw = stageWeights(w.deploy, t, step, STAGE_LAG + span - 1);
+      const input: TickInput =
+        'canary' in o.counts
+          ? {
+              mode: 'canary',
+              weight: avgWeight,
+              weightLow: Math.min(sw.weightLow, avgWeight),
+              weightHigh: Math.max(sw.weightHigh, avgWeight),
+              exposure: o.counts.exposure ?? null,
+              canary: o.counts.canary,
+              baseline: o.counts.baseline,
+              span,
+            }
+          : { mode: 'history', total: o.counts.total, span };
+      if (o.buckets) input.buckets = o.buckets;
+      stepSignal(s, input, t, index, alive || t > w.graceUntil);
+    });
+    w.lastTick = t;
+    w.sourceError = null;
+    w.blindSince = blindness(w).since;
+    decide(w, t);
   }
 
   /**
