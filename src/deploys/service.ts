@@ -247,12 +247,19 @@ export class DeployService {
     for (const w of this.watcher.watches()) {
       if (held.has(w.deploy.id)) continue;
       this.watcher.close(w.deploy.id);
+      this.watchLog.forget(w.deploy.id);
       if (!leases.released.includes(w.deploy.id)) lost.push(w.deploy.id);
     }
-    for (const id of leases.held) {
-      if (this.watcher.get(id)) continue;
+    const fresh = leases.held.filter((id) => !this.watcher.get(id));
+    const records = new Map<string, string[]>();
+    if (fresh.length)
+      for (const t of await this.deps.store.watchTicks()) {
+        if (!fresh.includes(t.deploy_id)) continue;
+        records.set(t.deploy_id, [...(records.get(t.deploy_id) ?? []), t.record]);
+      }
+    for (const id of fresh) {
       const row = await this.deps.store.getDeploy(id);
-      if (row?.status === 'watching') this.resumeRow(row);
+      if (row?.status === 'watching') this.resumeRow(row, records.get(id) ?? []);
     }
     const round: LeaseRound = {
       held: this.watcher.watches().length,
@@ -283,11 +290,24 @@ export class DeployService {
     await this.deps.store.releaseLeases(r.id);
   }
 
-  private resumeRow(row: DeployRow): void {
+  /** A watch taken over: its checkpoint, its tick records after it replayed; its next write a checkpoint. */
+  private resumeRow(row: DeployRow, records: string[]): void {
     const deploy = JSON.parse(row.deploy) as Deploy;
     try {
-      if (row.watch) this.watcher.resume(restoreWatch(row.watch, deploy));
-      else this.watcher.watch(deploy);
+      if (!row.watch) {
+        this.watcher.watch(deploy);
+        return;
+      }
+      let w = restoreWatch(row.watch, deploy);
+      try {
+        for (const text of records) this.watcher.replay(w, decodeRecord(text));
+      } catch (err) {
+        this.deps.log?.error({ deploy: row.id, err }, 'cannot replay the tick records; resuming from the checkpoint');
+        w = restoreWatch(row.watch, deploy);
+      }
+      this.watcher.resume(w);
+      this.watchLog.restored(row.id, records.length);
+      this.watchLog.changed(row.id, null);
     } catch (err) {
       // A service removed from the config: the deploy stays watching (and blind) rather than crash the start.
       this.deps.log?.error({ deploy: row.id, err }, 'cannot resume watch');

@@ -157,7 +157,13 @@ export class WatchLog {
       if (!Number.isFinite(dropThrough) || dropThrough <= 0) dropThrough = null;
     }
     if (planned.length === 0 && dropThrough === null) return;
-    const seq = await store.saveWatchTicks({ ticks, checkpoints, dropThrough, now });
+    const seq = await store.saveWatchTicks({
+      ticks,
+      checkpoints,
+      dropThrough,
+      now,
+      ...(all ? { dropFor: all.map((w) => w.deploy.id) } : {}),
+    });
     this.lastSeq = Math.max(this.lastSeq, seq);
     for (const p of planned) {
       p.e.records = p.e.records.filter((r) => r.n >= p.upTo);

@@ -477,7 +477,13 @@ export class PostgresStore implements Store {
         );
       for (const c of p.checkpoints) await this.saveWatch(c.deployId, c.state, p.now);
       if (p.dropThrough !== null && p.dropThrough > 0)
-        await this.q('DELETE FROM watch_ticks WHERE seq <= $1', [p.dropThrough]);
+        await this.q(
+          p.dropFor
+            ? `DELETE FROM watch_ticks WHERE seq <= $1 AND (deploy_id = ANY($2::text[])
+                 OR deploy_id IN (SELECT id FROM deploys WHERE status <> 'watching'))`
+            : 'DELETE FROM watch_ticks WHERE seq <= $1',
+          p.dropFor ? [p.dropThrough, p.dropFor] : [p.dropThrough],
+        );
       const [row] = await this.q<{ seq: string | null }>('SELECT max(seq) AS seq FROM watch_ticks');
       return row?.seq != null ? Number(row.seq) : (p.dropThrough ?? 0);
     });

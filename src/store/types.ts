@@ -40,6 +40,11 @@ export interface WatchTicksWrite {
   ticks: { deployId: string; at: number; record: string }[];
   checkpoints: { deployId: string; state: string }[];
   dropThrough: number | null;
+  /**
+   * The writer's open watches: on a shared store only their records (and closed deploys') are dropped, so
+   * one replica's checkpoints never drop another replica's records.
+   */
+  dropFor?: string[];
   now: number;
 }
 
