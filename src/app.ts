@@ -6,9 +6,8 @@ import type { Config } from './config/schema.js';
 import { DeployService } from './deploys/service.js';
 import { Auth, listenAddress } from './http/auth.js';
 import { buildHttp } from './http/app.js';
-import { PrometheusSource } from './sources/prometheus.js';
+import { prometheusFromConfig } from './sources/prometheus-config.js';
 import { ScrapeBoundChecks } from './sources/histogram-bounds.js';
-import { tlsFetch } from './sources/tls.js';
 import { Scraper } from './sources/scraper.js';
 import type { MetricSource } from './sources/types.js';
 import { openStore } from './store/open.js';
@@ -80,15 +79,7 @@ export async function buildNavigator(o: {
   let source: MetricSource;
   if (o.source) source = o.source;
   else if (config.metrics.source === 'prometheus') {
-    source = new PrometheusSource({
-      url: config.metrics.prometheus.url,
-      timeout: parseDuration(config.metrics.prometheus.timeout),
-      retries: config.metrics.prometheus.retries,
-      headers: config.metrics.prometheus.headers,
-      bearerToken: config.metrics.prometheus.bearerToken,
-      basicAuth: config.metrics.prometheus.basicAuth,
-      maxConcurrency: config.metrics.prometheus.maxConcurrency,
-      ...(config.metrics.prometheus.tls ? { fetch: tlsFetch(config.metrics.prometheus.tls) } : {}),
+    source = prometheusFromConfig(config.metrics.prometheus, {
       onQuery: (outcome, seconds) => {
         metrics.sourceQueries.inc({ outcome });
         metrics.sourceQuerySeconds.observe({ outcome }, seconds);

@@ -77,17 +77,12 @@ export async function backtestCommand(opts: Options): Promise<BacktestReport> {
     from = opts.from ? time(opts.from, '--from') : range.min;
     to = opts.to ? time(opts.to, '--to') : range.max;
   } else {
-    const { PrometheusSource } = await import('../sources/prometheus.js');
-    // The config's credentials and tenant headers apply to the server replayed from as well.
-    const p = config.metrics.prometheus;
-    source = new PrometheusSource({
+    const { prometheusFromConfig } = await import('../sources/prometheus-config.js');
+    // The config's credentials, tenant headers and TLS apply to the server replayed from as well.
+    source = prometheusFromConfig(config.metrics.prometheus, {
       url: opts.prometheus as string,
       timeout: 30,
       retries: 2,
-      headers: p.headers,
-      bearerToken: p.bearerToken,
-      basicAuth: p.basicAuth,
-      ...(p.tls ? { fetch: (await import('../sources/tls.js')).tlsFetch(p.tls) } : {}),
     });
     const starts = deploys.map((d) => d.startedAt);
     const longest = Math.max(...Object.values(config.services).map((s) => parseDuration(s.watchFor)));

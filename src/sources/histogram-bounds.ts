@@ -7,7 +7,6 @@
 // A histogram with no series yet (the service not deployed, a metric not exported yet) is not an error: it
 // is checked when its series appear, and until then the watch's own per-tick check stands (a deploy is never
 // judged on a histogram without the bound: its signal ends the deploy inconclusive, naming the bound).
-import { parseDuration } from '../config/duration.js';
 import type { Config, LatencySignalConfig } from '../config/schema.js';
 import { boundsOf, latencySelectors, missingBound, parseLe, sameBound, slowBound } from '../signals/histogram.js';
 import { compileMatchers, type SeriesSelector } from './types.js';
@@ -174,17 +173,8 @@ export const CHECK_LOOKBACK = 600;
  * signal's series. Throws SourceError when it cannot answer.
  */
 export async function prometheusBoundChecks(config: Config, o: { url?: string; now: number }): Promise<BoundCheck[]> {
-  const { PrometheusSource } = await import('./prometheus.js');
+  const { prometheusFromConfig } = await import('./prometheus-config.js');
   const p = config.metrics.prometheus;
-  const source = new PrometheusSource({
-    url: o.url ?? p.url,
-    timeout: parseDuration(p.timeout),
-    retries: p.retries,
-    headers: p.headers,
-    bearerToken: p.bearerToken,
-    basicAuth: p.basicAuth,
-    maxConcurrency: p.maxConcurrency,
-    ...(p.tls ? { fetch: (await import('./tls.js')).tlsFetch(p.tls) } : {}),
-  });
+  const source = prometheusFromConfig(p, { url: o.url ?? p.url });
   return checkBounds(config, (sel) => source.seriesLabels(sel, o.now, CHECK_LOOKBACK));
 }
