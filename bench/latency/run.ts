@@ -7,7 +7,7 @@
 // Prints the delay table and the false-alarm rate per condition with its Clopper-Pearson 95% interval, and
 // writes bench/results/latency.json.
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { Worker } from 'node:worker_threads';
+import { workerPool } from '../lib/pool.js';
 import { ALPHA, STEP, type LatencyCell } from '../lib/latency-sim.js';
 import { clopperPearson } from '../robustness/stats.js';
 import {
@@ -35,39 +35,7 @@ const WORKERS = flag('--workers', 2);
 const HISTORIES = args.includes('--no-history') ? [false] : [true, false];
 const CHUNK = 500;
 
-async function pool(jobs: Job[]): Promise<JobResult[]> {
-  const results: JobResult[] = new Array(jobs.length);
-  let next = 0;
-  let done = 0;
-  const started = Date.now();
-  await Promise.all(
-    Array.from({ length: Math.min(WORKERS, jobs.length) }, async () => {
-      // a worker cannot load TypeScript by itself: register tsx in it first, then import the worker module
-      const w = new Worker(
-        `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(new URL('./worker.ts', import.meta.url).href)}); })`,
-        { eval: true },
-      );
-      try {
-        while (next < jobs.length) {
-          const i = next++;
-          results[i] = await new Promise<JobResult>((resolve, reject) => {
-            w.once('message', resolve);
-            w.once('error', reject);
-            w.postMessage(jobs[i]);
-          });
-          w.removeAllListeners('error');
-          done++;
-          if (done % 10 === 0 || done === jobs.length)
-            process.stderr.write(`\r${done}/${jobs.length} jobs, ${((Date.now() - started) / 1000).toFixed(0)} s`);
-        }
-      } finally {
-        await w.terminate();
-      }
-    }),
-  );
-  process.stderr.write('\n');
-  return results;
-}
+const pool = (jobs: Job[]) => workerPool<Job, JobResult>(new URL('./worker.ts', import.meta.url), jobs, WORKERS, 10);
 
 const q = (xs: number[], p: number) => {
   if (!xs.length) return null;

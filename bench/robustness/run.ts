@@ -7,7 +7,7 @@
 // information bound, and writes bench/results/robustness.json.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { Worker } from 'node:worker_threads';
+import { workerPool } from '../lib/pool.js';
 import { ALPHA } from '../lib/navigator-canary.js';
 import { BASE_DISPERSION, CONDITIONS, HISTORY_TICKS, RATE_RANGE, WATCH_TICKS, WEIGHTS } from './conditions.js';
 import {
@@ -44,39 +44,7 @@ const DECLARED_SLACK = 0.2;
 /** with the dispersion floor measured on the history before the deploy, and without (no history) */
 const HISTORIES = args.includes('--no-history') ? [false] : args.includes('--history-only') ? [true] : [true, false];
 
-async function pool(jobs: Job[]): Promise<unknown[]> {
-  const results: unknown[] = new Array(jobs.length);
-  let next = 0;
-  let done = 0;
-  const started = Date.now();
-  await Promise.all(
-    Array.from({ length: Math.min(WORKERS, jobs.length) }, async () => {
-      // a worker cannot load TypeScript by itself: register tsx in it first, then import the worker module
-      const w = new Worker(
-        `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(new URL('./worker.ts', import.meta.url).href)}); })`,
-        { eval: true },
-      );
-      try {
-        while (next < jobs.length) {
-          const i = next++;
-          results[i] = await new Promise((resolve, reject) => {
-            w.once('message', resolve);
-            w.once('error', reject);
-            w.postMessage(jobs[i]);
-          });
-          w.removeAllListeners('error');
-          done++;
-          if (done % 20 === 0 || done === jobs.length)
-            process.stderr.write(`\r${done}/${jobs.length} jobs, ${((Date.now() - started) / 1000).toFixed(0)} s`);
-        }
-      } finally {
-        await w.terminate();
-      }
-    }),
-  );
-  process.stderr.write('\n');
-  return results;
-}
+const pool = (jobs: Job[]) => workerPool<Job, unknown>(new URL('./worker.ts', import.meta.url), jobs, WORKERS, 20);
 
 const pct = (x: number) => `${(x * 1000).toFixed(2)}`;
 const median = (xs: number[]) => {
