@@ -131,6 +131,13 @@ ${services
   await new Promise((r) => setTimeout(r, 600)); // pg_stat_database is flushed at most every 500 ms
   const s1 = await snap();
   const q1 = navs.reduce((a, n) => a + (n.store as PostgresStore).queries, 0);
+  // What the old way wrote per watch-tick at least: one whole state (before any row or WAL overhead).
+  const sizes = (
+    await db.query<{ state: string; record: string }>(
+      `SELECT (SELECT avg(octet_length(state)) FROM watches) AS state,
+              (SELECT avg(octet_length(record)) FROM watch_ticks) AS record`,
+    )
+  ).rows[0]!;
   const wal = Number(
     (await db.query<{ d: string }>('SELECT pg_wal_lsn_diff($1, $2) AS d', [s1.lsn, s0.lsn])).rows[0]!.d,
   );
@@ -150,6 +157,8 @@ ${services
     watchTicksTableGrowthBytesPerWatchTick: Math.round((Number(s1.ticks) - Number(s0.ticks)) / watchTicks),
     watchesTableGrowthBytes: Number(s1.watches) - Number(s0.watches),
     watchTicksRows: { before: Number(s0.rows), after: Number(s1.rows) },
+    meanRecordBytes: Math.round(Number(sizes.record)),
+    meanWholeStateBytes: Math.round(Number(sizes.state)),
     transactionsPerTick: +((Number(s1.xact) - Number(s0.xact)) / WINDOW).toFixed(1),
     statementsPerTick: +((q1 - q0) / WINDOW).toFixed(1),
   };
@@ -161,6 +170,7 @@ ${services
     `${WATCHES} watches over ${REPLICAS} replicas (${held.join('/')}), ${WINDOW} ticks, full_page_writes=${FPW}: ` +
       `WAL ${result.walBytesPerWatchTick} B per watch-tick (median tick ${result.medianTickWalBytesPerWatch}), ` +
       `watch_ticks +${result.watchTicksTableGrowthBytesPerWatchTick} B per watch-tick, ` +
+      `records of ${result.meanRecordBytes} B against whole states of ${result.meanWholeStateBytes} B, ` +
       `${result.transactionsPerTick} transactions and ${result.statementsPerTick} statements per tick`,
   );
 } finally {
