@@ -140,9 +140,8 @@ services:
         const inFlight = (await rx.requests('/pages')).some(
           (r) => r.answered === null && ids.some((id) => String(r.headers['idempotency-key']).includes(id)),
         );
-        const lane = (
-          await q<{ holder: string }>("SELECT holder FROM lane_leases WHERE lane LIKE 'route:oncall/%'")
-        )[0]?.holder;
+        const lane = (await q<{ holder: string }>("SELECT holder FROM lane_leases WHERE lane LIKE 'route:oncall/%'"))[0]
+          ?.holder;
         if (inFlight && lane && replicas.has(lane)) {
           victim = lane;
           break;
@@ -194,17 +193,28 @@ services:
         resumeTicks.push(+((r.taken_at - killedAt) / TICK).toFixed(2));
     }
     await replacement;
-    kills.push({ round, victim, at: +t.toFixed(2), phase, watchesHeld: held.length, pagesInFlight: inFlight, resumeTicks });
+    kills.push({
+      round,
+      victim,
+      at: +t.toFixed(2),
+      phase,
+      watchesHeld: held.length,
+      pagesInFlight: inFlight,
+      resumeTicks,
+    });
     await waitUntil(
       `round ${round}: every deploy halted and paged`,
       async () => {
         const halted = (
-          await q<{ n: number }>("SELECT count(*)::int AS n FROM deploys WHERE id = ANY($1) AND status = 'halted'", [ids])
-        )[0]?.n;
-        const pending = (
-          await q<{ n: number }>("SELECT count(*)::int AS n FROM outbox WHERE status = 'pending' AND deploy_id = ANY($1)", [
+          await q<{ n: number }>("SELECT count(*)::int AS n FROM deploys WHERE id = ANY($1) AND status = 'halted'", [
             ids,
           ])
+        )[0]?.n;
+        const pending = (
+          await q<{ n: number }>(
+            "SELECT count(*)::int AS n FROM outbox WHERE status = 'pending' AND deploy_id = ANY($1)",
+            [ids],
+          )
         )[0]?.n;
         return halted === ids.length && pending === 0;
       },
@@ -225,7 +235,9 @@ services:
     m.set(key, (m.get(key) ?? 0) + 1);
     keysOf.set(id, m);
   }
-  const audit = await q<{ action: string; deploy_id: string }>("SELECT action, deploy_id FROM audit WHERE action = 'halt'");
+  const audit = await q<{ action: string; deploy_id: string }>(
+    "SELECT action, deploy_id FROM audit WHERE action = 'halt'",
+  );
   const halts = all.map((id) => audit.filter((a) => a.deploy_id === id).length);
   const lost = all.filter((id) => !keysOf.has(id));
   const pagedTwice = all.filter((id) => (keysOf.get(id)?.size ?? 0) > 1);
@@ -250,14 +262,17 @@ services:
     pagedUnderTwoKeys: pagedTwice,
     keysDeliveredTwice: redelivered,
     perKill: kills,
-    target: 'a replica killed mid-watch: its watches resumed by another within 3 ticks; zero duplicate and zero lost pages over 20 kills',
+    target:
+      'a replica killed mid-watch: its watches resumed by another within 3 ticks; zero duplicate and zero lost pages over 20 kills',
   };
   mkdirSync('bench/results', { recursive: true });
   writeFileSync('bench/results/replicas-chaos.json', `${JSON.stringify(result, null, 2)}\n`);
   console.log(
     `${kills.length} kills (${Object.entries(result.phases)
       .map(([p, n]) => `${n} ${p}`)
-      .join(', ')}): ${resumes.length} watches taken over, median ${result.resumeTicks.median} ticks, max ${result.resumeTicks.max} (${result.resumeTicks.over3} over 3); ` +
+      .join(
+        ', ',
+      )}): ${resumes.length} watches taken over, median ${result.resumeTicks.median} ticks, max ${result.resumeTicks.max} (${result.resumeTicks.over3} over 3); ` +
       `${result.deploysHaltedOnce}/${all.length} deploys halted once; ${result.lostPages} lost, ${result.duplicatePages} duplicate pages`,
   );
 } finally {
