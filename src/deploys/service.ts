@@ -24,6 +24,7 @@ import { isStoreFault, LeasesLapsed } from '../store/faults.js';
 import type { ApprovalRow, AuditSink, DeployRow, Store } from '../store/types.js';
 import { blindness, signalVerdicts, type DeployWatch } from '../watch/deploy-watch.js';
 import { restoreWatch, serializeWatch } from '../watch/persist.js';
+import type { Observer } from '../watch/observer.js';
 import { Watcher, type Logger } from '../watch/watcher.js';
 import { AppError, badRequest, conflict, forbidden, notFound } from './errors.js';
 import { GateView } from './gate-view.js';
@@ -104,6 +105,8 @@ export interface DeployServiceDeps {
    * lease on (store.leaseWatches), for `lease` seconds unless renewed by the next tick.
    */
   replica?: { id: string; lease: number; info?(obj: object, msg: string): void };
+  /** how ticks read the source (watch/observer.ts); default: on this thread, from `source` */
+  observer?: Observer;
 }
 
 /** What a replica's lease round changed (for metrics and logs). */
@@ -162,6 +165,7 @@ export class DeployService {
       config: deps.config,
       source: deps.source,
       log: deps.log,
+      ...(deps.observer ? { observer: deps.observer } : {}),
       events: {
         decided: (w) => this.decided.push(w),
         changed: (w, record) => this.watchLog.changed(w.deploy.id, record),
