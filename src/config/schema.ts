@@ -261,7 +261,7 @@ export const ConfigSchema = Type.Object(
         Type.String({
           pattern: DURATION_PATTERN,
           description:
-            "how long a replica's hold on a watch lasts unless renewed (each tick); default two ticks, so a dead replica's watches move within three",
+            "how long a replica's hold on its watches lasts unless its heartbeat renews it (every third of the lease); default a tick and a half, so a dead replica's watches move within three ticks",
         }),
       ),
     }),

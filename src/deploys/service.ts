@@ -284,6 +284,25 @@ export class DeployService {
     return round;
   }
 
+  /**
+   * Between ticks (a timer, every third of the lease): the heartbeat alone, one row, so the lease can be
+   * short (a dead replica's watches move soon) without a slow tick losing them. A heartbeat found lapsed
+   * stops this replica recording until its next lease round starts it afresh.
+   */
+  async heartbeat(): Promise<void> {
+    const r = this.deps.replica;
+    if (!r || !Number.isFinite(this.leaseUntil) || this.leaseUntil <= 0) return;
+    const sent = this.deps.now();
+    let ok = false;
+    try {
+      ok = await this.deps.store.renewHeartbeat(r.id, sent, r.lease);
+    } catch {
+      return; // unreachable: the leases lapse on their own
+    }
+    if (ok) this.leaseUntil = Math.max(this.leaseUntil, sent + r.lease);
+    else this.leaseUntil = Math.min(this.leaseUntil, sent);
+  }
+
   /** Whether this replica may judge and record now: its leases have not lapsed. */
   private leasesLive(): boolean {
     // A tenth of the lease as margin: the record must commit before another replica may take over.

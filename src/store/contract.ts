@@ -169,11 +169,16 @@ export function storeContract(engine: string, target: () => ContractTarget): voi
       });
       expect((await a.watchTicks()).map((r) => r.deploy_id)).toEqual(['w-3']);
       expect(await a.replicaLive('A', 1032)).toBe(true);
+      // Between rounds the heartbeat alone keeps A live (until 1063 here); a round of B cannot declare it dead.
+      expect(await a.renewHeartbeat('A', 1033, 30)).toBe(true);
+      expect((await b.leaseWatches('B', 1055, 30)).held).toHaveLength(2);
+      expect(await a.renewHeartbeat('A', 1034, 15)).toBe(true); // back to 1049
       // A stalls past its heartbeat; B declares it dead in its lease round: A writes nothing from then on.
       await b.leaseWatches('B', 1035, 30);
       const lost = await b.leaseWatches('B', 1050, 30);
       expect(lost.held).toHaveLength(4);
       expect(await a.replicaLive('A', 1050)).toBe(false);
+      expect(await a.renewHeartbeat('A', 1050, 30)).toBe(false); // declared dead: only a lease round restarts it
       await expect(
         a.saveWatchTicks({ ticks: [rec('w-1', 1045)], checkpoints: [], dropThrough: null, holder: 'A', now: 1046 }),
       ).rejects.toThrow(/heartbeat lapsed/);

@@ -823,6 +823,14 @@ export class PostgresStore implements Store {
     });
   }
 
+  async renewHeartbeat(holder: string, now: number, ttl: number): Promise<boolean> {
+    const r = await this.q(
+      'UPDATE replicas SET seen_at = $2, expires_at = $3 WHERE holder = $1 AND expires_at > $2 RETURNING holder',
+      [holder, now, now + ttl],
+    );
+    return r.length === 1;
+  }
+
   async replicaLive(holder: string, now: number): Promise<boolean> {
     const r = await this.q('SELECT 1 FROM replicas WHERE holder = $1 AND expires_at > $2 FOR SHARE', [holder, now]);
     return r.length === 1;

@@ -15,11 +15,15 @@ export interface Replica {
   lease: number;
 }
 
-/** Null unless the store is shared. Default lease: two ticks, so a dead replica's watches move within three. */
+/**
+ * Null unless the store is shared. Default lease: a tick and a half, renewed every half tick between ticks
+ * (DeployService.heartbeat): a dead replica's heartbeat lapses within 1.5 ticks and the next tick of another
+ * replica takes its watches, 2.5 ticks after the death at most (3 with the scheduling of a loaded machine).
+ */
 export function replicaOf(config: Config, store: Pick<Store, 'shared'>): Replica | null {
   if (!store.shared) return null;
   const step = parseDuration(config.evaluation.interval);
-  const lease = config.store.lease ? parseDuration(config.store.lease) : 2 * step;
+  const lease = config.store.lease ? parseDuration(config.store.lease) : 1.5 * step;
   const id = process.env.NAVIGATOR_REPLICA_ID || `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   return { id, lease };
 }

@@ -406,6 +406,18 @@ export class SqliteStore implements StoreApi {
     });
   }
 
+  renewHeartbeat(holder: string, now: number, ttl: number): Promise<boolean> {
+    return this.op(
+      () =>
+        this.sql('UPDATE replicas SET seen_at = ?, expires_at = ? WHERE holder = ? AND expires_at > ?').run(
+          now,
+          now + ttl,
+          holder,
+          now,
+        ).changes === 1,
+    );
+  }
+
   replicaLive(holder: string, now: number): Promise<boolean> {
     return this.op(
       () => this.sql('SELECT 1 FROM replicas WHERE holder = ? AND expires_at > ?').get(holder, now) !== undefined,

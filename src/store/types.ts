@@ -293,6 +293,11 @@ export interface Store {
    * transaction's writes (a decision) commit.
    */
   replicaLive(holder: string, now: number): Promise<boolean>;
+  /**
+   * Between lease rounds: renews holder's heartbeat until now + ttl while it is still live; false when it
+   * lapsed or another replica declared it dead (the next lease round starts it afresh). One row.
+   */
+  renewHeartbeat(holder: string, now: number, ttl: number): Promise<boolean>;
   /** A replica stopping: its watches and lanes are free at once, and it no longer counts as live. */
   releaseLeases(holder: string): Promise<void>;
   /** One worker at a time per outbox lane across replicas: true when holder has it until now + ttl. */
