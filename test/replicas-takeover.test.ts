@@ -95,6 +95,21 @@ describe('a watch taken over by another replica', () => {
     expect((await stateAt()).sort((p, q) => p.deploy_id.localeCompare(q.deploy_id))).toEqual(
       before.states.sort((p, q) => p.deploy_id.localeCompare(q.deploy_id)),
     );
+    // A pipeline behind a load balancer moves traffic through the replica that does not judge x: the holder
+    // judges with the new stage from its next tick (and checkpoints, so its records replay with it).
+    const stageAt = new Date((t - 5) * 1000).toISOString();
+    for (const n of [other, ref]) {
+      const r = await n.nav.app.inject({
+        method: 'POST',
+        url: '/v1/deploys/x/stages',
+        headers: n.auth('ci-token'),
+        payload: { weight: 0.1, at: stageAt }, // the same share again: a stage, and no regression
+      });
+      expect(r.statusCode).toBe(200);
+    }
+    t += 15;
+    for (const n of [a, b, ref]) await tick(n, t);
+    expect(holder.nav.service.watcher.get('x')?.deploy.stages.map((s) => s.weight)).toEqual([0.1, 0.1]);
     // The other replica answers for the watch it does not judge with the holder's evidence, tick for tick.
     const seen = await other.nav.service.view('x');
     const own = await holder.nav.service.view('x');

@@ -155,6 +155,8 @@ export class DeployService {
 
   /** When this replica's leases lapse unless renewed (deps.now() seconds); no leases: never. */
   private leaseUntil = Infinity;
+  /** when this replica's last lease round was sent (deps.now() seconds) */
+  private lastRound: number | null = null;
 
   constructor(private readonly deps: DeployServiceDeps) {
     this.gates = new GateView(deps.now);
@@ -259,6 +261,11 @@ export class DeployService {
       this.watchLog.forget(w.deploy.id);
       if (!leases.released.includes(w.deploy.id) && !leases.held.includes(w.deploy.id)) lost.push(w.deploy.id);
     }
+    await this.refreshStages(
+      leases.held.filter((id) => this.watcher.get(id)),
+      sent - r.lease,
+    );
+    this.lastRound = sent;
     const fresh = leases.held.filter((id) => !this.watcher.get(id));
     const records = new Map<string, string[]>();
     if (fresh.length)
@@ -301,6 +308,24 @@ export class DeployService {
     }
     if (ok) this.leaseUntil = Math.max(this.leaseUntil, sent + r.lease);
     else this.leaseUntil = Math.min(this.leaseUntil, sent);
+  }
+
+  /**
+   * Stages posted to another replica (a pipeline behind a load balancer) reach the watch this replica
+   * judges: deploy rows written since its last lease round (less a lease, for the clocks) are read again,
+   * and a watch whose stages changed checkpoints at its next write, so its records replay with the stages
+   * they were judged with.
+   */
+  private async refreshStages(kept: string[], floor: number): Promise<void> {
+    if (this.lastRound === null || kept.length === 0) return;
+    for (const row of await this.deps.store.deploysUpdatedSince(kept, Math.min(this.lastRound, floor))) {
+      const w = this.watcher.get(row.id);
+      if (!w) continue;
+      const stages = (JSON.parse(row.deploy) as Deploy).stages;
+      if (JSON.stringify(stages) === JSON.stringify(w.deploy.stages)) continue;
+      w.deploy.stages = stages;
+      this.watchLog.changed(row.id, null);
+    }
   }
 
   /** Whether this replica may judge and record now: its leases have not lapsed. */

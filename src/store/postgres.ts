@@ -823,6 +823,14 @@ export class PostgresStore implements Store {
     });
   }
 
+  async deploysUpdatedSince(ids: readonly string[], since: number): Promise<{ id: string; deploy: string }[]> {
+    if (ids.length === 0) return [];
+    return this.q<{ id: string; deploy: string }>(
+      'SELECT id, deploy FROM deploys WHERE id = ANY($1::text[]) AND updated_at >= $2 ORDER BY id',
+      [ids, since],
+    );
+  }
+
   async renewHeartbeat(holder: string, now: number, ttl: number): Promise<boolean> {
     const r = await this.q(
       'UPDATE replicas SET seen_at = $2, expires_at = $3 WHERE holder = $1 AND expires_at > $2 RETURNING holder',

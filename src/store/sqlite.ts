@@ -406,6 +406,18 @@ export class SqliteStore implements StoreApi {
     });
   }
 
+  deploysUpdatedSince(ids: readonly string[], since: number): Promise<{ id: string; deploy: string }[]> {
+    return this.op(() => {
+      const want = new Set(ids);
+      return (
+        this.sql('SELECT id, deploy FROM deploys WHERE updated_at >= ? ORDER BY id').all(since) as {
+          id: string;
+          deploy: string;
+        }[]
+      ).filter((r) => want.has(r.id));
+    });
+  }
+
   renewHeartbeat(holder: string, now: number, ttl: number): Promise<boolean> {
     return this.op(
       () =>

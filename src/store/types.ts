@@ -298,6 +298,8 @@ export interface Store {
    * lapsed or another replica declared it dead (the next lease round starts it afresh). One row.
    */
   renewHeartbeat(holder: string, now: number, ttl: number): Promise<boolean>;
+  /** Of these deploys, the ones whose row was written at or after `since` (a stage posted to another replica). */
+  deploysUpdatedSince(ids: readonly string[], since: number): Promise<{ id: string; deploy: string }[]>;
   /** A replica stopping: its watches and lanes are free at once, and it no longer counts as live. */
   releaseLeases(holder: string): Promise<void>;
   /** One worker at a time per outbox lane across replicas: true when holder has it until now + ttl. */
