@@ -360,6 +360,20 @@ export function storeContract(engine: string, target: () => ContractTarget): voi
       await cleanup();
     });
 
+    it('tells which of some deploys were written since a time (a stage posted to another replica)', async () => {
+      const a = await open();
+      const b = await reopen(a);
+      for (const id of ['u-1', 'u-2', 'u-3']) await a.insertDeploy(deployRow(id));
+      await b.updateDeploy('u-2', { deploy: '{"stages":[1,2]}' }, 500);
+      await b.updateDeploy('u-3', { deploy: '{"stages":[3]}' }, 400);
+      expect(await a.deploysUpdatedSince(['u-1', 'u-2', 'u-3'], 450)).toEqual([
+        { id: 'u-2', deploy: '{"stages":[1,2]}' },
+      ]);
+      expect((await a.deploysUpdatedSince(['u-1', 'u-3'], 300)).map((r) => r.id)).toEqual(['u-3']);
+      expect(await a.deploysUpdatedSince([], 0)).toEqual([]);
+      await cleanup();
+    });
+
     it('splits the watches evenly: 4 over 3 replicas are 2/1/1, 10 over 3 are 4/3/3', async () => {
       const s = await open();
       const [a, b, c] = [s, await reopen(s), await reopen(s)];
