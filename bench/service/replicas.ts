@@ -170,6 +170,7 @@ async function gateLoad(bases: string[], ids: number, dir: string, name: string)
 async function runOne(run: number) {
   const url = await server.database(`bench_replicas_${run}`);
   const db = new pg.Client({ connectionString: url });
+  db.on('error', () => {}); // the server stopping under it at the end
   await db.connect();
   await db.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
   const dir = mkdtempSync(join(tmpdir(), 'navigator-replicas-'));
@@ -242,12 +243,16 @@ ${Array.from({ length: SERVICES }, (_, i) => `  svc${i}:${SIGNALS(`svc${i}`)}`).
   await waitTicks(1);
   const reference = await gateLoad(bases, REFERENCE_WATCHES, dir, 'reference');
 
+  const say = (m: string) => console.error(`run ${run}: ${m} (load ${loadavg().join(' ')})`);
+  say(`reference: gate p99 ${reference.p99ms} ms at ${Math.round(reference.achievedRate)}/s`);
   const r0 = Date.now();
   await register(WATCHES);
+  say(`registered ${WATCHES} in ${((Date.now() - r0) / 1000).toFixed(0)} s`);
   const registerSeconds = (Date.now() - r0) / 1000;
   await until('every watch held', async () => (await held()).reduce((a, b) => a + b, 0) === WATCHES, 20 * STEP * 1000);
   await waitTicks(2); // every watch judged and checkpointed after its takeover; the JIT warm
   const split = await held();
+  say(`held ${split.join('/')}`);
 
   // The ticks alone: each replica's CPU, the database's work.
   const stat = async () =>
@@ -301,7 +306,11 @@ const load = { before: loadavg(), after: [] as number[] };
 const runs: Awaited<ReturnType<typeof runOne>>[] = [];
 try {
   for (let r = 0; r < RUNS; r++) {
-    const res = await runOne(r);
+    const res = await runOne(r).catch((e: unknown) => {
+      console.error(`run ${r} failed: ${(e as Error).stack ?? String(e)}`);
+      return null;
+    });
+    if (!res) continue;
     runs.push(res);
     console.log(JSON.stringify(res));
   }
