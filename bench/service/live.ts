@@ -13,7 +13,8 @@
 // Medians over the ticks of the window (and over --runs runs). Prints a table and writes
 // bench/results/service-live.json.
 //   npm run build && npx tsx bench/service/live.ts [--watches 1000,3000,10000] [--intervals 15,5] [--ticks 3]
-//   [--rate 2000] [--runs 1] [--scrape 5]
+//   [--rate 2000] [--runs 1] [--scrape 5] [--out bench/results/service-live.json]
+// A third window per run is the reference: every deploy ended, the same gate load with no watch ticking.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,6 +29,7 @@ const TICKS = Number(opt('--ticks', '3'));
 const RATE = Number(opt('--rate', '2000'));
 const RUNS = Number(opt('--runs', '1'));
 const SCRAPE = Number(opt('--scrape', '5'));
+const OUT = opt('--out', 'bench/results/service-live.json');
 const SERVICES = 100;
 /** --profile DIR: the server writes a V8 CPU profile there when it stops */
 const PROFILE = args.includes('--profile') ? opt('--profile', '') : '';
@@ -111,8 +113,8 @@ const SIGNALS = (s: string) => `
         denominator: { metric: http_requests_total, matchers: { service: ${s} } }`;
 
 const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? (s[Math.floor((s.length - 1) / 2)] as number) : NaN;
+  const v = [...xs].sort((a, b) => a - b);
+  return v.length ? (v[Math.floor((v.length - 1) / 2)] as number) : NaN;
 };
 const quantile = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -195,21 +197,25 @@ ${Array.from({ length: SERVICES }, (_, i) => `  svc${i}:${SIGNALS(`svc${i}`)}`).
   const ticks = q1.tickCount - q0.tickCount;
   const tickSeconds = ticks > 0 ? (q1.tickSum - q0.tickSum) / ticks : NaN;
   // Window 2, the same ticks with the gate under load from a second process.
-  const samples = join(dir, 'samples.json');
-  const load = start(process.execPath, [
-    'bench/service/load.mjs',
-    `${base}/v1/deploys/d-{i}/gate`,
-    String(RATE),
-    String(seconds),
-    String(watches),
-    samples,
-  ]);
-  let loadOut = '';
-  load.stdout?.on('data', (d: Buffer) => (loadOut += d.toString()));
-  await new Promise((r) => load.once('exit', r));
+  const gateLoad = async (name: string) => {
+    const samples = join(dir, `${name}.json`);
+    const load = start(process.execPath, [
+      'bench/service/load.mjs',
+      `${base}/v1/deploys/d-{i}/gate`,
+      String(RATE),
+      String(seconds),
+      String(watches),
+      samples,
+    ]);
+    let loadOut = '';
+    load.stdout?.on('data', (d: Buffer) => (loadOut += d.toString()));
+    await new Promise((r) => load.once('exit', r));
+    const gate = JSON.parse(loadOut) as { requests: number; errors: number; achievedRate: number; p99ms: number };
+    const s = JSON.parse(readFileSync(samples, 'utf8')) as { sentAt: number[]; latencies: number[] };
+    return { gate, s };
+  };
+  const { gate, s } = await gateLoad('samples');
   clearInterval(rssTimer);
-  const gate = JSON.parse(loadOut) as { requests: number; errors: number; achievedRate: number; p99ms: number };
-  const s = JSON.parse(readFileSync(samples, 'utf8')) as { sentAt: number[]; latencies: number[] };
   const during: number[] = [];
   const between: number[] = [];
   s.sentAt.forEach((ms, i) => {
@@ -217,6 +223,21 @@ ${Array.from({ length: SERVICES }, (_, i) => `  svc${i}:${SIGNALS(`svc${i}`)}`).
     const phase = (((t - settle) % interval) + interval) % interval;
     (phase <= tickSeconds ? during : between).push(s.latencies[i] as number);
   });
+  // Window 3, the reference on the same machine at the same moment: every deploy ended (no watch left to
+  // tick), the same gates at the same rate from the same second process. What the gate costs on this
+  // loaded machine by itself; the ratio to it is what ticking adds.
+  next = 0;
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      while (next < ids.length) {
+        const i = next++;
+        const r = await fetch(`${base}/v1/deploys/d-${i}/end`, { method: 'POST' });
+        if (r.status !== 200) throw new Error(`end d-${i}: ${r.status} ${await r.text()}`);
+      }
+    }),
+  );
+  await sleep((interval + 1) * 1000); // a tick with no open watch
+  const ref = await gateLoad('reference');
   await stop(nav);
   const watchTicks = watches * ticks;
   return {
@@ -250,6 +271,12 @@ ${Array.from({ length: SERVICES }, (_, i) => `  svc${i}:${SIGNALS(`svc${i}`)}`).
         requests: between.length,
         p50ms: +quantile(between, 0.5).toFixed(2),
         p99ms: +quantile(between, 0.99).toFixed(2),
+      },
+      noWatches: {
+        requests: ref.s.latencies.length,
+        achievedRate: Math.round(ref.gate.achievedRate),
+        p50ms: +quantile(ref.s.latencies, 0.5).toFixed(2),
+        p99ms: +quantile(ref.s.latencies, 0.99).toFixed(2),
       },
     },
   };
@@ -334,11 +361,13 @@ const summary = results.map((runs) => {
     gateP99ms: f((r) => r.gate.p99ms),
     gateP99DuringTicksMs: f((r) => r.gate.duringTicks.p99ms),
     gateP99BetweenTicksMs: f((r) => r.gate.betweenTicks.p99ms),
+    gateP99NoWatchesMs: f((r) => r.gate.noWatches.p99ms),
+    gateP99RatioToNoWatches: f((r) => r.gate.p99ms / r.gate.noWatches.p99ms),
     gateAchievedRate: f((r) => r.gate.achievedRate),
   };
 });
 const out = {
-  command: `npx tsx bench/service/live.ts --watches ${WATCHES.join(',')} --intervals ${INTERVALS.join(',')} --ticks ${TICKS} --rate ${RATE} --runs ${RUNS} --scrape ${SCRAPE}`,
+  command: `npx tsx bench/service/live.ts --watches ${WATCHES.join(',')} --intervals ${INTERVALS.join(',')} --ticks ${TICKS} --rate ${RATE} --runs ${RUNS} --scrape ${SCRAPE} --out ${OUT}`,
   services: SERVICES,
   signalsPerWatch: 2,
   scrapeIntervalSeconds: SCRAPE,
@@ -356,12 +385,12 @@ const out = {
   runs: results,
 };
 mkdirSync('bench/results', { recursive: true });
-writeFileSync('bench/results/service-live.json', `${JSON.stringify(out, null, 2)}\n`);
+writeFileSync(OUT, `${JSON.stringify(out, null, 2)}\n`);
 console.log(
-  'watches interval  cpu%   RSS MB  wbytes/wt  wchar/wt  queries/tick (Flagger/Argo)  tick s  gate p50/p99 (during/between) ms',
+  'watches interval  cpu%   RSS MB  wbytes/wt  wchar/wt  queries/tick (Flagger/Argo)  tick s  gate p50/p99 (during/between) ms, p99 with no watches',
 );
 for (const s of summary)
   console.log(
-    `${String(s.watches).padStart(7)} ${String(s.interval).padStart(6)}s ${(s.cpuShare * 100).toFixed(1).padStart(6)} ${String(s.rssMB).padStart(7)} ${String(s.writeBytesPerWatchTick).padStart(10)} ${String(s.wcharPerWatchTick).padStart(9)} ${String(s.queriesPerTick).padStart(8)} (${s.flaggerArgoQueriesPerInterval})  ${String(s.tickSeconds).padStart(12)}  ${s.gateP50ms}/${s.gateP99ms} (${s.gateP99DuringTicksMs}/${s.gateP99BetweenTicksMs})`,
+    `${String(s.watches).padStart(7)} ${String(s.interval).padStart(6)}s ${(s.cpuShare * 100).toFixed(1).padStart(6)} ${String(s.rssMB).padStart(7)} ${String(s.writeBytesPerWatchTick).padStart(10)} ${String(s.wcharPerWatchTick).padStart(9)} ${String(s.queriesPerTick).padStart(8)} (${s.flaggerArgoQueriesPerInterval})  ${String(s.tickSeconds).padStart(12)}  ${s.gateP50ms}/${s.gateP99ms} (${s.gateP99DuringTicksMs}/${s.gateP99BetweenTicksMs}), ${s.gateP99NoWatchesMs}`,
   );
 console.log(`load average before ${load.before.join(' ')}, after ${load.after.join(' ')}`);
