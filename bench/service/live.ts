@@ -30,6 +30,8 @@ const RATE = Number(opt('--rate', '2000'));
 const RUNS = Number(opt('--runs', '1'));
 const SCRAPE = Number(opt('--scrape', '5'));
 const OUT = opt('--out', 'bench/results/service-live.json');
+/** --no-worker: the ticks read Prometheus on the thread that serves HTTP (NAVIGATOR_OBSERVE_WORKER=0) */
+const NO_WORKER = args.includes('--no-worker');
 const SERVICES = 100;
 /** --profile DIR: the server writes a V8 CPU profile there when it stops */
 const PROFILE = args.includes('--profile') ? opt('--profile', '') : '';
@@ -83,7 +85,11 @@ function proc(pid: number) {
       .map(([k, v]) => [k, Number(v)]),
   ) as Record<string, number>;
   const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
-  return { cpu, writeBytes: io.write_bytes ?? 0, wchar: io.wchar ?? 0, rss };
+  // the main thread alone (its task id is the pid): the one that serves HTTP and judges
+  const main = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8');
+  const m = main.slice(main.lastIndexOf(')') + 2).split(' ');
+  const mainCpu = (Number(m[11]) + Number(m[12])) / CLK_TCK;
+  return { cpu, mainCpu, writeBytes: io.write_bytes ?? 0, wchar: io.wchar ?? 0, rss };
 }
 
 async function scrapeMetrics(base: string) {
@@ -135,14 +141,18 @@ services:
 ${Array.from({ length: SERVICES }, (_, i) => `  svc${i}:${SIGNALS(`svc${i}`)}`).join('\n')}
 `,
   );
-  const nav = start(process.execPath, [
-    '--max-old-space-size=256',
-    ...(PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE}`] : []),
-    'bin/navigator.js',
-    'serve',
-    '--config',
-    join(dir, 'navigator.yaml'),
-  ]);
+  const nav = start(
+    process.execPath,
+    [
+      '--max-old-space-size=256',
+      ...(PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE}`] : []),
+      'bin/navigator.js',
+      'serve',
+      '--config',
+      join(dir, 'navigator.yaml'),
+    ],
+    NO_WORKER ? { NAVIGATOR_OBSERVE_WORKER: '0' } : {},
+  );
   nav.stdout?.resume();
   await until('navigator', async () => (await fetch(`${base}/readyz`)).ok);
   const per = Math.ceil(watches / SERVICES);
@@ -249,6 +259,7 @@ ${Array.from({ length: SERVICES }, (_, i) => `  svc${i}:${SIGNALS(`svc${i}`)}`).
     skippedTicks: q1.skipped - q0.skipped,
     tickSeconds: +tickSeconds.toFixed(3),
     cpuShare: +((p1.cpu - p0.cpu) / wall).toFixed(4),
+    mainThreadCpuShare: +((p1.mainCpu - p0.mainCpu) / wall).toFixed(4),
     rssMB: Math.round(p1.rss),
     rssMaxMB: Math.round(rssMax),
     writeBytesPerWatchTick: watchTicks ? Math.round((p1.writeBytes - p0.writeBytes) / watchTicks) : NaN,
@@ -351,6 +362,7 @@ const summary = results.map((runs) => {
     interval: r0.interval,
     runs: runs.length,
     cpuShare: f((r) => r.cpuShare),
+    mainThreadCpuShare: f((r) => r.mainThreadCpuShare),
     rssMB: f((r) => r.rssMaxMB),
     writeBytesPerWatchTick: f((r) => r.writeBytesPerWatchTick),
     wcharPerWatchTick: f((r) => r.wcharPerWatchTick),
@@ -367,7 +379,7 @@ const summary = results.map((runs) => {
   };
 });
 const out = {
-  command: `npx tsx bench/service/live.ts --watches ${WATCHES.join(',')} --intervals ${INTERVALS.join(',')} --ticks ${TICKS} --rate ${RATE} --runs ${RUNS} --scrape ${SCRAPE} --out ${OUT}`,
+  command: `npx tsx bench/service/live.ts --watches ${WATCHES.join(',')} --intervals ${INTERVALS.join(',')} --ticks ${TICKS} --rate ${RATE} --runs ${RUNS} --scrape ${SCRAPE} --out ${OUT}${NO_WORKER ? ' --no-worker' : ''}`,
   services: SERVICES,
   signalsPerWatch: 2,
   scrapeIntervalSeconds: SCRAPE,
