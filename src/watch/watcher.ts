@@ -21,14 +21,7 @@ import { observeCanary, observeTotal, stageWeights, weightOver } from './inputs.
 import { latencyOptions } from './latency-evidence.js';
 import { MAX_GAP_SECONDS, markBlind, markGap, markSeen } from './seeing.js';
 import type { Observation, WatchRecord } from './tick-log.js';
-import {
-  judgedPerExposure,
-  newSignalJudge,
-  STAGE_LAG,
-  stepSignal,
-  type FrozenForecast,
-  type TickInput,
-} from './signal-judge.js';
+import { newSignalJudge, STAGE_LAG, stepSignal, type FrozenForecast, type TickInput } from './signal-judge.js';
 
 export interface WatcherEvents {
   /** a deploy was decided (fail, pass or inconclusive) */
@@ -273,7 +266,7 @@ export class Watcher {
       const floors = await Promise.all(
         w.signals.map(async (s) => {
           const sig = service.signals[s.name];
-          if (!sig || s.main.kind !== 'two-arm' || !judgedPerExposure(s.kind, s.traffic !== null)) return null;
+          if (!sig || s.main.kind !== 'two-arm') return null;
           try {
             return await canaryFloor(this.deps.source, sig, service.traffic ?? null, split, origin, step, absentAfter);
           } catch (e) {
@@ -284,8 +277,7 @@ export class Watcher {
         }),
       );
       w.signals.forEach((s, i) => {
-        if (s.main.kind === 'two-arm' && judgedPerExposure(s.kind, s.traffic !== null))
-          s.main.floor = floors[i] ?? null;
+        if (s.main.kind === 'two-arm') s.main.floor = floors[i] ?? null;
       });
       w.prepared = true;
       return;
