@@ -16,6 +16,7 @@ import type { Store } from './store/types.js';
 import { attachTelemetry } from './telemetry/attach.js';
 import { createMetrics, type Metrics } from './telemetry/metrics.js';
 import { LiveLoop } from './watch/live.js';
+import { WorkerObserver } from './watch/worker-observer.js';
 import { selectorsOf } from './watch/inputs.js';
 import { Effects } from './actions/effects.js';
 import { ATTRIBUTION_WINDOW, attributionSettings, recentCandidates } from './attribution/candidates.js';
@@ -66,6 +67,11 @@ export async function buildNavigator(o: {
    * Default: a quarter step up to 2 s for the embedded scraper, half a step up to 10 s for Prometheus.
    */
   settle?: number;
+  /**
+   * With `metrics.source: prometheus` (and no `source` passed in), ticks read Prometheus in a worker thread
+   * so the API's event loop only judges (watch/observer.ts). Default true; false reads on this thread.
+   */
+  observeInWorker?: boolean;
 }): Promise<Navigator> {
   const { config } = o;
   const now = o.now ?? (() => Date.now() / 1000);
@@ -120,12 +126,24 @@ export async function buildNavigator(o: {
   // On a shared store (PostgreSQL) this process is one of several replicas: watches and lanes under leases.
   const replica = replicaOf(config, store);
   const auditVerifier = await attachAudit({ config, store, metrics, log });
+  const observer =
+    !o.source && config.metrics.source === 'prometheus' && o.observeInWorker !== false
+      ? new WorkerObserver({
+          config,
+          log,
+          onQuery: (outcome, seconds) => {
+            metrics.sourceQueries.inc({ outcome });
+            metrics.sourceQuerySeconds.observe({ outcome }, seconds);
+          },
+        })
+      : undefined;
   const service = new DeployService({
     config,
     store,
     source,
     now,
     log,
+    ...(observer ? { observer } : {}),
     ...(replica ? { replica: { ...replica, info: (obj, msg) => log.info(obj, msg) } } : {}),
   });
   const effects = new Effects({
@@ -255,6 +273,7 @@ export async function buildNavigator(o: {
       if (closed) return;
       closed = true;
       await loop.stop();
+      await service.watcher.stop();
       scraper?.stop();
       await effects.stop();
       await http.close();

@@ -20,10 +20,11 @@ import {
 } from '../policy/lifecycle.js';
 import type { MetricSource } from '../sources/types.js';
 import { storeAuditSink } from '../store/audit-sink.js';
-import { isStoreFault } from '../store/faults.js';
+import { isStoreFault, LeasesLapsed } from '../store/faults.js';
 import type { ApprovalRow, AuditSink, DeployRow, Store } from '../store/types.js';
 import { blindness, signalVerdicts, type DeployWatch } from '../watch/deploy-watch.js';
 import { restoreWatch, serializeWatch } from '../watch/persist.js';
+import type { Observer } from '../watch/observer.js';
 import { Watcher, type Logger } from '../watch/watcher.js';
 import { AppError, badRequest, conflict, forbidden, notFound } from './errors.js';
 import { GateView } from './gate-view.js';
@@ -104,6 +105,8 @@ export interface DeployServiceDeps {
    * lease on (store.leaseWatches), for `lease` seconds unless renewed by the next tick.
    */
   replica?: { id: string; lease: number; info?(obj: object, msg: string): void };
+  /** how ticks read the source (watch/observer.ts); default: on this thread, from `source` */
+  observer?: Observer;
 }
 
 /** What a replica's lease round changed (for metrics and logs). */
@@ -143,9 +146,10 @@ export class DeployService {
   /** the gate's answers from memory, forgotten by every write of a deploy row (gate-view.ts) */
   private readonly gates: GateView;
   /**
-   * What each open watch's ticks changed and have not yet written (watch-log.ts). Replicas sharing one
-   * store write each watch's whole state every tick instead: a watch's lease moves between them, and the
-   * log's prefix truncation only knows this process's watches.
+   * What each open watch's ticks changed and have not yet written (watch-log.ts). On a shared store too:
+   * a replica appends its held watches' records, fenced by its heartbeat (a replica declared dead writes
+   * nothing), checkpoints and drops only its own watches' records, and a replica taking a watch over
+   * replays its records after its checkpoint (resumeRow).
    */
   private readonly watchLog: WatchLog;
 
@@ -154,13 +158,14 @@ export class DeployService {
 
   constructor(private readonly deps: DeployServiceDeps) {
     this.gates = new GateView(deps.now);
-    this.watchLog = new WatchLog(deps.replica ? 1 : CHECKPOINT_TICKS);
+    this.watchLog = new WatchLog(CHECKPOINT_TICKS);
     this.deps = { ...deps, store: this.gates.watching(deps.store) };
     this.audit = deps.audit ?? storeAuditSink(deps.store, deps.now);
     this.watcher = new Watcher({
       config: deps.config,
       source: deps.source,
       log: deps.log,
+      ...(deps.observer ? { observer: deps.observer } : {}),
       events: {
         decided: (w) => this.decided.push(w),
         changed: (w, record) => this.watchLog.changed(w.deploy.id, record),
@@ -244,18 +249,23 @@ export class DeployService {
     this.leaseUntil = sent + r.lease;
     const held = new Set(leases.held);
     const lost: string[] = [];
+    // A watch taken this round is resumed from the store even when it is in memory: this replica's copy is
+    // stale (its heartbeat lapsed meanwhile, and another replica may have judged it since).
+    const taken = new Set(leases.taken);
+    this.decided = this.decided.filter((w) => held.has(w.deploy.id) && !taken.has(w.deploy.id));
     for (const w of this.watcher.watches()) {
-      if (held.has(w.deploy.id)) continue;
+      if (held.has(w.deploy.id) && !taken.has(w.deploy.id)) continue;
       this.watcher.close(w.deploy.id);
       this.watchLog.forget(w.deploy.id);
-      if (!leases.released.includes(w.deploy.id)) lost.push(w.deploy.id);
+      if (!leases.released.includes(w.deploy.id) && !leases.held.includes(w.deploy.id)) lost.push(w.deploy.id);
     }
     const fresh = leases.held.filter((id) => !this.watcher.get(id));
     const records = new Map<string, string[]>();
     if (fresh.length)
-      for (const t of await this.deps.store.watchTicks()) {
-        if (!fresh.includes(t.deploy_id)) continue;
-        records.set(t.deploy_id, [...(records.get(t.deploy_id) ?? []), t.record]);
+      for (const t of await this.deps.store.watchTicks(fresh)) {
+        let list = records.get(t.deploy_id);
+        if (!list) records.set(t.deploy_id, (list = []));
+        list.push(t.record);
       }
     for (const id of fresh) {
       const row = await this.deps.store.getDeploy(id);
@@ -476,15 +486,19 @@ export class DeployService {
       const open = this.watcher.watches();
       this.watchLog.prune((id) => this.watcher.get(id) !== undefined);
       await this.watchLog.persist(this.deps.store, open, now, {
+        ...(this.deps.replica ? { holder: this.deps.replica.id } : {}),
         isOpen: (id) => this.watcher.get(id) !== undefined,
         exists: async (id) => (await this.deps.store.getDeploy(id)) !== undefined,
         dropped: (id) => {
           this.watcher.close(id);
           this.deps.log?.error({ deploy: id }, 'dropped a watch whose deploy is not in the store');
         },
-        isFault: isStoreFault,
+        isFault: (e) => isStoreFault(e) || e instanceof LeasesLapsed,
       });
       await this.tx(async () => {
+        // Fenced like the records: a replica declared dead decides nothing (another one judges these now).
+        const r = this.deps.replica;
+        if (r && decided.length && !(await this.deps.store.replicaLive(r.id, now))) throw new LeasesLapsed(r.id);
         for (const w of decided) {
           const e = await this.applyVerdict(w, now);
           if (e) events.push(e);
@@ -820,9 +834,25 @@ export class DeployService {
     return row;
   }
 
+  /**
+   * A watch this process does not judge, as the store has it. On a shared store another replica may be
+   * judging it: its checkpoint plus the tick records after it, replayed (the holder's state as of its last
+   * committed tick), so every replica answers with the same evidence.
+   */
+  private async storedWatch(row: DeployRow, state: string, deploy: Deploy): Promise<DeployWatch> {
+    const w = restoreWatch(state, deploy);
+    if (!this.deps.replica || row.status !== 'watching') return w;
+    try {
+      for (const r of await this.deps.store.watchTicks([row.id])) this.watcher.replay(w, decodeRecord(r.record));
+      return w;
+    } catch {
+      return restoreWatch(state, deploy); // a record that does not fit: the checkpoint, never a wrong state
+    }
+  }
+
   private async toView(row: DeployRow): Promise<DeployView> {
     const deploy = JSON.parse(row.deploy) as Deploy;
-    const w = this.watcher.get(row.id) ?? (row.watch ? restoreWatch(row.watch, deploy) : null);
+    const w = this.watcher.get(row.id) ?? (row.watch ? await this.storedWatch(row, row.watch, deploy) : null);
     const approvals = await this.deps.store.approvals(row.id);
     const outcome = (JSON.parse(row.verdict ?? '{}') as { outcome?: string }).outcome ?? 'pass';
     return {

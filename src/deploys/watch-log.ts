@@ -101,6 +101,8 @@ export class WatchLog {
     open: readonly DeployWatch[],
     now: number,
     o: {
+      /** the writing replica on a shared store: its writes are fenced by its heartbeat */
+      holder?: string;
       isOpen(id: string): boolean;
       exists(id: string): Promise<boolean>;
       dropped(id: string): void;
@@ -113,7 +115,7 @@ export class WatchLog {
       const chunk = open.slice(i, i + CHUNK).filter((w) => o.isOpen(w.deploy.id));
       const last = i + CHUNK >= open.length;
       try {
-        await this.write(store, chunk, now, last ? open : null);
+        await this.write(store, chunk, now, last ? open : null, o.holder);
       } catch (err) {
         if (o.isFault(err)) throw err;
         const phantoms: string[] = [];
@@ -128,6 +130,7 @@ export class WatchLog {
           chunk.filter((w) => !phantoms.includes(w.deploy.id)),
           now,
           last ? open.filter((w) => !phantoms.includes(w.deploy.id)) : null,
+          o.holder,
         );
       }
     }
@@ -138,6 +141,7 @@ export class WatchLog {
     chunk: readonly DeployWatch[],
     now: number,
     all: readonly DeployWatch[] | null,
+    holder: string | undefined,
   ): Promise<void> {
     const ticks: { deployId: string; at: number; record: string }[] = [];
     const checkpoints: { deployId: string; state: string }[] = [];
@@ -163,6 +167,7 @@ export class WatchLog {
       dropThrough,
       now,
       ...(all ? { dropFor: all.map((w) => w.deploy.id) } : {}),
+      ...(holder !== undefined ? { holder } : {}),
     });
     this.lastSeq = Math.max(this.lastSeq, seq);
     for (const p of planned) {

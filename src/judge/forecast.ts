@@ -154,6 +154,8 @@ export interface ForecastError {
    */
   errors?: number[];
   noiseVar?: number[];
+  /** every replayed tick's observed count and its mean (forecast x its origin's level): the burst law's data */
+  ticks?: { x: number[]; m: number[] };
 }
 
 /**
@@ -184,6 +186,8 @@ export function measureForecastError(
 ): ForecastError {
   const levelErrors: number[] = [];
   const sums: { f: number; ff: number }[] = [];
+  const tx: number[] = [];
+  const tm: number[] = [];
   // Per-tick variance model r^2 ~ d0 f + sigma2 f^2, fitted as r^2 / f ~ d0 + sigma2 f by least squares.
   let n = 0;
   let sy = 0;
@@ -227,6 +231,8 @@ export function measureForecastError(
       const fl = (fs[j] as number) * level;
       const r = (xs[j] as number) - fl;
       const y = (r * r) / fl;
+      tx.push(xs[j] as number);
+      tm.push(fl);
       n++;
       sy += y;
       sf1 += fl;
@@ -276,5 +282,6 @@ export function measureForecastError(
     errors: levelErrors,
     // var(sum x / sum f | level) = sum (d0 f + sigma2 f^2) / (sum f)^2 under the per-tick model above
     noiseVar: sums.map((u) => (d0 * u.f + sigma2 * u.ff) / (u.f * u.f)),
+    ticks: { x: tx, m: tm },
   };
 }

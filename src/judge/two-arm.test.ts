@@ -186,3 +186,14 @@ describe('two-arm e-process', () => {
     expect(gammaln(5)).toBeCloseTo(Math.log(24), 6);
   });
 });
+
+describe('effect when the baseline had none', () => {
+  it('reports a rise, not +0%, when events appear in the new version only', () => {
+    const s = newTwoArm('rise', 0.01);
+    for (let t = 0; t < 3; t++) updateTwoArm(s, 4, 0, 0.1);
+    const e = summarizeTwoArm(s).effect;
+    expect(e.estimate).toBeGreaterThan(1);
+    expect(e.low).toBeLessThan(e.estimate);
+    expect(e.high).toBeGreaterThan(e.estimate);
+  });
+});

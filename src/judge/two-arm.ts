@@ -160,7 +160,10 @@ const share = (w: number, r: number) => (w * r) / (w * r + 1 - w);
 
 /** Ratio estimate of r from the running totals (what the canary did per unit of expected canary events). */
 export function rateRatio(s: TwoArmState): number {
-  return s.expectedCanary > 0 ? s.canary / s.expectedCanary : 1;
+  if (s.expectedCanary > 0) return s.canary / s.expectedCanary;
+  // None expected (the baseline had no such events) but some seen: a +0% effect would read as "no change"
+  // next to a failed verdict, so half an event is added to both sides (Haldane), as the interval does.
+  return s.canary > 0 ? (s.canary + 0.5) / 0.5 : 1;
 }
 
 export interface TwoArmTickOptions {

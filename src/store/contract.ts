@@ -138,6 +138,53 @@ export function storeContract(engine: string, target: () => ContractTarget): voi
       await cleanup();
     });
 
+    it("fences a replica's tick records by its heartbeat, reads one watch's records, drops only its own", async () => {
+      const a = await open();
+      const b = await reopen(a);
+      for (const id of ['w-1', 'w-2', 'w-3', 'w-4']) await a.insertDeploy(deployRow(id));
+      await a.leaseWatches('A', 1000, 30);
+      await b.leaseWatches('B', 1001, 30);
+      const rec = (id: string, t: number) => ({ deployId: id, at: t, record: `{"t":${t}}` });
+      // Live heartbeats: each replica appends its own watches' records.
+      const s1 = await a.saveWatchTicks({
+        ticks: [rec('w-1', 1015)],
+        checkpoints: [],
+        dropThrough: null,
+        holder: 'A',
+        now: 1016,
+      });
+      await b.saveWatchTicks({ ticks: [rec('w-3', 1015)], checkpoints: [], dropThrough: null, holder: 'B', now: 1016 });
+      await a.leaseWatches('A', 1020, 30); // renewed until 1050
+      await a.saveWatchTicks({ ticks: [rec('w-1', 1030)], checkpoints: [], dropThrough: null, holder: 'A', now: 1031 });
+      expect((await b.watchTicks(['w-1'])).map((r) => r.at)).toEqual([1015, 1030]);
+      expect((await b.watchTicks(['w-3', 'w-9'])).map((r) => [r.deploy_id, r.at])).toEqual([['w-3', 1015]]);
+      // A checkpoint of w-1 drops A's records up to it, never B's (dropFor: the writer's own watches).
+      await a.saveWatchTicks({
+        ticks: [],
+        checkpoints: [{ deployId: 'w-1', state: '{"lastTick":1030}' }],
+        dropThrough: s1 + 10,
+        dropFor: ['w-1', 'w-2'],
+        holder: 'A',
+        now: 1032,
+      });
+      expect((await a.watchTicks()).map((r) => r.deploy_id)).toEqual(['w-3']);
+      expect(await a.replicaLive('A', 1032)).toBe(true);
+      // A stalls past its heartbeat; B declares it dead in its lease round: A writes nothing from then on.
+      await b.leaseWatches('B', 1035, 30);
+      const lost = await b.leaseWatches('B', 1050, 30);
+      expect(lost.held).toHaveLength(4);
+      expect(await a.replicaLive('A', 1050)).toBe(false);
+      await expect(
+        a.saveWatchTicks({ ticks: [rec('w-1', 1045)], checkpoints: [], dropThrough: null, holder: 'A', now: 1046 }),
+      ).rejects.toThrow(/heartbeat lapsed/);
+      expect(await b.watchTicks(['w-1'])).toEqual([]);
+      // Back, A finds its heartbeat gone and its watches B's: it starts afresh, with nothing yet to take.
+      const back = await a.leaseWatches('A', 1051, 30);
+      expect(back.held).toEqual([]);
+      expect(back.replicas).toBe(2);
+      await cleanup();
+    });
+
     it('numbers stages, replaces verdicts, records approvals by phase and overrides; refuses duplicates and orphans', async () => {
       const s = await open();
       await s.insertDeploy(deployRow('d-1'));
@@ -305,6 +352,25 @@ export function storeContract(engine: string, target: () => ContractTarget): voi
       expect((await a.leaseWatches('A', 1044, 30)).held).not.toContain('w-0');
       await a.releaseLeases('A');
       expect((await b.leaseWatches('B', 1045, 30)).held).toHaveLength(5);
+      await cleanup();
+    });
+
+    it('splits the watches evenly: 4 over 3 replicas are 2/1/1, 10 over 3 are 4/3/3', async () => {
+      const s = await open();
+      const [a, b, c] = [s, await reopen(s), await reopen(s)];
+      for (let i = 0; i < 4; i++) await s.insertDeploy(deployRow(`w-${i}`, { created_at: 100 + i }));
+      const round = async (t: number) => [
+        (await a.leaseWatches('A', t, 30)).held.length,
+        (await b.leaseWatches('B', t, 30)).held.length,
+        (await c.leaseWatches('C', t, 30)).held.length,
+      ];
+      await round(1000);
+      await round(1001);
+      expect(await round(1002)).toEqual([2, 1, 1]);
+      for (let i = 4; i < 10; i++) await s.insertDeploy(deployRow(`w-${i}`, { created_at: 100 + i }));
+      await round(1003);
+      await round(1004);
+      expect(await round(1005)).toEqual([4, 3, 3]);
       await cleanup();
     });
 

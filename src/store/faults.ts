@@ -35,3 +35,14 @@ export function faultCode(e: unknown): string | null {
 export function isStoreFault(e: unknown): boolean {
   return faultCode(e) !== null;
 }
+
+/**
+ * A replica's heartbeat lapsed (or another replica declared it dead and took its watches) before its
+ * write: nothing of the write was recorded. Not a store fault: the database is fine, this replica is late.
+ */
+export class LeasesLapsed extends Error {
+  override name = 'LeasesLapsed';
+  constructor(readonly holder: string) {
+    super(`replica ${holder}: its heartbeat lapsed (its watches may be another replica's now); nothing was written`);
+  }
+}

@@ -175,4 +175,10 @@ export const PG_MIGRATIONS: { version: number; sql: string }[] = [
       );
     `,
   },
+  {
+    // Replicas read one watch's records: the one taking it over, and every replica answering for it
+    // (DeployService.storedWatch). SQLite's 41 is empty: one process holds every watch in memory.
+    version: 41,
+    sql: `CREATE INDEX watch_ticks_deploy ON watch_ticks (deploy_id, seq);`,
+  },
 ];

@@ -14,7 +14,8 @@ import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { checkpointMac, type Checkpoint } from '../audit/checkpoint.js';
 import { auditHash } from './audit-hash.js';
-import { StoreError, StoreUnavailable } from './faults.js';
+import { LeasesLapsed, StoreError, StoreUnavailable } from './faults.js';
+import { fairShare } from './fair-share.js';
 import { PG_MIGRATIONS } from './migrations-postgres.js';
 import { currentTx, runInTx, type TxFrame } from './tx-context.js';
 import type {
@@ -469,13 +470,22 @@ export class PostgresStore implements Store {
 
   saveWatchTicks(p: WatchTicksWrite): Promise<number> {
     return this.transaction(async () => {
+      // Fenced: a replica whose heartbeat is gone writes nothing (another one may be judging its watches).
+      if (p.holder !== undefined && !(await this.replicaLive(p.holder, p.now))) throw new LeasesLapsed(p.holder);
       if (p.ticks.length)
         await this.q(
           `INSERT INTO watch_ticks (deploy_id, at, record)
-           SELECT * FROM unnest($1::text[], $2::double precision[], $3::text[])`,
+           SELECT d, a, r FROM unnest($1::text[], $2::double precision[], $3::text[]) WITH ORDINALITY AS u(d, a, r, i)
+           ORDER BY i`,
           [p.ticks.map((r) => r.deployId), p.ticks.map((r) => r.at), p.ticks.map((r) => r.record)],
         );
-      for (const c of p.checkpoints) await this.saveWatch(c.deployId, c.state, p.now);
+      if (p.checkpoints.length)
+        await this.q(
+          `INSERT INTO watches (deploy_id, state, updated_at)
+           SELECT d, s, $3 FROM unnest($1::text[], $2::text[]) AS u(d, s)
+           ON CONFLICT (deploy_id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at`,
+          [p.checkpoints.map((c) => c.deployId), p.checkpoints.map((c) => c.state), p.now],
+        );
       if (p.dropThrough !== null && p.dropThrough > 0)
         await this.q(
           p.dropFor
@@ -489,8 +499,13 @@ export class PostgresStore implements Store {
     });
   }
 
-  async watchTicks(): Promise<WatchTickRow[]> {
-    const rows = await this.q<WatchTickRow & { seq: string | number }>('SELECT * FROM watch_ticks ORDER BY seq');
+  async watchTicks(deployIds?: readonly string[]): Promise<WatchTickRow[]> {
+    const rows = deployIds
+      ? await this.q<WatchTickRow & { seq: string | number }>(
+          'SELECT * FROM watch_ticks WHERE deploy_id = ANY($1::text[]) ORDER BY seq',
+          [deployIds],
+        )
+      : await this.q<WatchTickRow & { seq: string | number }>('SELECT * FROM watch_ticks ORDER BY seq');
     return rows.map((r) => ({ ...r, seq: Number(r.seq) }));
   }
 
@@ -709,40 +724,53 @@ export class PostgresStore implements Store {
   leaseWatches(holder: string, now: number, ttl: number): Promise<WatchLeases> {
     return this.transaction(async () => {
       const until = now + ttl;
-      await this.q(
-        `INSERT INTO replicas (holder, seen_at, expires_at) VALUES ($1, $2, $3)
-         ON CONFLICT (holder) DO UPDATE SET seen_at = excluded.seen_at, expires_at = excluded.expires_at`,
+      // The heartbeat first: renewed only while still live. A replica that finds it gone or lapsed was
+      // declared dead (or was): whatever it held is void, it starts again with nothing (what it takes
+      // again is `taken`, resumed from the store).
+      const renewed = await this.q(
+        'UPDATE replicas SET seen_at = $2, expires_at = $3 WHERE holder = $1 AND expires_at > $2 RETURNING holder',
         [holder, now, until],
       );
-      const [counts] = await this.q<{ replicas: number; open: number }>(
-        `SELECT (SELECT count(*) FROM replicas WHERE expires_at > $1) AS replicas,
-                (SELECT count(*) FROM deploys WHERE status = 'watching') AS open`,
-        [now],
+      if (renewed.length === 0) {
+        await this.q('DELETE FROM replicas WHERE holder = $1', [holder]);
+        await this.q('DELETE FROM watch_leases WHERE holder = $1', [holder]);
+        await this.q('INSERT INTO replicas (holder, seen_at, expires_at) VALUES ($1, $2, $3)', [holder, now, until]);
+      }
+      // Dead replicas' heartbeats go: their watches are free. A heartbeat being renewed right now is locked
+      // by its owner and skipped (it is alive), so no two rounds ever wait on each other.
+      await this.q(
+        `DELETE FROM replicas WHERE holder IN (
+           SELECT holder FROM replicas WHERE expires_at <= $1 AND holder <> $2 FOR UPDATE SKIP LOCKED)`,
+        [now, holder],
       );
-      const replicas = Math.max(1, counts?.replicas ?? 1);
-      const share = Math.ceil((counts?.open ?? 0) / replicas);
+      const live = (await this.q<{ holder: string }>('SELECT holder FROM replicas ORDER BY holder')).map(
+        (r) => r.holder,
+      );
+      const [counts] = await this.q<{ open: number }>(
+        "SELECT count(*)::int AS open FROM deploys WHERE status = 'watching'",
+      );
+      const replicas = Math.max(1, live.length);
+      const share = fairShare(counts?.open ?? 0, live, holder);
       // Leases of watches that closed: gone (any replica may clear them).
       await this.q(
         `DELETE FROM watch_leases l USING deploys d
          WHERE l.holder = $1 AND d.id = l.deploy_id AND d.status <> 'watching'`,
         [holder],
       );
-      // Renewed: every lease still ours (an expired one too: nobody took it, so nobody judged it meanwhile).
+      // Held as long as the heartbeat lives: nothing to renew per watch.
       const mine = (
         await this.q<{ deploy_id: string }>(
-          `UPDATE watch_leases SET expires_at = $2 WHERE holder = $1 RETURNING deploy_id, taken_at`,
-          [holder, until],
+          'SELECT deploy_id FROM watch_leases WHERE holder = $1 ORDER BY taken_at, deploy_id',
+          [holder],
         )
-      )
-        .map((r) => r as { deploy_id: string; taken_at?: number })
-        .sort((a, b) => (a.taken_at ?? 0) - (b.taken_at ?? 0) || a.deploy_id.localeCompare(b.deploy_id))
-        .map((r) => r.deploy_id);
+      ).map((r) => r.deploy_id);
       const released = replicas > 1 && mine.length > share ? mine.slice(share) : [];
       if (released.length)
         await this.q('DELETE FROM watch_leases WHERE holder = $1 AND deploy_id = ANY($2::text[])', [holder, released]);
       const kept = mine.slice(0, mine.length - released.length);
       const want = Math.max(0, share - kept.length);
-      // Free or expired watches, up to the fair share; rows another replica is taking right now are skipped.
+      // Free watches (no lease, or a lease whose holder's heartbeat is gone), up to the fair share; rows
+      // another replica is taking right now are skipped.
       const taken =
         want === 0
           ? []
@@ -750,20 +778,26 @@ export class PostgresStore implements Store {
               await this.q<{ deploy_id: string }>(
                 `WITH free AS (
                    SELECT d.id FROM deploys d LEFT JOIN watch_leases l ON l.deploy_id = d.id
-                   WHERE d.status = 'watching' AND (l.deploy_id IS NULL OR l.expires_at <= $2)
+                   WHERE d.status = 'watching'
+                     AND (l.deploy_id IS NULL OR NOT EXISTS (SELECT 1 FROM replicas r WHERE r.holder = l.holder))
                    ORDER BY d.created_at, d.id LIMIT $4
                    FOR UPDATE OF d SKIP LOCKED)
                  INSERT INTO watch_leases (deploy_id, holder, expires_at, taken_at)
                    SELECT id, $1, $3, $2 FROM free
                  ON CONFLICT (deploy_id) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at,
                    taken_at = excluded.taken_at
-                   WHERE watch_leases.expires_at <= $2
+                   WHERE NOT EXISTS (SELECT 1 FROM replicas r WHERE r.holder = watch_leases.holder)
                  RETURNING deploy_id`,
                 [holder, now, until, want],
               )
             ).map((r) => r.deploy_id);
       return { held: [...kept, ...taken], taken, released, replicas };
     });
+  }
+
+  async replicaLive(holder: string, now: number): Promise<boolean> {
+    const r = await this.q('SELECT 1 FROM replicas WHERE holder = $1 AND expires_at > $2 FOR SHARE', [holder, now]);
+    return r.length === 1;
   }
 
   releaseLeases(holder: string): Promise<void> {

@@ -10,7 +10,8 @@ import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { checkpointMac, type Checkpoint } from '../audit/checkpoint.js';
-import { faultCode, StoreError, StoreUnavailable } from './faults.js';
+import { fairShare } from './fair-share.js';
+import { faultCode, LeasesLapsed, StoreError, StoreUnavailable } from './faults.js';
 import { auditHash } from './audit-hash.js';
 import { MIGRATIONS } from './migrations.js';
 import { currentTx, Mutex, runInTx, type TxFrame } from './tx-context.js';
@@ -357,18 +358,25 @@ export class SqliteStore implements StoreApi {
   }
 
   leaseWatches(holder: string, now: number, ttl: number): Promise<WatchLeases> {
+    // The same rules as PostgreSQL's (store/types.ts); one connection, so no row locks are needed.
     return this.transaction(async () => {
       const until = now + ttl;
-      this.sql(
-        `INSERT INTO replicas (holder, seen_at, expires_at) VALUES (?, ?, ?)
-         ON CONFLICT (holder) DO UPDATE SET seen_at = excluded.seen_at, expires_at = excluded.expires_at`,
-      ).run(holder, now, until);
-      this.sql('DELETE FROM replicas WHERE expires_at < ?').run(now - 3600);
-      const replicas = (this.sql('SELECT count(*) AS n FROM replicas WHERE expires_at > ?').get(now) as { n: number })
-        .n;
+      const renewed = this.sql(
+        'UPDATE replicas SET seen_at = ?, expires_at = ? WHERE holder = ? AND expires_at > ?',
+      ).run(now, until, holder, now).changes;
+      if (renewed === 0) {
+        this.sql('DELETE FROM replicas WHERE holder = ?').run(holder);
+        this.sql('DELETE FROM watch_leases WHERE holder = ?').run(holder);
+        this.sql('INSERT INTO replicas (holder, seen_at, expires_at) VALUES (?, ?, ?)').run(holder, now, until);
+      }
+      this.sql('DELETE FROM replicas WHERE expires_at <= ? AND holder <> ?').run(now, holder);
+      const live = (this.sql('SELECT holder FROM replicas ORDER BY holder').all() as { holder: string }[]).map(
+        (r) => r.holder,
+      );
+      const replicas = Math.max(1, live.length);
       const open = (this.sql("SELECT count(*) AS n FROM deploys WHERE status = 'watching'").get() as { n: number }).n;
       this.sql("DELETE FROM watch_leases WHERE deploy_id IN (SELECT id FROM deploys WHERE status <> 'watching')").run();
-      const share = Math.ceil(open / Math.max(1, replicas));
+      const share = fairShare(open, live, holder);
       const mine = (
         this.sql('SELECT deploy_id FROM watch_leases WHERE holder = ? ORDER BY taken_at, deploy_id').all(holder) as {
           deploy_id: string;
@@ -378,22 +386,29 @@ export class SqliteStore implements StoreApi {
       for (const id of released)
         this.sql('DELETE FROM watch_leases WHERE deploy_id = ? AND holder = ?').run(id, holder);
       const kept = mine.slice(0, mine.length - released.length);
-      this.sql('UPDATE watch_leases SET expires_at = ? WHERE holder = ?').run(until, holder);
+      const orphan = 'NOT EXISTS (SELECT 1 FROM replicas r WHERE r.holder = l.holder)';
       const free = (
         this.sql(
           `SELECT d.id FROM deploys d LEFT JOIN watch_leases l ON l.deploy_id = d.id
-           WHERE d.status = 'watching' AND (l.deploy_id IS NULL OR l.expires_at <= ?)
+           WHERE d.status = 'watching' AND (l.deploy_id IS NULL OR ${orphan})
            ORDER BY d.created_at, d.id LIMIT ?`,
-        ).all(now, Math.max(0, share - kept.length)) as { id: string }[]
+        ).all(Math.max(0, share - kept.length)) as { id: string }[]
       ).map((r) => r.id);
       const take = this.sql(
         `INSERT INTO watch_leases (deploy_id, holder, expires_at, taken_at) VALUES (?, ?, ?, ?)
          ON CONFLICT (deploy_id) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at,
-           taken_at = excluded.taken_at WHERE watch_leases.expires_at <= ?`,
+           taken_at = excluded.taken_at
+           WHERE NOT EXISTS (SELECT 1 FROM replicas r WHERE r.holder = watch_leases.holder)`,
       );
-      const taken = free.filter((id) => take.run(id, holder, until, now, now).changes === 1);
+      const taken = free.filter((id) => take.run(id, holder, until, now).changes === 1);
       return { held: [...kept, ...taken], taken, released, replicas };
     });
+  }
+
+  replicaLive(holder: string, now: number): Promise<boolean> {
+    return this.op(
+      () => this.sql('SELECT 1 FROM replicas WHERE holder = ? AND expires_at > ?').get(holder, now) !== undefined,
+    );
   }
 
   releaseLeases(holder: string): Promise<void> {
@@ -507,19 +522,32 @@ export class SqliteStore implements StoreApi {
 
   saveWatchTicks(p: WatchTicksWrite): Promise<number> {
     return this.transaction(async () => {
+      if (p.holder !== undefined && !(await this.replicaLive(p.holder, p.now))) throw new LeasesLapsed(p.holder);
       const append = this.sql('INSERT INTO watch_ticks (deploy_id, at, record) VALUES (?, ?, ?)');
       for (const r of p.ticks) append.run(r.deployId, r.at, r.record);
       for (const c of p.checkpoints) this.writeWatch(c.deployId, c.state, p.now);
-      if (p.dropThrough !== null && p.dropThrough > 0)
-        this.sql('DELETE FROM watch_ticks WHERE seq <= ?').run(p.dropThrough);
+      if (p.dropThrough !== null && p.dropThrough > 0) {
+        if (p.dropFor) {
+          this.sql(
+            `DELETE FROM watch_ticks WHERE seq <= ? AND deploy_id IN (SELECT id FROM deploys WHERE status <> 'watching')`,
+          ).run(p.dropThrough);
+          const drop = this.sql('DELETE FROM watch_ticks WHERE seq <= ? AND deploy_id = ?');
+          for (const id of p.dropFor) drop.run(p.dropThrough, id);
+        } else this.sql('DELETE FROM watch_ticks WHERE seq <= ?').run(p.dropThrough);
+      }
       const last = this.sql("SELECT seq FROM sqlite_sequence WHERE name = 'watch_ticks'").get() as
         { seq: number } | undefined;
       return last?.seq ?? 0;
     });
   }
 
-  watchTicks(): Promise<WatchTickRow[]> {
-    return this.op(() => this.sql('SELECT * FROM watch_ticks ORDER BY seq').all() as WatchTickRow[]);
+  watchTicks(deployIds?: readonly string[]): Promise<WatchTickRow[]> {
+    return this.op(() => {
+      const all = this.sql('SELECT * FROM watch_ticks ORDER BY seq').all() as WatchTickRow[];
+      if (!deployIds) return all;
+      const want = new Set(deployIds);
+      return all.filter((r) => want.has(r.deploy_id));
+    });
   }
 
   private writeWatch(deployId: string, state: string, now: number): void {

@@ -45,6 +45,13 @@ export interface WatchTicksWrite {
    * one replica's checkpoints never drop another replica's records.
    */
   dropFor?: string[];
+  /**
+   * The writing replica on a shared store: the write is fenced by its heartbeat (leaseWatches). When the
+   * heartbeat has lapsed, or another replica has declared it dead, nothing is written and the write fails
+   * with LeasesLapsed; otherwise the heartbeat stays locked until the commit, so no replica can take over
+   * (and read the records) in between.
+   */
+  holder?: string;
   now: number;
 }
 
@@ -187,8 +194,11 @@ export interface Store {
    * every open watch's checkpoint has superseded). Returns the highest seq ever appended.
    */
   saveWatchTicks(p: WatchTicksWrite): Promise<number>;
-  /** Every tick record, in append order: a restart replays them onto the checkpoints. */
-  watchTicks(): Promise<WatchTickRow[]>;
+  /**
+   * Every tick record, in append order: a restart replays them onto the checkpoints. With deployIds, only
+   * those watches' records (a replica taking watches over).
+   */
+  watchTicks(deployIds?: readonly string[]): Promise<WatchTickRow[]>;
 
   /** Replaces the per-signal verdicts of a deploy. */
   saveVerdicts(deployId: string, rows: Omit<VerdictRow, 'deploy_id'>[]): Promise<void>;
@@ -249,11 +259,21 @@ export interface Store {
   /** Several processes may use this store at once (PostgreSQL): watches and outbox lanes go under leases. */
   readonly shared: boolean;
   /**
-   * One replica's lease round, in one transaction: its heartbeat; its leases on open watches renewed; free
-   * or expired ones taken up to its fair share (open watches / live replicas); leases beyond that share
-   * released for the others. Returns what it holds until now + ttl.
+   * One replica's lease round, in one transaction. A watch's lease lives as long as its holder's heartbeat
+   * (one row per replica, renewed here until now + ttl), so a round writes one row however many watches it
+   * holds. A heartbeat found lapsed is deleted (its replica is dead: its watches are free) by whichever
+   * replica sees it first; the replica itself, when it comes back, finds its heartbeat gone (`lapsed`) and
+   * starts afresh. Then: leases of closed watches dropped; free watches taken up to its fair share, and
+   * leases beyond it released. The share: open watches / live replicas, the remainder going one each to the
+   * first replicas by id (4 over 3 replicas is 2/1/1, never 2/2/0). Returns what it holds until now + ttl.
    */
   leaseWatches(holder: string, now: number, ttl: number): Promise<WatchLeases>;
+  /**
+   * Inside a transaction: whether holder's heartbeat is live at now, held (PostgreSQL: FOR SHARE) until the
+   * transaction ends, so that no other replica can declare it dead and take its watches before the
+   * transaction's writes (a decision) commit.
+   */
+  replicaLive(holder: string, now: number): Promise<boolean>;
   /** A replica stopping: its watches and lanes are free at once, and it no longer counts as live. */
   releaseLeases(holder: string): Promise<void>;
   /** One worker at a time per outbox lane across replicas: true when holder has it until now + ttl. */
@@ -279,7 +299,10 @@ export interface Store {
 export interface WatchLeases {
   /** deploy ids whose watch this replica judges until now + ttl */
   held: string[];
-  /** the ones among them taken this round (new, or from a replica whose lease expired) */
+  /**
+   * the ones among them taken this round (new, from a dead replica, or its own again after its heartbeat
+   * lapsed): whatever the taker had of them in memory is stale, they resume from the store
+   */
   taken: string[];
   /** leases given back this round (beyond the fair share) */
   released: string[];

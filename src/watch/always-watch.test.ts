@@ -124,6 +124,31 @@ describe('always-on watch: partial drops on bursty series, and one page per anom
   });
 });
 
+describe('always-on watch: a holiday period over two days', () => {
+  const morning = (day: number) => (i: number) => i >= day * DAY + 84 && i < day * DAY + 120; // 07:00-10:00
+  it('pages its first morning once: the next, a little deeper, is the same period; a far deeper one pages', () => {
+    const holiday = (second: number) =>
+      run({
+        seed: 24,
+        days: 23,
+        base: 200,
+        burst: 50,
+        factor: (i) => (morning(21)(i) ? 0.55 : morning(22)(i) ? second : 1),
+      });
+    const same = holiday(0.5);
+    expect(same.pages.filter((p) => p.i < 21 * DAY + 84)).toEqual([]);
+    const paged = same.pages.filter((p) => p.i >= 21 * DAY + 84);
+    expect(paged).toHaveLength(1);
+    expect(paged[0]!.i).toBeLessThan(21 * DAY + 120);
+    // the second morning was seen (an episode was open) and kept out of the history
+    expect(Number.isNaN(same.w.truth[22 * DAY + 110] as number)).toBe(true);
+    const deeper = holiday(0.2).pages.filter((p) => p.i >= 21 * DAY + 84);
+    expect(deeper).toHaveLength(2);
+    expect(deeper[1]!.i).toBeGreaterThanOrEqual(22 * DAY + 84);
+    expect(deeper[1]!.inc.evidence.test).toBe('always-against-forecast');
+  });
+});
+
 describe('always-on watch: an observation spanning a gap', () => {
   it('judges a counter jump across a gap against the forecast summed over the ticks it spans', () => {
     const make = () =>

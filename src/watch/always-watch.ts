@@ -18,16 +18,18 @@ import {
   levelPrior,
   newLevelDetector,
   resetLevelDetector,
+  setLevelLaws,
   updateLevelDetector,
   type LevelDetector,
   type LevelPrior,
 } from '../judge/level-detector.js';
+import { fitShape } from '../judge/nb-shape.js';
 import { forecastSettings, measureForecastError, smoothedAt, type ForecastSettings } from '../judge/forecast.js';
 import { median } from 'simple-statistics';
 import type { Direction } from '../judge/effect-grid.js';
 import type { Evidence } from '../model/verdict.js';
 import { collapseTest, type Collapse } from './always-collapse.js';
-import { alarmWindow, collapseEvidence, forecastEvidence, type AlarmWindow } from './always-evidence.js';
+import { alarmWindow, collapseEvidence, forecastEvidence, levelBand, type AlarmWindow } from './always-evidence.js';
 
 export interface AlwaysWatch {
   service: string;
@@ -57,6 +59,8 @@ export interface AlwaysWatch {
   otherMargin: number;
   sigma2: number;
   d0: number;
+  /** the per-tick burst law's shape (negative binomial on the d0 scale), measured on the replay */
+  shape: number;
   levelSd: number;
   origins: number;
   exceedances: number;
@@ -156,6 +160,7 @@ export function newAlwaysWatch(o: {
     otherMargin: 0.25,
     sigma2: 0.01,
     d0: 2,
+    shape: 2,
     levelSd: 0.1,
     origins: 0,
     exceedances: 0,
@@ -258,6 +263,9 @@ function remeasure(w: AlwaysWatch, s: ForecastSettings, i: number): void {
   w.origins = err.origins;
   w.exceedances = drop ? err.dropExceedances : err.riseExceedances;
   w.prior = levelPrior(err.errors ?? [], err.noiseVar ?? [], w.direction);
+  w.shape = fitShape(err.ticks?.x ?? [], err.ticks?.m ?? [], err.d0, horizon).shape;
+  const r0 = drop ? 1 - w.minEffect : 1 + w.minEffect;
+  setLevelLaws(w.detector, w.prior, { d0: err.d0, shape: w.shape }, r0);
   // The replayed origins go back `stride` ticks each from the horizon before now, each with its level
   // window and lagged copies before it: the span of history the law rests on.
   const firstOrigin = Math.max(0, end - horizon - stride * Math.max(0, err.origins - 1));
@@ -372,10 +380,7 @@ export function stepAlways(w: AlwaysWatch, t: number, x0: number, spans = 1): Al
   let teach = true;
   if (f > 0) {
     // Variance of a sum over `ticks` ticks: sum of d0 f_j + sigma2 f_j^2, about (d0 + sigma2 f / ticks) f.
-    if (w.prior) {
-      const r0 = w.direction === 'drop' ? 1 - w.minEffect : 1 + w.minEffect;
-      stat = Math.max(0, updateLevelDetector(w.detector, w.prior, r0, x, f, w.d0 + (w.sigma2 * f) / ticks));
-    }
+    if (w.prior) stat = Math.max(0, updateLevelDetector(w.detector, x, f, ticks));
     w.recent.push({ x, f });
     const recentTicks = horizonTicks(w.step);
     if (w.recent.length > recentTicks) w.recent.shift();
@@ -423,13 +428,17 @@ export function stepAlways(w: AlwaysWatch, t: number, x0: number, spans = 1): Al
   } else if (!w.episode && stat >= w.threshold) {
     const win = alarmWindow(w, t);
     const last = w.lastEpisode;
-    // An aftershock: within a day of an episode that ended, no deeper than it went (a holiday's evening
-    // after its morning, the day after a long weekend, the dip while a recovered outage catches up). It
-    // is the same anomalous period: kept open and out of the history, not paged again.
+    // An aftershock: within a day of an episode that ended, not clearly deeper than it went (a holiday's
+    // evening after its morning, the next day of a holiday period, the dip while a recovered outage
+    // catches up). It is the same anomalous period: kept open and out of the history, not paged again.
+    // Clearly deeper: the window's ratio is beyond the last episode's worst by more than its own 95%
+    // normal range (level error and noise), so a holiday's second morning, a little lower than its
+    // first, is not a new incident, and a regression on top of it is.
+    const range = Math.exp(1.96 * levelBand(w, win.expected, win.expected2).sd);
     const aftershock =
       last !== null &&
       t - last.endedAt <= MAX_EPISODE_S &&
-      (w.direction === 'drop' ? win.ratio >= last.worst : win.ratio <= last.worst);
+      (w.direction === 'drop' ? win.ratio * range >= last.worst : win.ratio / range <= last.worst);
     if (aftershock) {
       w.episode = {
         kind: 'forecast',

@@ -3,8 +3,6 @@
 // backtest replays weeks in seconds and the live service passes the wall clock.
 import type { Config } from '../config/schema.js';
 import type { Deploy } from '../model/deploy.js';
-import { HistogramBoundError } from '../signals/histogram.js';
-import { TickCache } from '../sources/tick-cache.js';
 import { SourceError, type MetricSource } from '../sources/types.js';
 import {
   blindness,
@@ -16,10 +14,20 @@ import {
   type DeployWatch,
   type EvaluationSettings,
 } from './deploy-watch.js';
-import { canaryFloor, historyForecasts } from './history.js';
-import { observeCanary, observeTotal, stageWeights, weightOver } from './inputs.js';
+import { stageWeights, weightOver } from './inputs.js';
 import { latencyOptions } from './latency-evidence.js';
 import { MAX_GAP_SECONDS, markBlind, markGap, markSeen } from './seeing.js';
+import {
+  errorOf,
+  failureOf,
+  LocalObserver,
+  type Failure,
+  type Observer,
+  type ObserverTick,
+  type PrepareAnswer,
+  type PrepareRequest,
+  type TickRequest,
+} from './observer.js';
 import type { Observation, WatchRecord } from './tick-log.js';
 import { newSignalJudge, STAGE_LAG, stepSignal, type FrozenForecast, type TickInput } from './signal-judge.js';
 
@@ -45,8 +53,8 @@ const UNKNOWN = { value: NaN, live: 0 };
 const UNJUDGED: FrozenForecast = { values: [], margin: 0, sigma2: 0, d0: 1, lags: [], origins: 0 };
 const UNKNOWN_ARMS = { canary: { num: UNKNOWN, den: UNKNOWN }, baseline: { num: UNKNOWN, den: UNKNOWN } };
 
-/** Watches judged between two yields to the event loop. */
-const CHUNK = 25;
+/** Watches judged between two yields to the event loop (a slice is well under a millisecond). */
+const JUDGE_SLICE = 25;
 
 /** Catch-up bound: after an outage, at most this many missed ticks are judged in one go. */
 const MAX_CATCH_UP = 240;
@@ -55,8 +63,25 @@ export class Watcher {
   readonly settings: EvaluationSettings;
   private readonly open = new Map<string, DeployWatch>();
 
-  constructor(private readonly deps: { config: Config; source: MetricSource; events?: WatcherEvents; log?: Logger }) {
+  /** reads the source for each tick: on this thread (LocalObserver) or in a worker (worker-observer.ts) */
+  readonly observer: Observer;
+
+  constructor(
+    private readonly deps: {
+      config: Config;
+      source: MetricSource;
+      events?: WatcherEvents;
+      log?: Logger;
+      observer?: Observer;
+    },
+  ) {
     this.settings = evaluationSettings(deps.config);
+    this.observer = deps.observer ?? new LocalObserver(deps.source, deps.config, this.settings);
+  }
+
+  /** Stops the observer (a worker thread): the last thing a stopping service does. */
+  async stop(): Promise<void> {
+    await this.observer.close();
   }
 
   /** Starts watching a deploy, or resumes a persisted watch. */
@@ -85,75 +110,156 @@ export class Watcher {
     this.open.delete(id);
   }
 
-  /** Judges every open watch for each tick up to `now`. One failing watch never stops the others. */
   /**
-   * Judges every open watch for each tick up to `now`. One failing watch never stops the others. Watches are
-   * judged in chunks with a yield to the event loop between them, so a tick over thousands of watches never
-   * holds up the API (the gate answers within milliseconds while a tick runs).
+   * Judges every open watch for each tick up to `now`. One failing watch never stops the others. The
+   * observer reads (observer.ts: on this thread, or in a worker); this judges what it read, in batches with
+   * a yield to the event loop between them, so a tick over thousands of watches never holds up the API.
+   * A watch behind by several ticks (after an outage) is read and judged one tick per round, since each
+   * tick's reading starts where the previous one left each signal (its anchor).
    */
   async tick(now: number): Promise<void> {
-    const source = new TickCache(this.deps.source);
-    const all = [...this.open.values()];
-    for (let i = 0; i < all.length; i += CHUNK) {
-      if (i > 0) await new Promise((r) => setImmediate(r));
-      await Promise.all(all.slice(i, i + CHUNK).map((w) => this.judge(w, now, source)));
+    const reading = this.observer.begin();
+    try {
+      let due = [...this.open.values()];
+      await this.batches(due, (ws) => this.prepareAll(ws, reading, now));
+      for (let round = 0; round < MAX_CATCH_UP; round++) {
+        due = due.filter(
+          (w) => w.prepared && w.status === 'watching' && this.open.has(w.deploy.id) && this.nextTick(w) <= now,
+        );
+        if (due.length === 0) break;
+        // only the watches judged this round go on to the next: a failed read is not retried within a tick
+        const judged: DeployWatch[] = [];
+        await this.batches(due, (ws) => this.observeAll(ws, reading, now, judged));
+        due = judged;
+      }
+    } finally {
+      reading.end();
     }
   }
 
-  private async judge(w: DeployWatch, now: number, source: MetricSource): Promise<void> {
-    try {
-      await this.advance(w, now, source);
-    } catch (e) {
-      const err = e instanceof Error ? e : new Error(String(e));
-      this.failed(w, now, err.message);
-      this.deps.events?.changed?.(w, { at: now, l: w.lastTick, e: err.message });
-      if (!(err instanceof SourceError)) this.deps.log?.error({ deploy: w.deploy.id, err }, 'watch failed');
-      this.deps.events?.blind?.(w, err);
+  /** The tick a watch judges next. */
+  private nextTick(w: DeployWatch): number {
+    return w.lastTick === null ? w.firstTick : w.lastTick + this.settings.step;
+  }
+
+  /**
+   * Runs `run` over the watches in the observer's batches, `ahead` of them in flight; each batch answers
+   * with one judging step per watch, run here JUDGE_SLICE at a time with a yield to the event loop between.
+   */
+  private async batches(ws: DeployWatch[], run: (ws: DeployWatch[]) => Promise<(() => void)[]>): Promise<void> {
+    const { batch, ahead } = this.observer;
+    const inFlight: Promise<(() => void)[]>[] = [];
+    let next = 0;
+    const more = () => {
+      while (inFlight.length < ahead && next < ws.length) {
+        inFlight.push(run(ws.slice(next, next + batch)));
+        next += batch;
+      }
+    };
+    more();
+    let first = true;
+    while (inFlight.length) {
+      const steps = await (inFlight.shift() as Promise<(() => void)[]>);
+      more();
+      for (let i = 0; i < steps.length; i += JUDGE_SLICE) {
+        if (!first) await new Promise((r) => setImmediate(r));
+        first = false;
+        for (const step of steps.slice(i, i + JUDGE_SLICE)) step();
+      }
     }
-    if (w.status !== 'watching') {
+  }
+
+  /** Reads the history of the watches not yet prepared; returns the judging of what was read. */
+  private async prepareAll(ws: DeployWatch[], reading: ObserverTick, now: number): Promise<(() => void)[]> {
+    const todo = ws.filter((w) => !w.prepared);
+    if (todo.length === 0) return [];
+    const answers = await reading
+      .prepare(todo.map((w) => this.prepareRequest(w)))
+      .catch((e: unknown) => todo.map(() => failureOf(e)));
+    return todo.map((w, i) => () => {
+      const a = answers[i] ?? { error: 'no answer', source: null };
+      if ('error' in a) return this.fail(w, now, errorOf(a));
+      try {
+        this.prepared(w, a);
+        this.deps.events?.changed?.(w, null);
+      } catch (e) {
+        this.fail(w, now, e);
+      }
+    });
+  }
+
+  /** Reads the next tick of these watches; returns the judging of what was read. */
+  private async observeAll(
+    ws: DeployWatch[],
+    reading: ObserverTick,
+    now: number,
+    judged: DeployWatch[],
+  ): Promise<(() => void)[]> {
+    const reqs: TickRequest[] = [];
+    const asked: { w: DeployWatch; t: number }[] = [];
+    const failed: { w: DeployWatch; e: unknown }[] = [];
+    for (const w of ws) {
+      try {
+        reqs.push(this.tickRequest(w));
+        asked.push({ w, t: this.nextTick(w) });
+      } catch (e) {
+        failed.push({ w, e });
+      }
+    }
+    const answers = reqs.length ? await reading.observe(reqs).catch((e: unknown) => reqs.map(() => failureOf(e))) : [];
+    return [
+      ...failed.map((f) => () => this.fail(f.w, now, f.e)),
+      ...asked.map(({ w, t }, i) => () => {
+        // A watch closed or changed meanwhile (an override, a stage, a lease lost) is not judged on it.
+        if (w.status !== 'watching' || !this.open.has(w.deploy.id) || this.nextTick(w) !== t) return;
+        const a = answers[i] ?? { error: 'no answer', source: null };
+        if ('error' in a) return this.fail(w, now, errorOf(a));
+        try {
+          // Every signal's observation first: a source that fails fails here, before any state changed, so
+          // the tick is judged again once the source answers (Prometheus keeps the history).
+          this.apply(w, t, a.observations);
+          this.deps.events?.changed?.(w, { t, o: a.observations });
+          judged.push(w);
+        } catch (e) {
+          this.fail(w, now, e);
+        }
+        this.settle(w);
+      }),
+    ];
+  }
+
+  private tickRequest(w: DeployWatch): TickRequest {
+    const service = this.deps.config.services[w.deploy.service];
+    if (!service) throw new Error(`service ${w.deploy.service} left the config`);
+    const t = this.nextTick(w);
+    return {
+      service: w.deploy.service,
+      version: w.deploy.version,
+      baselineVersion: w.deploy.baselineVersion,
+      t,
+      signals: w.signals.map((s) => ({
+        name: s.name,
+        mode: s.mode,
+        anchor: seeingOf(w, s.name).anchor ?? t - this.settings.step,
+      })),
+    };
+  }
+
+  /** A watch that could not be read or judged this tick: blind, said once, the others go on. */
+  private fail(w: DeployWatch, now: number, e: unknown): void {
+    const err = e instanceof Error ? e : new Error(String(e));
+    this.failed(w, now, err.message);
+    this.deps.events?.changed?.(w, { at: now, l: w.lastTick, e: err.message });
+    if (!(err instanceof SourceError)) this.deps.log?.error({ deploy: w.deploy.id, err }, 'watch failed');
+    this.deps.events?.blind?.(w, err);
+    this.settle(w);
+  }
+
+  /** A decided watch leaves the loop and is announced once. */
+  private settle(w: DeployWatch): void {
+    if (w.status !== 'watching' && this.open.get(w.deploy.id) === w) {
       this.open.delete(w.deploy.id);
       this.deps.events?.decided?.(w);
-    }
-  }
-
-  private async advance(w: DeployWatch, now: number, source: MetricSource): Promise<void> {
-    const { step, absentAfter } = this.settings;
-    if (!w.prepared) {
-      await this.prepare(w);
-      this.deps.events?.changed?.(w, null);
-    }
-    let t = w.lastTick === null ? w.firstTick : w.lastTick + step;
-    for (let n = 0; t <= now && n < MAX_CATCH_UP && w.status === 'watching'; t += step, n++) {
-      const service = this.deps.config.services[w.deploy.service];
-      if (!service) throw new Error(`service ${w.deploy.service} left the config`);
-      const split = {
-        label: service.cohortLabel,
-        version: w.deploy.version,
-        baselineVersion: w.deploy.baselineVersion,
-      };
-      // Every signal's observation first: a source that fails throws here, before any state changed, so
-      // the tick is judged again once the source answers (Prometheus keeps the history).
-      const observations = await Promise.all(
-        w.signals.map((s) => {
-          const sig = service.signals[s.name];
-          if (!sig) throw new Error(`signal ${s.name} left the config`);
-          const anchor = seeingOf(w, s.name).anchor ?? t - step;
-          return s.mode === 'canary'
-            ? observeCanary(
-                source,
-                sig,
-                split,
-                anchor,
-                t,
-                step,
-                absentAfter,
-                sig.kind === 'count' && service.traffic ? { signal: s.name, selector: service.traffic } : null,
-              )
-            : observeTotal(source, sig, anchor, t, step, absentAfter);
-        }),
-      );
-      this.apply(w, t, observations);
-      this.deps.events?.changed?.(w, { t, o: observations });
     }
   }
 
@@ -242,70 +348,60 @@ export class Watcher {
       stepSignal(s, input, t, index, alive || t > w.graceUntil);
     });
     w.lastTick = t;
+    // The source answered: the watch is blind now only where a signal is (a source failure before this
+    // tick no longer counts; keeping its time here kept the watch blind, and paged, for good).
     w.sourceError = null;
+    w.blindSince = null;
     w.blindSince = blindness(w).since;
     decide(w, t);
   }
 
+  private prepareRequest(w: DeployWatch): PrepareRequest {
+    return {
+      service: w.deploy.service,
+      version: w.deploy.version,
+      baselineVersion: w.deploy.baselineVersion,
+      strategy: w.deploy.strategy,
+      origin: w.firstTick - this.settings.step,
+      horizon: horizonTicks(w),
+      // every canary signal: per exposure, or a placebo split for a count without `traffic` (history.ts)
+      floors: w.signals.filter((s) => s.main.kind === 'two-arm').map((s) => s.name),
+    };
+  }
+
   /**
-   * Reads the history before the deploy. Canary deploys: each signal judged per exposure gets the
-   * dispersion floor measured on the old version's last hour. All-at-once deploys: each signal's forecast
-   * is frozen from the history.
+   * The history read before the deploy (observer.ts, prepareWatch). Canary deploys: each signal gets the
+   * dispersion floor measured on the old version's last hour (per exposure, or a placebo split of its
+   * instances for a count without `traffic`). All-at-once deploys: each signal's forecast is frozen.
    */
-  private async prepare(w: DeployWatch): Promise<void> {
+  private prepared(w: DeployWatch, a: Exclude<PrepareAnswer, Failure>): void {
     const service = this.deps.config.services[w.deploy.service];
     if (!service) throw new Error(`service ${w.deploy.service} is not in the config`);
-    const { step, absentAfter, alpha, minEffect } = this.settings;
-    const origin = w.firstTick - step;
+    const { alpha, minEffect } = this.settings;
     if (w.deploy.strategy === 'canary') {
-      const split = {
-        label: service.cohortLabel,
-        version: w.deploy.version,
-        baselineVersion: w.deploy.baselineVersion,
-      };
-      const floors = await Promise.all(
-        w.signals.map(async (s) => {
-          const sig = service.signals[s.name];
-          if (!sig || s.main.kind !== 'two-arm') return null;
-          try {
-            return await canaryFloor(this.deps.source, sig, service.traffic ?? null, split, origin, step, absentAfter);
-          } catch (e) {
-            // a histogram without the slowerThan bound: said by the signal's first tick, no floor here
-            if (e instanceof HistogramBoundError) return null;
-            throw e;
-          }
-        }),
-      );
-      w.signals.forEach((s, i) => {
-        if (s.main.kind === 'two-arm') s.main.floor = floors[i] ?? null;
-      });
+      if (!('floors' in a)) throw new Error('a canary watch prepared without floors');
+      let i = 0;
+      for (const s of w.signals) if (s.main.kind === 'two-arm') s.main.floor = a.floors[i++] ?? null;
       w.prepared = true;
       return;
     }
-    const horizon = horizonTicks(w);
+    if (!('forecasts' in a)) throw new Error('an all-at-once watch prepared without forecasts');
     w.signals = [];
-    for (const [name, sig] of Object.entries(service.signals)) {
-      // Without a control arm, half the false-alarm budget goes to the forecast's level error (the margin),
-      // half to the test against it.
-      // A histogram without the slowerThan bound has no history to forecast: the signal is never judged.
-      const f = await historyForecasts(this.deps.source, sig, origin, step, horizon, absentAfter, alpha / 2).catch(
-        (e: unknown) => {
-          if (e instanceof HistogramBoundError) return { main: UNJUDGED, traffic: null, error: e.message };
-          throw e;
-        },
-      );
+    for (const f of a.forecasts) {
+      const sig = service.signals[f.name];
+      if (!sig) continue;
       const judge = newSignalJudge({
-        name,
+        name: f.name,
         kind: sig.kind,
         mode: 'history',
         direction: sig.bad,
         alpha: alpha / 2,
         tolerance: sig.minEffect ?? minEffect,
-        forecast: f.main,
-        trafficForecast: f.traffic,
+        forecast: f.forecast?.main ?? UNJUDGED,
+        trafficForecast: f.forecast?.traffic ?? null,
         latency: latencyOptions(sig),
       });
-      if ('error' in f) judge.error = `signal ${name}: ${f.error}`;
+      if (f.error !== undefined) judge.error = `signal ${f.name}: ${f.error}`;
       w.signals.push(judge);
     }
     w.prepared = true;

@@ -44,7 +44,8 @@ export interface Postgres {
 
 let counter = 0;
 
-export async function startPostgres(): Promise<Postgres> {
+/** settings: extra `-c name=value` server settings (a bench measuring WAL sets full_page_writes). */
+export async function startPostgres(o: { settings?: Record<string, string> } = {}): Promise<Postgres> {
   const bin = postgresBin();
   const root = process.getuid?.() === 0;
   const dir = mkdtempSync(join(tmpdir(), 'navigator-pg-'));
@@ -97,6 +98,7 @@ export async function startPostgres(): Promise<Postgres> {
     'full_page_writes=off',
     '-c',
     'max_connections=200',
+    ...Object.entries(o.settings ?? {}).flatMap(([k, v]) => ['-c', `${k}=${v}`]),
   ]);
   const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
