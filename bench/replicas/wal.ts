@@ -7,6 +7,8 @@
 // (pg_stat_database xact_commit; the replicas' own statement counters). Everything the database writes is
 // in the WAL figure: tick records, the staggered checkpoints (a watch's whole state every 64 of its ticks),
 // the prefix drops, the lease rounds (one heartbeat row per replica) and the decisions.
+// With --fpw on the window starts at a CHECKPOINT, so the full-page images of the pages first changed after
+// it are in the figure (the default checkpoint_timeout, 5 min, is 20 ticks).
 //   node --import tsx bench/replicas/wal.ts [--watches 3000] [--window 32] [--fpw on|off]
 import { mkdirSync, writeFileSync } from 'node:fs';
 import pg from 'pg';
@@ -118,6 +120,9 @@ ${services
     return r!;
   };
   await db.query('SELECT pg_stat_force_next_flush()').catch(() => {});
+  // With full-page writes on, the window starts at a checkpoint: every page's first change after it is
+  // written whole, as in each checkpoint_timeout (5 min, 20 ticks) of a real server.
+  if (FPW === 'on') await db.query('CHECKPOINT');
   const s0 = await snap();
   const q0 = navs.reduce((a, n) => a + (n.store as PostgresStore).queries, 0);
   const perTick: number[] = [];
@@ -176,3 +181,4 @@ ${services
 } finally {
   await server.stop();
 }
+process.exit(0); // the replicas' pools and timers are closed; nothing else is worth waiting for

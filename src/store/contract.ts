@@ -374,6 +374,41 @@ export function storeContract(engine: string, target: () => ContractTarget): voi
       await cleanup();
     });
 
+    it('keeps sign-in sessions for every handle until they expire, with a one-time flash, bounded', async () => {
+      const a = await open();
+      const b = await reopen(a);
+      const row = (id: string, at: number) => ({
+        id,
+        actor: JSON.stringify({ name: 'alice', role: 'approver' }),
+        csrf: `csrf-${id}`,
+        flash: null,
+        created_at: at,
+        expires_at: at + 100,
+      });
+      await a.createSession(row('s-1', 1000), 1000, 3);
+      // Another replica's handle sees it at once.
+      expect(await b.session('s-1', 1050)).toMatchObject({ id: 's-1', csrf: 'csrf-s-1', expires_at: 1100 });
+      await b.setSessionFlash('s-1', 'Approved by alice.');
+      expect((await a.session('s-1', 1051))?.flash).toBe('Approved by alice.');
+      await a.setSessionFlash('s-1', null);
+      expect((await b.session('s-1', 1052))?.flash).toBeNull();
+      // Expired: unknown wherever it is read, and dropped by the next sign-in.
+      expect(await b.session('s-1', 1100)).toBeUndefined();
+      await a.createSession(row('s-2', 1101), 1101, 3);
+      expect(await a.session('s-1', 0)).toBeUndefined();
+      // Bounded: beyond `keep`, the oldest go.
+      await a.createSession(row('s-3', 1102), 1102, 3);
+      await a.createSession(row('s-4', 1103), 1103, 3);
+      await a.createSession(row('s-5', 1104), 1104, 3);
+      const left = [];
+      for (const id of ['s-2', 's-3', 's-4', 's-5']) if (await b.session(id, 1104)) left.push(id);
+      expect(left).toEqual(['s-3', 's-4', 's-5']);
+      // Signed out on one replica: signed out on all.
+      await b.deleteSession('s-4');
+      expect(await a.session('s-4', 1104)).toBeUndefined();
+      await cleanup();
+    });
+
     it('gives an outbox lane to one worker at a time until its lease expires', async () => {
       const a = await open();
       const b = await reopen(a);

@@ -3,6 +3,8 @@
 // (version 2 from version 1) is the resulting schema here: a PostgreSQL store never held version-1 data.
 // Epoch seconds are double precision (as SQLite's REAL), JSON columns text (the store hands strings on).
 // `ord` columns keep insertion order where SQLite used its rowid.
+import { SESSIONS_MIGRATION } from './migrations-sessions.js';
+
 export const PG_MIGRATIONS: { version: number; sql: string }[] = [
   {
     version: 1,
@@ -181,4 +183,5 @@ export const PG_MIGRATIONS: { version: number; sql: string }[] = [
     version: 41,
     sql: `CREATE INDEX watch_ticks_deploy ON watch_ticks (deploy_id, seq);`,
   },
+  SESSIONS_MIGRATION,
 ];

@@ -2,6 +2,7 @@
 // Never edit an applied migration: add the next number.
 import { LEASES_MIGRATION } from './migrations-leases.js';
 import { OUTBOX_MIGRATION } from './migrations-outbox.js';
+import { SESSIONS_MIGRATION } from './migrations-sessions.js';
 
 export const MIGRATIONS: { version: number; sql: string }[] = [
   {
@@ -172,4 +173,5 @@ export const MIGRATIONS: { version: number; sql: string }[] = [
   },
   OUTBOX_MIGRATION,
   LEASES_MIGRATION,
+  SESSIONS_MIGRATION,
 ].sort((a, b) => a.version - b.version); // applied in version order, wherever a merge put them

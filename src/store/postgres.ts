@@ -28,6 +28,7 @@ import type {
   EffectMeta,
   OutboxRow,
   OverrideRow,
+  SessionRow,
   StageRow,
   Store,
   VerdictRow,
@@ -507,6 +508,33 @@ export class PostgresStore implements Store {
         )
       : await this.q<WatchTickRow & { seq: string | number }>('SELECT * FROM watch_ticks ORDER BY seq');
     return rows.map((r) => ({ ...r, seq: Number(r.seq) }));
+  }
+
+  createSession(r: SessionRow, now: number, keep: number): Promise<void> {
+    return this.transaction(async () => {
+      await this.q('DELETE FROM ui_sessions WHERE expires_at <= $1', [now]);
+      await this.q(
+        'DELETE FROM ui_sessions WHERE id IN (SELECT id FROM ui_sessions ORDER BY created_at DESC, id OFFSET $1)',
+        [Math.max(0, keep - 1)],
+      );
+      await this.q(
+        `INSERT INTO ui_sessions (id, actor, csrf, flash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+        [r.id, r.actor, r.csrf, r.flash, r.created_at, r.expires_at],
+      );
+    });
+  }
+
+  async session(id: string, now: number): Promise<SessionRow | undefined> {
+    const [r] = await this.q<SessionRow>('SELECT * FROM ui_sessions WHERE id = $1 AND expires_at > $2', [id, now]);
+    return r;
+  }
+
+  async setSessionFlash(id: string, flash: string | null): Promise<void> {
+    await this.q('UPDATE ui_sessions SET flash = $2 WHERE id = $1', [id, flash]);
+  }
+
+  async deleteSession(id: string): Promise<void> {
+    await this.q('DELETE FROM ui_sessions WHERE id = $1', [id]);
   }
 
   async saveVerdicts(deployId: string, rows: Omit<VerdictRow, 'deploy_id'>[]): Promise<void> {

@@ -25,6 +25,7 @@ import type {
   EffectMeta,
   OutboxRow,
   OverrideRow,
+  SessionRow,
   StageRow,
   Store as StoreApi,
   VerdictRow,
@@ -555,6 +556,37 @@ export class SqliteStore implements StoreApi {
       `INSERT INTO watches (deploy_id, state, updated_at) VALUES (?, ?, ?)
        ON CONFLICT (deploy_id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at`,
     ).run(deployId, state, now);
+  }
+
+  createSession(r: SessionRow, now: number, keep: number): Promise<void> {
+    return this.transaction(async () => {
+      this.sql('DELETE FROM ui_sessions WHERE expires_at <= ?').run(now);
+      this.sql(
+        'DELETE FROM ui_sessions WHERE id IN (SELECT id FROM ui_sessions ORDER BY created_at DESC, id LIMIT -1 OFFSET ?)',
+      ).run(Math.max(0, keep - 1));
+      this.sql(
+        'INSERT INTO ui_sessions (id, actor, csrf, flash, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)',
+      ).run(r.id, r.actor, r.csrf, r.flash, r.created_at, r.expires_at);
+    });
+  }
+
+  session(id: string, now: number): Promise<SessionRow | undefined> {
+    return this.op(
+      () =>
+        this.sql('SELECT * FROM ui_sessions WHERE id = ? AND expires_at > ?').get(id, now) as SessionRow | undefined,
+    );
+  }
+
+  setSessionFlash(id: string, flash: string | null): Promise<void> {
+    return this.op(() => {
+      this.sql('UPDATE ui_sessions SET flash = ? WHERE id = ?').run(flash, id);
+    });
+  }
+
+  deleteSession(id: string): Promise<void> {
+    return this.op(() => {
+      this.sql('DELETE FROM ui_sessions WHERE id = ?').run(id);
+    });
   }
 
   saveVerdicts(deployId: string, rows: Omit<VerdictRow, 'deploy_id'>[]): Promise<void> {

@@ -36,6 +36,17 @@ export interface WatchTickRow {
   record: string;
 }
 
+/** A sign-in session of the on-call page (ui/session.ts); `id` is the SHA-256 of the cookie's id. */
+export interface SessionRow {
+  id: string;
+  /** JSON: { name, role, identities } */
+  actor: string;
+  csrf: string;
+  flash: string | null;
+  created_at: number;
+  expires_at: number;
+}
+
 export interface WatchTicksWrite {
   ticks: { deployId: string; at: number; record: string }[];
   checkpoints: { deployId: string; state: string }[];
@@ -199,6 +210,14 @@ export interface Store {
    * those watches' records (a replica taking watches over).
    */
   watchTicks(deployIds?: readonly string[]): Promise<WatchTickRow[]>;
+
+  // The on-call page's sessions (migration 42): shared by every replica, gone once expired.
+  /** Stores a new session; drops the expired ones and, beyond `keep` sessions, the oldest. */
+  createSession(s: SessionRow, now: number, keep: number): Promise<void>;
+  /** The session unless it expired by now. */
+  session(id: string, now: number): Promise<SessionRow | undefined>;
+  setSessionFlash(id: string, flash: string | null): Promise<void>;
+  deleteSession(id: string): Promise<void>;
 
   /** Replaces the per-signal verdicts of a deploy. */
   saveVerdicts(deployId: string, rows: Omit<VerdictRow, 'deploy_id'>[]): Promise<void>;

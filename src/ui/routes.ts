@@ -23,7 +23,7 @@ import { CSS } from './static.js';
 export interface UiDeps extends PeopleDeps {
   config: Config;
   source?: MetricSource;
-  store: PeopleDeps['store'] & Pick<Store, 'audit'>;
+  store: PeopleDeps['store'] & Pick<Store, 'audit' | 'createSession' | 'session' | 'setSessionFlash' | 'deleteSession'>;
 }
 
 const CSP =
@@ -40,7 +40,7 @@ function parseForm(body: string): Form {
 }
 
 export function uiRoutes(deps: UiDeps) {
-  const sessions = new Sessions(deps.now);
+  const sessions = new Sessions(deps.store, deps.now);
   const { service, auth, config } = deps;
 
   const secure = (req: FastifyRequest) =>
@@ -62,11 +62,11 @@ export function uiRoutes(deps: UiDeps) {
   const viewerOf = (s: Session): Viewer => ({ name: s.actor.name, role: s.actor.role, csrf: s.csrf });
 
   /** The signed-in session; without tokens configured everyone is the anonymous admin (loopback only). */
-  const session = (req: FastifyRequest, reply: FastifyReply): Session | null => {
-    const s = sessions.get(cookieValue(req.headers.cookie, COOKIE));
+  const session = async (req: FastifyRequest, reply: FastifyReply): Promise<Session | null> => {
+    const s = await sessions.get(cookieValue(req.headers.cookie, COOKIE));
     if (s) return s;
     if (!auth.enabled) {
-      const fresh = sessions.create(auth.actor(undefined));
+      const fresh = await sessions.create(auth.actor(undefined));
       reply.header('set-cookie', sessionCookie(fresh.id, secure(req)));
       return fresh;
     }
@@ -78,11 +78,7 @@ export function uiRoutes(deps: UiDeps) {
     return reply.redirect(`/ui/login?next=${encodeURIComponent(next)}`, 303);
   };
 
-  const takeFlash = (s: Session) => {
-    const f = s.flash;
-    s.flash = null;
-    return f;
-  };
+  const takeFlash = (s: Session) => sessions.takeFlash(s);
 
   async function seriesOf(d: Deploy, row: { watch: string | null }): Promise<DeploySeries | null> {
     if (!deps.source) return null;
@@ -138,27 +134,27 @@ export function uiRoutes(deps: UiDeps) {
         }
         // A new session id at every sign-in (no fixation); the token itself is forgotten here.
         const old = cookieValue(req.headers.cookie, COOKIE);
-        if (old) sessions.destroy(old);
-        const s = sessions.create(actor);
+        if (old) await sessions.destroy(old);
+        const s = await sessions.create(actor);
         return reply.header('set-cookie', sessionCookie(s.id, secure(req))).redirect(next, 303);
       });
       scope.post('/ui/logout', { schema: { hide: true } }, async (req, reply) => {
-        const s = sessions.get(cookieValue(req.headers.cookie, COOKIE));
-        if (s && csrfOk(s, form(req).csrf)) sessions.destroy(s.id);
+        const s = await sessions.get(cookieValue(req.headers.cookie, COOKIE));
+        if (s && csrfOk(s, form(req).csrf)) await sessions.destroy(s.id);
         return reply.header('set-cookie', sessionCookie('', secure(req), 0)).redirect('/ui/login', 303);
       });
 
       scope.get('/ui/', { schema: { hide: true } }, async (req, reply) => {
-        const s = session(req, reply);
+        const s = await session(req, reply);
         if (!s) return toLogin(req, reply);
         const q = String((req.query as Record<string, unknown>).status ?? '');
         const status = STATUSES.includes(q as DeployStatus) ? q : null;
         const deploys = await service.list(status ?? undefined, 200);
-        return send(reply, 200, listPage(viewerOf(s), deploys, status, deps.now(), takeFlash(s)));
+        return send(reply, 200, listPage(viewerOf(s), deploys, status, deps.now(), await takeFlash(s)));
       });
 
       scope.get('/ui/deploys/:id', { schema: { hide: true } }, async (req, reply) => {
-        const s = session(req, reply);
+        const s = await session(req, reply);
         if (!s) return toLogin(req, reply);
         const id = (req.params as { id: string }).id;
         const row = await deps.store.getDeploy(id);
@@ -166,13 +162,13 @@ export function uiRoutes(deps: UiDeps) {
         const view = await service.view(id);
         const series = await seriesOf(JSON.parse(row.deploy) as Deploy, row);
         const audit = await deps.store.audit(0, 500, id);
-        return send(reply, 200, deployPage(viewerOf(s), view, series, audit, takeFlash(s)));
+        return send(reply, 200, deployPage(viewerOf(s), view, series, audit, await takeFlash(s)));
       });
 
       // Actions: CSRF-checked, then the same service calls as the API; the outcome is the next page's flash.
       const act = (name: string, run: (id: string, actor: Actor, f: Form) => Promise<string>) =>
         scope.post(`/ui/deploys/:id/${name}`, { schema: { hide: true } }, async (req, reply) => {
-          const s = sessions.get(cookieValue(req.headers.cookie, COOKIE));
+          const s = await sessions.get(cookieValue(req.headers.cookie, COOKIE));
           if (!s) return toLogin(req, reply);
           const f = form(req);
           if (!csrfOk(s, f.csrf))
@@ -186,13 +182,15 @@ export function uiRoutes(deps: UiDeps) {
               ),
             );
           const id = (req.params as { id: string }).id;
+          let flash: string;
           try {
-            s.flash = await run(id, s.actor, f);
+            flash = await run(id, s.actor, f);
           } catch (e) {
             if (!(e instanceof AppError) || e.statusCode >= 500) throw e;
             if (e.statusCode === 404) return send(reply, 404, errorPage(viewerOf(s), 404, e.message));
-            s.flash = `Refused: ${e.message}`;
+            flash = `Refused: ${e.message}`;
           }
+          await sessions.setFlash(s, flash);
           return reply.redirect(`/ui/deploys/${encodeURIComponent(id)}`, 303);
         });
       act('approve', async (id, actor, f) => {
@@ -209,7 +207,7 @@ export function uiRoutes(deps: UiDeps) {
       });
 
       scope.get('/ui/audit', { schema: { hide: true } }, async (req, reply) => {
-        const s = session(req, reply);
+        const s = await session(req, reply);
         if (!s) return toLogin(req, reply);
         if (s.actor.role !== 'approver' && s.actor.role !== 'admin')
           return send(

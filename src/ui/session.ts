@@ -2,10 +2,12 @@
 // (never the token) in a session and gives the browser a random session id in a cookie that scripts cannot
 // read (HttpOnly), that no other site can make the browser send (SameSite=Strict), and that travels only
 // over https when Navigator is behind https (Secure). Every form also carries the session's CSRF token,
-// checked on each POST. Sessions live in memory: a restart signs everyone out (the tokens stay valid), and
-// with several replicas a load balancer must keep a browser on one replica.
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+// checked on each POST. Sessions live in the store (migration 42), under the SHA-256 of their id: every
+// replica behind a load balancer knows a browser that signed in on another one, a restart signs nobody
+// out, and a session expires 12 hours after sign-in wherever it is read.
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Actor } from '../deploys/service.js';
+import type { Store } from '../store/types.js';
 
 export const COOKIE = 'navigator_session';
 const TTL = 12 * 3600;
@@ -19,43 +21,66 @@ export interface Session {
   flash: string | null;
 }
 
-export class Sessions {
-  private readonly byId = new Map<string, Session>();
-  constructor(private readonly now: () => number) {}
+type SessionStore = Pick<Store, 'createSession' | 'session' | 'setSessionFlash' | 'deleteSession'>;
 
-  create(actor: Actor): Session {
-    this.sweep();
+/** The key a session is stored under: a copy of the database gives no cookie that signs anyone in. */
+const key = (id: string) => createHash('sha256').update(id).digest('hex');
+
+export class Sessions {
+  constructor(
+    private readonly store: SessionStore,
+    private readonly now: () => number,
+  ) {}
+
+  async create(actor: Actor): Promise<Session> {
+    const now = this.now();
     const s: Session = {
       id: randomBytes(32).toString('base64url'),
       actor,
       csrf: randomBytes(32).toString('base64url'),
-      expires: this.now() + TTL,
+      expires: now + TTL,
       flash: null,
     };
-    this.byId.set(s.id, s);
+    // Bounded: expired sessions go, and the oldest when a flood of sign-ins would grow the table without end.
+    await this.store.createSession(
+      {
+        id: key(s.id),
+        actor: JSON.stringify({ name: actor.name, role: actor.role, identities: actor.identities }),
+        csrf: s.csrf,
+        flash: null,
+        created_at: now,
+        expires_at: s.expires,
+      },
+      now,
+      MAX_SESSIONS,
+    );
     return s;
   }
 
-  get(id: string | undefined): Session | null {
+  async get(id: string | undefined): Promise<Session | null> {
     if (!id) return null;
-    const s = this.byId.get(id);
-    if (!s) return null;
-    if (s.expires < this.now()) {
-      this.byId.delete(id);
-      return null;
-    }
-    return s;
+    const r = await this.store.session(key(id), this.now());
+    if (!r) return null;
+    return { id, actor: JSON.parse(r.actor) as Actor, csrf: r.csrf, expires: r.expires_at, flash: r.flash };
   }
 
-  destroy(id: string): void {
-    this.byId.delete(id);
+  async destroy(id: string): Promise<void> {
+    await this.store.deleteSession(key(id));
   }
 
-  private sweep(): void {
-    const t = this.now();
-    for (const [id, s] of this.byId) if (s.expires < t) this.byId.delete(id);
-    // Bounded: the oldest sessions go first when a flood of sign-ins would grow the map without end.
-    while (this.byId.size >= MAX_SESSIONS) this.byId.delete(this.byId.keys().next().value as string);
+  /** The message for the session's next page (an action's outcome). */
+  async setFlash(s: Session, flash: string): Promise<void> {
+    s.flash = flash;
+    await this.store.setSessionFlash(key(s.id), flash);
+  }
+
+  /** The message, once: read and cleared. */
+  async takeFlash(s: Session): Promise<string | null> {
+    const f = s.flash;
+    if (f === null) return null;
+    s.flash = null;
+    await this.store.setSessionFlash(key(s.id), null);
+    return f;
   }
 }
 

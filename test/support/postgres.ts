@@ -4,7 +4,7 @@
 // its commands run through `runuser`. A missing binary fails with what to install (`npm test` installs it
 // when it runs as root); nothing skips.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -37,7 +37,7 @@ export interface Postgres {
   dir: string;
   /** a fresh, empty database on this server (each test its own) */
   database(name?: string): Promise<string>;
-  /** the server process: SIGSTOP/SIGCONT it to partition every client at once */
+  /** the process started (as root: runuser, whose child is the postmaster) */
   proc: ChildProcess;
   stop(): Promise<void>;
 }
@@ -125,14 +125,43 @@ export async function startPostgres(o: { settings?: Record<string, string> } = {
     proc.kill('SIGKILL');
     throw e;
   }
-  const stop = () =>
-    new Promise<void>((res) => {
-      if (proc.exitCode !== null || proc.signalCode !== null) return res();
-      proc.once('exit', () => res());
-      proc.kill('SIGCONT');
-      proc.kill('SIGINT'); // fast shutdown
-      setTimeout(() => proc.kill('SIGKILL'), 5000).unref();
-    });
+  // As root the child is runuser, which does not pass signals on: the postmaster is the PID in
+  // postmaster.pid, signalled directly (else every test left a server running).
+  const postmaster = (): number | null => {
+    try {
+      const pid = Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+      return Number.isInteger(pid) && pid > 0 ? pid : null;
+    } catch {
+      return null;
+    }
+  };
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const signal = (sig: NodeJS.Signals) => {
+    const pid = postmaster();
+    if (pid !== null && alive(pid)) process.kill(pid, sig);
+    else if (proc.exitCode === null && proc.signalCode === null) proc.kill(sig);
+  };
+  const stop = async () => {
+    const pid = postmaster();
+    signal('SIGCONT');
+    signal('SIGINT'); // fast shutdown
+    const deadline = Date.now() + 5000;
+    while ((pid !== null && alive(pid)) || (proc.exitCode === null && proc.signalCode === null)) {
+      if (Date.now() > deadline) {
+        signal('SIGKILL');
+        proc.kill('SIGKILL');
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
   return {
     url,
     port,
