@@ -5,9 +5,10 @@
 // the outage) to the page, and pages outside the labelled windows per series-week, warm-up included. The
 // simulated part replays seeded series through the same AlwaysWatch: bursty good weeks, a surge, a spike,
 // a holiday, a level shift, a collapse during warm-up and a collapse inside an open partial-drop episode.
-//   npm run build && npx tsx bench/always/run.ts [--seeds N] [--shared DIR] [--only TEXT]
+//   npm run build && npx tsx bench/always/run.ts [--seeds N] [--first SEED] [--shared DIR] [--only TEXT]
 // Prints a table and writes bench/results/always.json.
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { backtestCommand } from '../../src/cli/backtest.js';
 import { alwaysStatus, newAlwaysWatch, stepAlways } from '../../src/watch/always-watch.js';
@@ -20,6 +21,8 @@ const flag = (name: string, def: string) => {
   return i >= 0 ? (args[i + 1] as string) : def;
 };
 const SEEDS = Number(flag('--seeds', '20'));
+/** `--first N`: the first seed (1000 by default), to check a result on another block of seeds */
+const FIRST = Number(flag('--first', '1000'));
 const SHARED = flag('--shared', join(import.meta.dirname, '../../../shared'));
 /** `--only TEXT`: only the simulated phenomena whose name holds TEXT, and no real series (a quick look) */
 const ONLY = flag('--only', '');
@@ -38,20 +41,60 @@ interface RealRow {
   seconds: number;
 }
 
+/** Real series judged again with a calendar declared (evaluation.holidays): what declaring holidays buys. */
+interface Variant {
+  of: string;
+  label: string;
+  holidays: string[];
+}
+const VARIANTS: Variant[] = [
+  {
+    of: 'datasets/nyc-taxi',
+    label: '+ holidays',
+    // the US federal holidays in the recording (Independence, Labor, Columbus, Veterans, Thanksgiving,
+    // Christmas, New Year, Martin Luther King Day): a calendar anyone would declare, not the labels
+    holidays: [
+      '2014-07-04',
+      '2014-09-01',
+      '2014-10-13',
+      '2014-11-11',
+      '2014-11-27',
+      '2014-12-25',
+      '2015-01-01',
+      '2015-01-19',
+    ],
+  },
+];
+
 async function real(): Promise<RealRow[]> {
   const rows: RealRow[] = [];
   for (const group of ['outages', 'datasets']) {
     const root = join(SHARED, group);
     if (!existsSync(root)) continue;
-    for (const name of readdirSync(root).sort()) {
+    for (const [name, variant] of readdirSync(root)
+      .sort()
+      .flatMap((n): [string, Variant | null][] => [
+        [n, null],
+        ...VARIANTS.filter((v) => v.of === `${group}/${n}`).map((v): [string, Variant] => [n, v]),
+      ])) {
       const dir = join(root, name);
       if (!existsSync(join(dir, 'expect.json')) || !existsSync(join(dir, 'data.om'))) continue;
       const expect = JSON.parse(readFileSync(join(dir, 'expect.json'), 'utf8'));
       const e = expect.incidents;
       if (!e) continue;
+      let config = join(dir, 'navigator.yaml');
+      if (variant) {
+        // the same recording and labels, with the holidays declared in a copy of its configuration
+        const text = readFileSync(config, 'utf8').replace(
+          /^evaluation:\n/m,
+          `evaluation:\n  holidays: [${variant.holidays.join(', ')}]\n`,
+        );
+        config = join(mkdtempSync(join(tmpdir(), 'always-bench-')), 'navigator.yaml');
+        writeFileSync(config, text);
+      }
       const started = process.hrtime.bigint();
       const r = await backtestCommand({
-        config: join(dir, 'navigator.yaml'),
+        config,
         data: join(dir, 'data.om'),
         deploys: join(dir, 'deploys.json'),
         json: true,
@@ -71,7 +114,7 @@ async function real(): Promise<RealRow[]> {
         return { window: w[2] ?? w[0], delayS: d, ticks: d === null ? null : d / step + 1 };
       });
       rows.push({
-        series: `${group}/${name}`,
+        series: `${group}/${name}${variant ? ` ${variant.label}` : ''}`,
         step,
         weeks: round(weeks),
         armedAt: r.watches[0]?.armedAt ?? null,
@@ -270,11 +313,11 @@ const round = (x: number) => Math.round(x * 1000) / 1000;
 const realRows = ONLY ? [] : await real();
 console.log('Real series (navigator backtest --data <recording>; delay from the first tick that shows the outage):');
 console.log(
-  'series                      step  weeks  incidents  outside  false/week  delays (ticks, 1 = the first tick)  s',
+  'series                                 step  weeks  incidents  outside  false/week  delays (ticks, 1 = the first tick)  s',
 );
 for (const r of realRows)
   console.log(
-    `${r.series.padEnd(27)} ${String(r.step).padStart(5)} ${r.weeks.toFixed(1).padStart(6)} ${String(r.incidents).padStart(10)} ${String(r.outside).padStart(8)} ${r.falsePerWeek.toFixed(2).padStart(11)}  ${r.delays
+    `${r.series.padEnd(38)} ${String(r.step).padStart(5)} ${r.weeks.toFixed(1).padStart(6)} ${String(r.incidents).padStart(10)} ${String(r.outside).padStart(8)} ${r.falsePerWeek.toFixed(2).padStart(11)}  ${r.delays
       .map((d) => (d.ticks === null ? 'missed' : String(d.ticks)))
       .join(', ')
       .padEnd(36)} ${r.seconds.toFixed(1)}`,
@@ -283,7 +326,7 @@ for (const r of realRows)
 const simRows = phenomena
   .filter((p) => p.name.includes(ONLY))
   .map((p) => {
-    const runs = Array.from({ length: SEEDS }, (_, s) => simulate(p, 1000 + s));
+    const runs = Array.from({ length: SEEDS }, (_, s) => simulate(p, FIRST + s));
     const weeks = (p.days * SEEDS) / 7;
     const outside = runs.reduce((a, r) => a + r.outside, 0);
     const delays = (p.wanted ?? []).map((_, k) => {

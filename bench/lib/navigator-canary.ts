@@ -3,11 +3,12 @@
 // a count signal (bad: drop), errors as a ratio signal over the requests (bad: rise), with or without the
 // service's `traffic` counter. A scrape gap arrives as blind ticks and then one observation spanning them.
 // With `history`, each per-exposure signal's dispersion floor is measured on the run's simulated history
-// before the deploy by the same function the watcher uses (src/judge/dispersion.ts measureFloor).
+// before the deploy by the same function the watcher uses (src/judge/dispersion.ts measureFloor; for orders
+// without `traffic`, measurePlaceboFloor on two halves of the old version's instances).
 import { stageWeights } from '../../src/watch/inputs.js';
 import { newSignalJudge, STAGE_LAG, stepSignal, type CanaryTickInput } from '../../src/watch/signal-judge.js';
 import type { Deploy } from '../../src/model/deploy.js';
-import { measureFloor } from '../../src/judge/dispersion.js';
+import { measureFloor, measurePlaceboFloor } from '../../src/judge/dispersion.js';
 import type { ProductionRun } from './production.js';
 
 export const ALPHA = 0.001;
@@ -67,8 +68,16 @@ export function judgeCanary(run: ProductionRun, o: JudgeOptions): CanaryOutcome 
         forecast: null,
         trafficForecast: null,
         traffic: o.traffic ? { metric: 'http_requests_total' } : null,
-        // the watcher's canaryFloor: orders given requests (only with `traffic`: judged per request)
-        floor: o.history && o.traffic ? measureFloor(run.history.orders, run.history.requests) : null,
+        // the watcher's canaryFloor: orders given requests with `traffic` (judged per request); without, a
+        // placebo split of the old version's instances into two halves
+        floor: !o.history
+          ? null
+          : o.traffic
+            ? measureFloor(run.history.orders, run.history.requests)
+            : measurePlaceboFloor(
+                run.history.ordersA,
+                run.history.orders.map((x, i) => x - (run.history.ordersA[i] as number)),
+              ),
       })
     : null;
   const errors = which.includes('errors')

@@ -50,6 +50,12 @@ export interface ProductionHistory {
   requests: number[];
   orders: number[];
   errors: number[];
+  /**
+   * the orders of one half of the old version's instances (`orders` minus these: the other half), each half
+   * over-dispersed on its own (a sum of independent negative binomials of the same D is one of that D), the
+   * version's drift and the shared bursts common to both: what a placebo split sees
+   */
+  ordersA: number[];
 }
 
 export interface ProductionRun {
@@ -91,7 +97,7 @@ export function simulateProduction(spec: ProductionSpec): ProductionRun {
     canaryErrors: [],
     baselineErrors: [],
     span: [],
-    history: { requests: [], orders: [], errors: [] },
+    history: { requests: [], orders: [], errors: [], ordersA: [] },
   };
   // per version: drift of the traffic log-rate and of orders per request
   const drift = { ct: 0, co: 0, bt: 0, bo: 0 };
@@ -103,6 +109,8 @@ export function simulateProduction(spec: ProductionSpec): ProductionRun {
     drift.bt = sd * normal(rng);
     drift.bo = sd * normal(rng);
   }
+  // the placebo halves' shares of the old version's traffic (pods of one Deployment: near half each)
+  const half = 0.4 + 0.2 * rng();
   for (let t = -H; t < spec.ticks; t++) {
     if (t === 0) {
       drift.ct = 0;
@@ -117,8 +125,13 @@ export function simulateProduction(spec: ProductionSpec): ProductionRun {
     if (t < 0) {
       // before the deploy: the old version serves everything
       const burst = burstShape === null ? 1 : gamma(rng, burstShape) / burstShape;
-      let req = overdispersedCount(rng, totalOrders * rpo * 15 * burst * Math.exp(drift.bt), D);
-      const orders = overdispersedCount(rng, (req / rpo) * Math.exp(drift.bo), D);
+      // two halves of the old version's instances, each with its own requests and orders
+      const reqMean = totalOrders * rpo * 15 * burst * Math.exp(drift.bt);
+      const reqA = overdispersedCount(rng, half * reqMean, D);
+      let req = reqA + overdispersedCount(rng, (1 - half) * reqMean, D);
+      const ordersA = overdispersedCount(rng, (reqA / rpo) * Math.exp(drift.bo), D);
+      const orders = ordersA + overdispersedCount(rng, ((req - reqA) / rpo) * Math.exp(drift.bo), D);
+      r.history.ordersA.push(ordersA);
       let err = overdispersedBinomial(rng, req, p0, D);
       if (spec.storms && rng() < spec.storms.prob) {
         const s = overdispersedCount(rng, req * spec.storms.ratio, spec.storms.clump);

@@ -1,6 +1,6 @@
 // The delay part of bench/robustness: ticks to the halt for drops of the canary's orders, and for a rise of
 // its error ratio, on the production simulator with Navigator's production judge.
-import { ALPHA, judgeCanary } from '../lib/navigator-canary.js';
+import { ALPHA, MIN_EFFECT, judgeCanary } from '../lib/navigator-canary.js';
 import { informationRate, simulateProduction } from '../lib/production.js';
 import { HISTORY_TICKS } from './conditions.js';
 
@@ -27,9 +27,31 @@ export interface DelayResult extends DelayTask {
   ticks: (number | null)[];
 }
 
-/** The information bound in ticks, widened by the data's real dispersion D: D ln(1/alpha) / I. */
-export function boundTicks(rate: number, drop: number, dispersion: number): number {
+/**
+ * The known-baseline Poisson information bound in ticks, widened by the data's real dispersion D:
+ * D ln(1/alpha) / I (design §3). Kept for comparison with earlier runs; it is not a bound any canary test
+ * can reach (next).
+ */
+export function poissonBoundTicks(rate: number, drop: number, dispersion: number): number {
   return (dispersion * Math.log(1 / ALPHA)) / informationRate(rate, drop) / 15;
+}
+
+/**
+ * The information bound of the problem a canary test solves, in ticks: D ln(1/alpha) / I_c with I_c the
+ * Kullback-Leibler information per tick of the canary's share of the tick's events, n KL(Bern(theta_d) ||
+ * Bern(theta_0)), n the events of both arms a tick, theta_d the canary's share under the drop, theta_0 at
+ * the null's boundary r0 = 1 - minEffect (a drop of 1% is "no regression": no valid test can tell d from
+ * r0 faster), D the data's real dispersion of that share. Why conditional on the total: the shared traffic
+ * swings (gamma bursts of shape 20 a tick here) are unknown to any canary judge, and the total is what
+ * makes them cancel; a test that knew the baseline rate exactly (poissonBoundTicks) is not on offer.
+ */
+export function boundTicks(rate: number, drop: number, dispersion: number, weight = DELAY_WEIGHT): number {
+  const share = (r: number) => (weight * r) / (weight * r + 1 - weight);
+  const t0 = share(1 - MIN_EFFECT);
+  const td = share(1 - drop);
+  const n = (rate * (1 - drop) + (rate * (1 - weight)) / weight) * 15;
+  const kl = td * Math.log(td / t0) + (1 - td) * Math.log((1 - td) / (1 - t0));
+  return (dispersion * Math.log(1 / ALPHA)) / (n * kl);
 }
 
 export function runDelay(task: DelayTask): DelayResult {

@@ -18,6 +18,7 @@ import {
   DELAY_WEIGHT,
   DROPS,
   boundTicks,
+  poissonBoundTicks,
   type DelayResult,
   type ErrorTask,
 } from './delays.js';
@@ -64,6 +65,9 @@ interface DelayRow {
   p90Ticks: number | null;
   boundTicks: number;
   medianOverBound: number | null;
+  /** the known-baseline Poisson bound of earlier runs (design §3), for comparison */
+  poissonBoundTicks: number;
+  medianOverPoissonBound: number | null;
 }
 
 async function main(): Promise<void> {
@@ -152,7 +156,9 @@ async function main(): Promise<void> {
     console.log(
       `\nDelay to the halt, ${DELAY_RUNS} runs a cell, ${DELAY_WEIGHT * 100}% canary: median ticks (p90) and median / bound,`,
     );
-    console.log("bound = D ln(1/alpha) / I, the information bound widened by the data's real dispersion D");
+    console.log(
+      "bound = D ln(1/alpha) / I_c, I_c the information of the canary's share of a tick's events between the drop and the null's boundary (1% drop), D the data's real dispersion; [x Poisson bound of earlier runs]",
+    );
     for (const r of delayResults) {
       if (!('drop' in (r as object))) continue;
       const d = r as DelayResult;
@@ -161,6 +167,7 @@ async function main(): Promise<void> {
       const med = sorted[(sorted.length - 1) >> 1] as number;
       const p90 = sorted[Math.floor(0.9 * (sorted.length - 1))] as number;
       const bound = boundTicks(d.rate, d.drop, d.dispersion);
+      const pBound = poissonBoundTicks(d.rate, d.drop, d.dispersion);
       const row: DelayRow = {
         history: d.history,
         traffic: d.traffic,
@@ -173,6 +180,8 @@ async function main(): Promise<void> {
         p90Ticks: Number.isFinite(p90) ? p90 : null,
         boundTicks: bound,
         medianOverBound: Number.isFinite(med) ? med / Math.max(bound, 1) : null,
+        poissonBoundTicks: pBound,
+        medianOverPoissonBound: Number.isFinite(med) ? med / Math.max(pBound, 1) : null,
       };
       delays.push(row);
     }
@@ -195,7 +204,9 @@ async function main(): Promise<void> {
               );
               if (!c) return 'not failed by design (20% slack)'.padEnd(34);
               if (c.medianTicks === null) return `not within ${DELAY_MAX_TICKS} ticks`.padEnd(34);
-              return `${c.medianTicks} (${c.p90Ticks ?? '-'}) x${(c.medianOverBound as number).toFixed(2)}`.padEnd(34);
+              return `${c.medianTicks} (${c.p90Ticks ?? '-'}) x${(c.medianOverBound as number).toFixed(2)} [x${(c.medianOverPoissonBound as number).toFixed(2)}]`.padEnd(
+                34,
+              );
             });
             console.log(`${(drop * 100).toFixed(0).padStart(3)}%   ${cells.join('')}`);
           }

@@ -17,6 +17,7 @@ import {
 } from '../watch/always-watch.js';
 import { totalTick } from '../watch/inputs.js';
 import { Watcher } from '../watch/watcher.js';
+import { parseHolidays } from '../config/holidays.js';
 
 export interface DeployReport {
   id: string;
@@ -87,6 +88,7 @@ export async function runBacktest(o: {
           start: t0,
           meanTicksBetweenFalsePages: meanTicks,
           minEffect: sig.minEffect ?? config.evaluation.minEffect,
+          holidays: parseHolidays(config.evaluation.holidays),
         }),
       });
     }

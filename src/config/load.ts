@@ -8,6 +8,7 @@ import { CronExpressionParser } from 'cron-parser';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import { ajv } from '../model/validate.js';
 import { parseDuration } from './duration.js';
+import { parseHoliday } from './holidays.js';
 import { ConfigSchema, type Config } from './schema.js';
 
 export class ConfigError extends Error {
@@ -226,6 +227,13 @@ function semanticChecks(c: Config, report: (path: Path, msg: string) => void): v
   c.auth.tokens.forEach((t, i) => {
     if (names.has(t.name)) report(['auth', 'tokens', i, 'name'], `token name "${t.name}" appears twice`);
     names.add(t.name);
+  });
+  c.evaluation.holidays.forEach((h, i) => {
+    try {
+      parseHoliday(h);
+    } catch (e) {
+      report(['evaluation', 'holidays', i], (e as Error).message);
+    }
   });
   c.freezes.forEach((f, i) => {
     try {

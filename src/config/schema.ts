@@ -338,6 +338,11 @@ export const ConfigSchema = Type.Object(
         description: 'ticks without samples after which a series counts as stopped (one missed scrape is a gap)',
       }),
       alwaysMeanTimeBetweenFalsePages: Duration('90d', 'for watch: always signals, per signal'),
+      holidays: Type.Array(Type.String(), {
+        default: [],
+        description:
+          'days that are not normal days for watch: always signals: a date (YYYY-MM-DD, the UTC day) or an interval (ISO 8601 start/end, for another time zone). On them a drop or rise against the forecast opens its episode without a page (a collapse still pages), and they stay out of the history later forecasts copy',
+      }),
     }),
     paging: Obj({
       routes: Type.Record(Type.String(), Route, { default: {} }),

@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { mulberry32, normal, overdispersed } from '../../test/support/random.js';
+import { gamma, mulberry32, normal, overdispersed } from '../../test/support/random.js';
 import {
   addResidual,
   chi2Quantile,
   estimateDispersion,
   floorAt,
   measureFloor,
+  measurePlaceboFloor,
   MIN_TERMS,
   newDispersion,
   type DispersionFloor,
@@ -129,5 +130,25 @@ describe('dispersion floor measured before the deploy', () => {
     const h = history(1, { n: 100, p: 0.01, D: 1, ticks: 6 });
     expect(measureFloor(h.num, h.den)).toBeNull();
     expect(measureFloor([NaN, NaN, 1], [10, NaN, 10])).toBeNull();
+  });
+
+  it('a placebo split of one version measures its own over-dispersion, not the shared bursts that cancel', () => {
+    // 3x Poisson per half, shared gamma bursts (shape 20, cv 0.22) at 1,500 events a tick: one series'
+    // spread would be about 3 + 1500 / 20 = 78 times Poisson; the two halves' split is 3 times binomial
+    const rng = mulberry32(41);
+    const a: number[] = [];
+    const b: number[] = [];
+    for (let t = 0; t < 240; t++) {
+      const mu = 1500 * (gamma(rng, 20) / 20);
+      a.push(overdispersed(rng, 0.45 * mu, 3));
+      b.push(overdispersed(rng, 0.55 * mu, 3));
+    }
+    const f = measurePlaceboFloor(a, b, [2, 3]) as DispersionFloor;
+    expect(f.method).toBe('placebo');
+    expect(f.arms).toEqual([2, 3]);
+    expect(f.value).toBeGreaterThan(2.6);
+    expect(f.value).toBeLessThan(5);
+    // a placebo already moves by two halves' wander: at the history's own scale the floor is D_h
+    expect(floorAt(f, f.variancePerTick)).toBeCloseTo(Math.max(...f.blocks.map((x) => x.value)), 6);
   });
 });

@@ -129,6 +129,13 @@ export function estimateDispersion(
   state: DispersionState,
   assumed: number,
   early: 'none' | 'point' | 'upper-bound' = 'point',
+  /**
+   * each longer block's estimate bounded by its own degrees of freedom (k / chi2_{k, 0.25} for k terms)
+   * instead of the level-1 factor: where no floor was measured before the deploy the watch's own blocks
+   * are the only measure of wander, and four 16-tick terms say little (a drift of 5% a tick failed 7 good
+   * canaries in 2,000 between ticks 64 and 120 with the level-1 factor)
+   */
+  blockBound = false,
 ): DispersionEstimate {
   const levels = state.levels ?? newDispersion().levels; // state persisted before the levels existed
   const closed = levels[0] as Level;
@@ -148,18 +155,28 @@ export function estimateDispersion(
   // Long-run variance of autocorrelated wander: the block sums. (A lag-window estimate on the residuals was
   // tried and dropped: with few terms it is noise, and a sustained regression's one-sided residuals read as
   // huge autocorrelation, blinding the test exactly when it should fail.)
-  let best = point;
+  const factor = l1.n / chi2Quantile(l1.n);
+  let best = point * factor;
   let block = 1;
   for (const l of levels.slice(1)) {
     if (l.n < MIN_BLOCK_TERMS) continue;
-    const p = l.chi2 / l.n;
+    const p = (l.chi2 / l.n) * (blockBound ? l.n / chi2Quantile(l.n) : factor);
     if (p > best) {
       best = p;
       block = l.size;
     }
   }
-  const factor = l1.n / chi2Quantile(l1.n);
-  return { value: Math.max(1, best * factor), basis: 'upper-bound', block, terms: l1.n, point };
+  return { value: Math.max(1, best), basis: 'upper-bound', block, terms: l1.n, point };
+}
+
+/**
+ * Whether the watch's longest blocks (16 ticks, the only ones that see slow wander) have `terms` terms
+ * (two-arm.ts holds its wander assumption until 6 are in, 96 ticks, where no floor was measured).
+ */
+export function longRunMeasured(state: DispersionState, terms = MIN_BLOCK_TERMS): boolean {
+  const levels = state.levels ?? [];
+  const last = levels[levels.length - 1];
+  return last !== undefined && last.size === BLOCKS[BLOCKS.length - 1] && last.n >= terms;
 }
 
 export function dispersion(state: DispersionState, assumed: number): number {
@@ -208,6 +225,13 @@ export interface DispersionFloor {
   ticks: number;
   /** mean binomial variance n p (1 - p) of a history tick: the scale the wander part is measured at */
   variancePerTick: number;
+  /**
+   * how it was measured: 'ratio' (default) the numerator given its denominator on one version's history;
+   * 'placebo' the old version's instances split into two arms, one arm's share of the events
+   * (measurePlaceboFloor), with `arms` the series or instances in each
+   */
+  method?: 'ratio' | 'placebo';
+  arms?: [number, number];
 }
 
 /**
@@ -274,11 +298,45 @@ export function measureFloor(num: ArrayLike<number>, den: ArrayLike<number>): Di
 
 /**
  * The floor for a two-arm tick whose binomial variance per tick is `variance` (X theta (1 - theta) over the
- * ticks it spans): max over block lengths of max(D_h, 1 + 2 (v / v_h) (D_h - 1)), see above.
+ * ticks it spans): max over block lengths of max(D_h, 1 + k (v / v_h) (D_h - 1)), see above; k = 2 for one
+ * version's ratio (the two-arm share moves by two versions' wander), k = 1 for a placebo split (its share
+ * already moves by two independent halves' wander).
  */
 export function floorAt(floor: DispersionFloor, variance: number): number {
   const scale = floor.variancePerTick > 0 && variance > 0 ? variance / floor.variancePerTick : 0;
+  const k = floor.method === 'placebo' ? 1 : 2;
   let d = 1;
-  for (const b of floor.blocks) d = Math.max(d, b.value, 1 + 2 * scale * (b.value - 1));
+  for (const b of floor.blocks) d = Math.max(d, b.value, 1 + k * scale * (b.value - 1));
   return d;
+}
+
+// ---- A count signal without an exposure counter (no `traffic`): a placebo split. Its canary test is the
+// canary's share of the events against the declared weight, so the floor must measure the spread of a
+// share of events between two arms, not one series' spread around its own level: a single series carries
+// the traffic's shared swings (a burst of users, the time of day), which cancel between the two arms of a
+// canary and would inflate its floor by about the tick's count times the squared burst cv (50 and more at
+// a few thousand events a tick and gamma bursts of shape 20), and a local fit cannot remove white shared
+// bursts. Splitting the old version's own instances into two arms (A: every other instance, B: the rest)
+// and measuring A's share of the events, tick by tick, around its running share, reproduces the canary
+// comparison without a canary: shared swings cancel exactly as they do between versions, and what is left
+// is the over-dispersion that is independent between arms (clumps, bulk buyers, one pod's hiccups), which
+// carries over to the two-arm share as it is (both arms' counts have variance D times their means, and so
+// has their sum over instances). What a placebo cannot see is wander common to all of one version's
+// instances and independent between versions (the new version's own drift): no history of one version
+// shows it; the watch's own blocks measure it (README, Known limits).
+
+/**
+ * The floor measured on two arms of the old version's instances: `a[i]` and `b[i]` the events of each arm
+ * in history tick i (NaN: not seen). Null without enough ticks (as measureFloor).
+ */
+export function measurePlaceboFloor(
+  a: ArrayLike<number>,
+  b: ArrayLike<number>,
+  arms: [number, number] = [1, 1],
+): DispersionFloor | null {
+  const len = Math.min(a.length, b.length);
+  const total = new Float64Array(len);
+  for (let i = 0; i < len; i++) total[i] = (a[i] as number) + (b[i] as number);
+  const f = measureFloor(a, total);
+  return f ? { ...f, method: 'placebo', arms } : null;
 }

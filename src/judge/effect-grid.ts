@@ -9,8 +9,11 @@ export type Direction = 'drop' | 'rise';
 // Prior weights: the collapse gets the most (it must be decided at the first tick that shows it, where
 // every nat counts), small effects more than middling ones (they take longest; middling ones are fast
 // whatever their weight).
-const DROP_STEPS = [0.01, 0.1, 0.3, 0.5, 0.65, 0.75, 0.82, 0.87, 0.91, 0.94, 0.96, 0.975];
-const DROP_WEIGHTS = [4, 1, 1, 1, 1, 1, 1, 1, 1.5, 1.5, 1.5, 1.5];
+// The 96% drop (0.04) came last (issue 9): a collapsed canary that still shows a stray event in a tick is
+// a 96% drop as much as a 99% one; it is appended, so a watch persisted with the earlier grid restores
+// with its evidence per alternative in place (persist.ts pads the new one).
+const DROP_STEPS = [0.01, 0.1, 0.3, 0.5, 0.65, 0.75, 0.82, 0.87, 0.91, 0.94, 0.96, 0.975, 0.04];
+const DROP_WEIGHTS = [6, 1, 1, 1, 1, 1, 1, 1, 1.5, 1.5, 1.5, 1.5, 3];
 const RISE_STEPS = [1.025, 1.04, 1.06, 1.09, 1.13, 1.2, 1.35, 1.6, 2, 3, 5, 10, 30];
 const RISE_WEIGHTS = [1.5, 1.5, 1.5, 1.5, 1, 1, 1, 1, 1, 1, 1, 1, 3];
 

@@ -13,6 +13,7 @@
 import {
   addResidual,
   estimateDispersion,
+  longRunMeasured,
   floorAt,
   newDispersion,
   type DispersionEstimate,
@@ -21,6 +22,7 @@ import {
 } from './dispersion.js';
 import { logEValue, stepLogS } from './change-mixture.js';
 import { argMax, effectGrid, type Direction } from './effect-grid.js';
+import { betaBinomialLogLR, betaBinomialLogPmf, rhoFor, supLogPmfOverRho } from './beta-binomial.js';
 
 export interface TwoArmState {
   kind: 'two-arm';
@@ -64,15 +66,33 @@ export interface TwoArmState {
 }
 
 /**
- * What D is assumed to be before enough ticks measure it (dispersion.ts): at least 1.5 times the binomial
- * variance; more where the tick holds many events, since a canary's rate wandering by a share cv of itself
- * against the baseline adds cv^2 n theta (1 - theta) to the binomial variance n theta (1 - theta): the
- * assumption allows cv up to 0.2 a tick (D = 1 + 0.04 v), up to 5 times the binomial variance. At a few
- * events a tick that leaves a collapse decidable within two ticks; at many, a collapse is decided anyway.
+ * What D is assumed to be before the data measure it, where no history measured a floor (dispersion.ts).
+ * - A rise test: at least 1.5 times the binomial variance, more where the tick holds many events (below);
+ *   one surprising tick raises it at once (`early`). Rare bad events need it low: an error ratio going from
+ *   0.5% to 10% at a few errors a tick must fail within 4 ticks, and under clumps of 5 times the binomial
+ *   variance 18 canary errors where 0.9 were due is a 1-in-1,000 event (README, Known limits).
+ * - A drop test: the worst white over-dispersion it promises to cover without history,
+ *   ASSUMED_DROP_DISPERSION times the binomial variance. Its per-tick likelihood is the beta-binomial at
+ *   that D (beta-binomial.ts), valid for every less dispersed count and four fifths as strong as the
+ *   quasi-likelihood at D = 1.5 for a tick with no canary events (0.40 against 0.67 nats per event due),
+ *   so a collapse at one canary event a second is still decided by the second tick.
+ * - Wander (a version's rate moving against the other's, autocorrelated): a share cv of the canary's
+ *   events adds cv^2 n theta (1 - theta) to the binomial variance; over blocks of ticks that is the
+ *   long-run variance. Assumed cv^2 = ASSUMED_CV2 a tick, without a cap (at many events a tick a collapse
+ *   is decided anyway: its evidence grows with the events as fast as the assumed D), and kept until the
+ *   watch has measured its own 16-tick blocks (dispersion.ts), the only ones that see slow wander.
+ * The larger of the white and the wander part is taken, not their sum: at a few events a tick the white
+ * part covers wander (a 16-tick block of 13 events a tick at a 16% offset is 3.2 times binomial), at many
+ * the wander part covers clumps.
  */
 export const ASSUMED_DISPERSION = 1.5;
-export const ASSUMED_CV2 = 0.04;
+/** a rise test's wander part: cv 0.2 a tick, up to 5 times binomial, replaced once 8 pooled ticks are in */
+export const ASSUMED_RISE_CV2 = 0.04;
 export const ASSUMED_MAX = 5;
+export const ASSUMED_DROP_DISPERSION = 3;
+export const ASSUMED_CV2 = 0.1;
+/** 16-tick terms the watch needs before its own measure replaces the wander assumption (no history) */
+const WANDER_TERMS = 6;
 /**
  * A rise test takes at most 5 nats of evidence a tick and alternative: a rise has no natural bound (a clump
  * of retried errors in the canary), so no single tick can fail a deploy (the threshold is about 9 nats),
@@ -82,6 +102,21 @@ export const ASSUMED_MAX = 5;
  * good minutes must be decided at once.
  */
 export const RISE_TICK_CAP = 5;
+/**
+ * Without a floor measured before the deploy, a rise of RISE_WORST_FROM times and more is judged per tick
+ * against the null's most favourable dispersion up to RISE_WORST times binomial: the beta-binomial
+ * likelihood of the tick at the alternative (at the stated D: any predictable choice keeps the
+ * guarantee, and the bound raised by a clump would flatten the alternative) over the supremum of the null's
+ * beta-binomial likelihood over every intra-tick correlation up to that of RISE_WORST (universal inference,
+ * Wasserman, Ramdas and Balakrishnan 2020: each factor has expectation at most 1 under every such null, so
+ * the product is a test supermartingale whatever the true dispersion up to that bound). Those are the
+ * alternatives a clump of errors in the canary looks like; smaller rises accumulate over many ticks, by
+ * which time the watch has raised D for every surprising tick (`early`). The cost: such a factor is the
+ * likelihood against the best-fitting null, so a sustained rise gains about 2.1 nats a tick at 4 errors of
+ * 6 where the quasi-likelihood at 1.5 gave 3.6.
+ */
+export const RISE_WORST = 5;
+export const RISE_WORST_FROM = 2;
 /** A tick this many (dispersion-widened) standard deviations off the fit restarts the fit: a level change. */
 const RESET_Z = 4;
 /** Pseudo-events shrinking the fitted effect towards no change while few events are in. */
@@ -97,7 +132,11 @@ const FIT_PSEUDO = 2;
  */
 const LOCAL = 0.3;
 
-export function newTwoArm(direction: Direction, tolerance: number, dispersionPrior = ASSUMED_DISPERSION): TwoArmState {
+export function newTwoArm(
+  direction: Direction,
+  tolerance: number,
+  dispersionPrior = direction === 'drop' ? ASSUMED_DROP_DISPERSION : ASSUMED_DISPERSION,
+): TwoArmState {
   const { r0, alternatives, logWeights } = effectGrid(direction, tolerance);
   return {
     kind: 'two-arm',
@@ -163,17 +202,30 @@ export function updateTwoArm(
   // too) and the bound measured on the watch so far.
   const v = (n * t0 * (1 - t0)) / span;
   const floor = s.floor ? floorAt(s.floor, v) : null;
-  const est = estimateDispersion(s.dispersion, floor ?? assumedDispersion(s, v * span, span), early(s));
-  const d = floor !== null ? Math.max(floor, est.value) : est.value;
+  const est = estimateDispersion(s.dispersion, floor ?? assumedDispersion(s, v), early(s), !s.floor);
+  let d = floor !== null ? Math.max(floor, est.value) : est.value;
+  // Without history the wander part of the assumption stands until the watch's 16-tick blocks measure it.
+  if (floor === null && s.direction === 'drop' && !longRunMeasured(s.dispersion, WANDER_TERMS))
+    d = Math.max(d, wanderAssumed(v));
   s.lastDispersion = d;
   s.lastFromFloor = floor !== null && floor >= est.value;
   const cap = s.direction === 'rise' ? RISE_TICK_CAP * span : Infinity;
+  // A drop: the beta-binomial likelihood at D (beta-binomial.ts); a rise: the quasi-likelihood, capped (a
+  // beta-binomial rise ratio is not valid under a less dispersed truth: its upper tail is what it bets on).
+  const rho = rhoFor(n, d);
+  // A large rise without a floor measured before the deploy: against the worst dispersion up to
+  // RISE_WORST (universal inference, see below), so a clump of retried errors cannot pass for it.
+  const worst = s.direction === 'rise' && !s.floor ? supLogPmfOverRho(canary, n, t0, rhoFor(n, RISE_WORST)) : null;
   const tick: number[] = [];
   for (let k = 0; k < s.alternatives.length; k++) {
-    const t = share(wn, s.alternatives[k] as number);
+    const r = s.alternatives[k] as number;
+    const t = share(wn, r);
     const l = canary * (Math.log(t) - l0c) + baseline * (Math.log(1 - t) - l0b);
     s.llr[k] = (s.llr[k] as number) + l;
-    tick.push(Math.min(l / d, cap));
+    if (s.direction === 'drop') tick.push(betaBinomialLogLR(canary, n, t0, t, rho));
+    else if (worst !== null && r >= RISE_WORST_FROM * s.r0)
+      tick.push(Math.min(betaBinomialLogPmf(canary, n, t, rhoFor(n, s.dispersionPrior)) - worst, cap));
+    else tick.push(Math.min(l / d, cap));
   }
   stepLogS(s.logS, tick, s.ticks);
   // Dispersion from a recursive residual: this tick against the effect fitted on the ticks before it (so a
@@ -234,9 +286,16 @@ export function updateTwoArm(
  */
 const early = (s: TwoArmState) => (s.direction === 'rise' && !s.floor ? 'upper-bound' : 'none');
 
-/** The D assumed for an observation of binomial variance v over `span` ticks, until the data measure it. */
-function assumedDispersion(s: TwoArmState, v: number, span: number): number {
-  return Math.min(Math.max(s.dispersionPrior, ASSUMED_MAX), Math.max(s.dispersionPrior, 1 + (ASSUMED_CV2 * v) / span));
+/** The D assumed for an observation of binomial variance v a tick, until the data measure it (see above). */
+function assumedDispersion(s: TwoArmState, v: number): number {
+  if (s.direction === 'rise')
+    return Math.min(Math.max(s.dispersionPrior, ASSUMED_MAX), Math.max(s.dispersionPrior, 1 + ASSUMED_RISE_CV2 * v));
+  return Math.max(s.dispersionPrior, wanderAssumed(v));
+}
+
+/** The wander part of the assumption for a tick of binomial variance v. */
+function wanderAssumed(v: number): number {
+  return 1 + ASSUMED_CV2 * v;
 }
 
 export interface TwoArmSummary {
@@ -259,9 +318,12 @@ export function twoArmLogE(s: TwoArmState): number {
 }
 
 export function summarizeTwoArm(s: TwoArmState): TwoArmSummary {
-  const measured = estimateDispersion(s.dispersion, s.dispersionPrior, early(s));
+  const measured = estimateDispersion(s.dispersion, s.dispersionPrior, early(s), !s.floor);
   let est = measured.basis === 'assumed' ? { ...measured, value: s.lastDispersion ?? measured.value } : measured;
   if (s.floor && s.lastFromFloor) est = { ...est, basis: 'history', value: s.lastDispersion ?? s.floor.value };
+  // no history: the wander assumption still stood above what the watch measured (held until 96 ticks)
+  else if (!s.floor && s.lastDispersion !== undefined && s.lastDispersion > est.value + 1e-9)
+    est = { ...est, basis: 'assumed', value: s.lastDispersion };
   const d = est.value;
   const scaled = s.llr.map((x) => x / d);
   const r = rateRatio(s);

@@ -129,7 +129,11 @@ export interface Assumptions {
     terms: number;
     point: number | null;
     estimator: string;
-    /** the floor measured before the deploy on the old version's history (null: no history to measure it) */
-    history: { value: number; ticks: number; block: number } | null;
+    /**
+     * the floor measured before the deploy on the old version's history (null: no history to measure it);
+     * method: 'ratio' its numerator given its exposure, 'placebo' its instances split into two arms (a
+     * count signal without `traffic`)
+     */
+    history: { value: number; ticks: number; block: number; method?: 'ratio' | 'placebo' } | null;
   };
 }

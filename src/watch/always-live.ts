@@ -19,6 +19,7 @@ import {
 import { HistogramBoundError } from '../signals/histogram.js';
 import { HISTORY_SECONDS } from './history.js';
 import { selectorsOf, totalHistory, totalTick } from './inputs.js';
+import { parseHolidays } from '../config/holidays.js';
 
 /** A watch's status with the calibration replay on its own history. */
 export interface AlwaysLiveStatus extends Omit<AlwaysStatus, 'state'> {
@@ -112,6 +113,7 @@ export class AlwaysWatches {
           start: from,
           meanTicksBetweenFalsePages: parseDuration(config.evaluation.alwaysMeanTimeBetweenFalsePages) / step,
           minEffect: a.sig.minEffect ?? config.evaluation.minEffect,
+          holidays: parseHolidays(config.evaluation.holidays),
         });
         const replayed = replayHistory(a.w, history);
         const seen = a.w.judgedTicks * step;

@@ -15,7 +15,14 @@ function mean(i: number, base: number): number {
   return base * (1 + 0.7 * Math.sin(phase - Math.PI / 2)) * (day % 7 >= 5 ? 0.7 : 1) + 1;
 }
 
-function run(o: { seed: number; days: number; base: number; burst: number; factor?: (i: number) => number }) {
+function run(o: {
+  seed: number;
+  days: number;
+  base: number;
+  burst: number;
+  factor?: (i: number) => number;
+  holidays?: { from: number; to: number }[];
+}) {
   const rng = mulberry32(o.seed);
   const w = newAlwaysWatch({
     service: 's',
@@ -25,6 +32,7 @@ function run(o: { seed: number; days: number; base: number; burst: number; facto
     start: T0,
     meanTicksBetweenFalsePages: (90 * 86400) / STEP,
     minEffect: 0.05,
+    ...(o.holidays ? { holidays: o.holidays } : {}),
   });
   const pages: { i: number; inc: AlwaysIncident }[] = [];
   const statusAt: string[] = [];
@@ -146,6 +154,32 @@ describe('always-on watch: a holiday period over two days', () => {
     expect(deeper).toHaveLength(2);
     expect(deeper[1]!.i).toBeGreaterThanOrEqual(22 * DAY + 84);
     expect(deeper[1]!.inc.evidence.test).toBe('always-against-forecast');
+  });
+});
+
+describe('always-on watch: a declared holiday', () => {
+  it('opens its episode without a page on a declared holiday at half, and still pages a collapse there', () => {
+    const day = 21 * DAY;
+    const holidays = [{ from: T0 + day * STEP, to: T0 + (day + DAY) * STEP }];
+    const half = (i: number) => (i >= day && i < day + DAY ? 0.5 : 1);
+    const undeclared = run({ seed: 25, days: 23, base: 200, burst: 50, factor: half });
+    expect(undeclared.pages.filter((p) => p.i >= day && p.i < day + DAY)).toHaveLength(1);
+    const declared = run({ seed: 25, days: 23, base: 200, burst: 50, factor: half, holidays });
+    expect(declared.pages).toEqual([]);
+    // the holiday was seen (an episode was open) and its low ticks kept out of the history
+    expect(Number.isNaN(declared.w.truth[day + 150] as number)).toBe(true);
+    const outage = day + 150;
+    const collapse = run({
+      seed: 25,
+      days: 23,
+      base: 200,
+      burst: 50,
+      factor: (i) => (i >= outage && i < outage + 24 ? 0 : half(i)),
+      holidays,
+    });
+    expect(collapse.pages).toHaveLength(1);
+    expect(collapse.pages[0]!.i - outage).toBeLessThanOrEqual(2);
+    expect(collapse.pages[0]!.inc.evidence.test).toBe('always-collapse');
   });
 });
 

@@ -27,6 +27,7 @@ import { fitShape } from '../judge/nb-shape.js';
 import { forecastSettings, measureForecastError, smoothedAt, type ForecastSettings } from '../judge/forecast.js';
 import { median } from 'simple-statistics';
 import type { Direction } from '../judge/effect-grid.js';
+import type { Holiday } from '../config/holidays.js';
 import type { Evidence } from '../model/verdict.js';
 import { collapseTest, type Collapse } from './always-collapse.js';
 import { alarmWindow, collapseEvidence, forecastEvidence, levelBand, type AlarmWindow } from './always-evidence.js';
@@ -98,6 +99,8 @@ export interface AlwaysWatch {
   armedAt: number | null;
   /** the tick of the first event ever seen */
   firstEvent: number | null;
+  /** declared holidays (evaluation.holidays): not normal days, sorted */
+  holidays: Holiday[];
 }
 
 export interface AlwaysIncident {
@@ -138,6 +141,7 @@ export function newAlwaysWatch(o: {
   start: number;
   meanTicksBetweenFalsePages: number;
   minEffect: number;
+  holidays?: Holiday[];
 }): AlwaysWatch {
   return {
     service: o.service,
@@ -176,6 +180,7 @@ export function newAlwaysWatch(o: {
     judgedTicks: 0,
     armedAt: null,
     firstEvent: null,
+    holidays: [...(o.holidays ?? [])].sort((a, b) => a.from - b.from),
   };
 }
 
@@ -403,6 +408,9 @@ export function stepAlways(w: AlwaysWatch, t: number, x0: number, spans = 1): Al
     flagged = true;
     teach = false;
   }
+  // A declared holiday is not a normal day: a drop or rise against the forecast there opens its episode
+  // without a page (kept out of the history from its onset, as any episode).
+  const holiday = isHoliday(w, t);
 
   if (w.episode) {
     const ep = w.episode;
@@ -439,7 +447,7 @@ export function stepAlways(w: AlwaysWatch, t: number, x0: number, spans = 1): Al
       last !== null &&
       t - last.endedAt <= MAX_EPISODE_S &&
       (w.direction === 'drop' ? win.ratio * range >= last.worst : win.ratio / range <= last.worst);
-    if (aftershock) {
+    if (holiday || aftershock) {
       w.episode = {
         kind: 'forecast',
         onset: win.onset,
@@ -448,7 +456,7 @@ export function stepAlways(w: AlwaysWatch, t: number, x0: number, spans = 1): Al
         expected: win.expected,
         duePerTick: win.meanF,
         tail: [],
-        worst: last.worst,
+        worst: aftershock && last ? last.worst : win.ratio,
         continued: true,
       };
       flag(w, Math.round((win.onset - w.start) / w.step), i);
@@ -502,6 +510,16 @@ function isBack(w: AlwaysWatch, tail: readonly { x: number; f: number }[]): bool
   const band = 1.2816 * Math.sqrt(w.prior.spread * w.prior.spread + noise);
   const ratio = Math.log(Math.max(rx, 1e-9) / rf) - w.prior.center;
   return drop ? ratio >= -band + Math.log(1 - w.minEffect) : ratio <= band + Math.log(1 + w.minEffect);
+}
+
+/** Whether tick t (ending at t) falls in a declared holiday. */
+function isHoliday(w: AlwaysWatch, t: number): boolean {
+  const mid = t - w.step / 2;
+  for (const h of w.holidays) {
+    if (h.from > mid) return false;
+    if (mid < h.to) return true;
+  }
+  return false;
 }
 
 function collapseIncident(w: AlwaysWatch, t: number, c: Collapse): AlwaysIncident {

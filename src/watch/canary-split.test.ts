@@ -1,7 +1,7 @@
 // The canary's split: measured from the service's `traffic` counter, or declared (stage weights, with a
 // composite null over +-20% and late stage changes); blind when the exposure cannot be seen.
 import { describe, expect, it } from 'vitest';
-import { mulberry32, overdispersed } from '../../test/support/random.js';
+import { gamma, mulberry32, overdispersed } from '../../test/support/random.js';
 import { MemoryStore } from '../sources/memory-store.js';
 import { observeCanary, stageWeights } from './inputs.js';
 import { canaryFloor } from './history.js';
@@ -76,7 +76,8 @@ describe('canary split', () => {
     // share is 15% below the stage weight: the composite null (0.8 w) cannot tell them apart
     for (let seed = 0; seed < 5; seed++) {
       expect(run(false, { declared: 0.1, real: 0.1, drop: 0.15 }, 120, seed).failed).toBeNull();
-      expect(run(true, { declared: 0.1, real: 0.1, drop: 0.15 }, 120, seed).failed).toBe('main');
+      // (without history, within 240 ticks: the dispersion assumed until measured costs delay)
+      expect(run(true, { declared: 0.1, real: 0.1, drop: 0.15 }, 240, seed).failed).toBe('main');
     }
   });
 
@@ -239,5 +240,54 @@ describe('canary split', () => {
     expect(without.assumptions?.dispersion.basis).toBe('assumed');
     expect(without.assumptions?.dispersion.history).toBeNull();
     expect(without.sentence).toMatch(/assumed, no history/);
+  });
+
+  it("a count signal without `traffic`: the floor is a placebo split of the old version's instances, said in the evidence", async () => {
+    const store = new MemoryStore();
+    const rng = mulberry32(12);
+    const origin = 3600;
+    const totals = [0, 0, 0];
+    // three pods of the old version, orders 3x Poisson each, with shared bursts that cancel between arms
+    for (let t = 0; t <= origin; t += 15) {
+      const burst = gamma(rng, 20) / 20;
+      for (let pod = 0; pod < 3; pod++) {
+        totals[pod] = (totals[pod] as number) + overdispersed(rng, 100 * burst, 3);
+        store.append('orders_total', { version: 'v1', instance: `pod-${pod}` }, t, totals[pod] as number);
+      }
+    }
+    const signal = { kind: 'count' as const, bad: 'drop' as const, metric: 'orders_total', matchers: {} };
+    const split = { label: 'version', version: 'v2', baselineVersion: 'v1' };
+    const floor = await canaryFloor(store, signal, null, split, origin, 15, 2);
+    expect(floor?.method).toBe('placebo');
+    expect(floor?.arms).toEqual([2, 1]);
+    expect(floor?.value).toBeGreaterThan(2.4);
+    expect(floor?.value).toBeLessThan(5);
+    const s = judge(false);
+    if (s.main.kind === 'two-arm') s.main.floor = floor;
+    const r = mulberry32(3);
+    for (let t = 0; t < 3; t++)
+      stepSignal(
+        s,
+        {
+          mode: 'canary',
+          weight: 0.1,
+          canary: { num: arm(overdispersed(r, 30, 1)), den: null },
+          baseline: { num: arm(overdispersed(r, 270, 1)), den: null },
+        },
+        t * 15,
+        t,
+        true,
+      );
+    const ev = evidenceOf(s, 'orders');
+    expect(ev.assumptions?.dispersion.basis).toBe('history');
+    expect(ev.assumptions?.dispersion.history?.method).toBe('placebo');
+    expect(ev.assumptions?.dispersion.estimator).toMatch(
+      /placebo split of the old version's instances into two arms \(2 and 1\)/,
+    );
+    // a single instance cannot be split: no floor, the stated assumption
+    const one = new MemoryStore();
+    for (let t = 0, c = 0; t <= origin; t += 15)
+      one.append('orders_total', { version: 'v1', instance: 'pod-0' }, t, (c += 100));
+    expect(await canaryFloor(one, signal, null, split, origin, 15, 2)).toBeNull();
   });
 });

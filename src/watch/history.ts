@@ -3,10 +3,10 @@ import { fitModel, forecastAt, forecastSettings, measureForecastError } from '..
 import type { Direction } from '../judge/effect-grid.js';
 import { formatDuration } from '../config/duration.js';
 import type { SelectorConfig, SignalConfig } from '../config/schema.js';
-import { measureFloor, type DispersionFloor } from '../judge/dispersion.js';
+import { measureFloor, measurePlaceboFloor, type DispersionFloor } from '../judge/dispersion.js';
 import type { MetricSource, SeriesSelector } from '../sources/types.js';
 import type { FrozenForecast } from './signal-judge.js';
-import { baselineHistory, selectorsOf, totalHistory, type CohortSplit } from './inputs.js';
+import { baselineHistory, baselinePlaceboArms, selectorsOf, totalHistory, type CohortSplit } from './inputs.js';
 
 /** How far back forecasts look: four weeks of lags plus a week of origins to measure their error on. */
 export const HISTORY_SECONDS = 35 * 86400;
@@ -102,10 +102,12 @@ export async function historyForecasts(
 export const FLOOR_SECONDS = 3600;
 
 /**
- * The dispersion floor of a canary signal judged per exposure, measured on the old version's history in
- * the hour before `origin` (dispersion.ts): its numerator given its denominator, or for a count signal with
- * the service's `traffic` counter, its events given the requests. Null where there is too little history
- * (an embedded scraper just started): the judge then keeps its stated assumption and says so.
+ * The dispersion floor of a canary signal, measured on the old version's history in the hour before
+ * `origin` (dispersion.ts): its numerator given its denominator, or for a count signal with the service's
+ * `traffic` counter, its events given the requests; for a count signal without `traffic`, a placebo split
+ * of the old version's instances into two arms (measurePlaceboFloor). Null where there is too little
+ * history (an embedded scraper just started) or, for the placebo, a single instance: the judge then keeps
+ * its stated assumption and says so.
  */
 export async function canaryFloor(
   source: MetricSource,
@@ -118,8 +120,11 @@ export async function canaryFloor(
 ): Promise<DispersionFloor | null> {
   const { num, den } = selectorsOf(signal);
   const exposure: SeriesSelector | null = den ?? (signal.kind === 'count' ? traffic : null);
-  if (!exposure) return null;
   const from = origin - Math.floor(FLOOR_SECONDS / step) * step;
+  if (!exposure) {
+    const arms = await baselinePlaceboArms(source, num, split, from, origin, step, absentAfter);
+    return arms ? measurePlaceboFloor(arms.a, arms.b, arms.arms) : null;
+  }
   const [n, d] = await Promise.all([
     baselineHistory(source, num, split, from, origin, step, absentAfter),
     baselineHistory(source, exposure, split, from, origin, step, absentAfter),

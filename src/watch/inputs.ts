@@ -154,6 +154,38 @@ export async function baselineHistory(
 }
 
 /**
+ * The old version's per-tick counts split into two placebo arms by instance (every other instance, in
+ * label order, to arm A): what a count signal without `traffic` measures its dispersion floor on
+ * (dispersion.ts measurePlaceboFloor). An instance is the series' `instance` label (every scraped series
+ * has one), else `pod`, else the series itself. Null with fewer than two instances: no placebo split.
+ */
+export async function baselinePlaceboArms(
+  source: MetricSource,
+  sel: SeriesSelector,
+  split: CohortSplit,
+  from: number,
+  to: number,
+  step: number,
+  absentAfter: number,
+): Promise<{ a: Float64Array; b: Float64Array; arms: [number, number] } | null> {
+  const grids = await gridOf(source, sel, from - absentAfter * step, to, step);
+  const pick = (v: string) => (split.baselineVersion === null ? v !== split.version : v === split.baselineVersion);
+  const cohort = selectCohort(grids, split.label, pick);
+  const key = (g: SeriesGrid) => g.labels.instance ?? g.labels.pod ?? JSON.stringify(Object.entries(g.labels).sort());
+  const instances = [...new Set(cohort.map(key))].sort();
+  if (instances.length < 2) return null;
+  const inA = new Set(instances.filter((_, i) => i % 2 === 0));
+  const points = Math.round((to - from) / step) + 1 + absentAfter;
+  const arm = (want: boolean) =>
+    cohortCounts(
+      cohort.filter((g) => inA.has(key(g)) === want),
+      absentAfter,
+      points,
+    ).values.subarray(absentAfter);
+  return { a: arm(true), b: arm(false), arms: [inA.size, instances.length - inA.size] };
+}
+
+/**
  * The declared split for the tick ending at t: its time-weighted weight, and the lowest and highest weight
  * over it and the `lag` ticks before (traffic may follow a stage change a tick or two late).
  */

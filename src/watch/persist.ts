@@ -11,6 +11,7 @@ type Test = {
   alternatives?: number[];
   logWeights?: number[];
   logS?: (number | null)[];
+  llr?: number[];
 } | null;
 
 export function serializeWatch(w: DeployWatch): string {
@@ -33,6 +34,10 @@ export function restoreWatch(json: string, deploy: Deploy): DeployWatch {
       t.logWeights = g.logWeights;
       // JSON has no -Infinity (ln 0: no evidence yet); it comes back as null.
       if (t.logS) t.logS = t.logS.map((x) => (x === null ? -Infinity : x));
+      // A state persisted with a shorter grid (alternatives are only ever appended): the new ones start
+      // with no evidence, which only lowers the e-value (valid).
+      while (t.logS && t.logS.length < g.alternatives.length) t.logS.push(-Infinity);
+      while (t.llr && t.llr.length < g.alternatives.length) t.llr.push(0);
     }
   }
   return w;

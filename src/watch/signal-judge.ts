@@ -6,7 +6,17 @@ import {
   updateForecastTest,
   type ForecastTestState,
 } from '../judge/forecast-test.js';
-import { newTwoArm, summarizeTwoArm, twoArmLogE, updateTwoArm, type TwoArmState } from '../judge/two-arm.js';
+import {
+  ASSUMED_CV2,
+  ASSUMED_DROP_DISPERSION,
+  newTwoArm,
+  RISE_WORST,
+  RISE_WORST_FROM,
+  summarizeTwoArm,
+  twoArmLogE,
+  updateTwoArm,
+  type TwoArmState,
+} from '../judge/two-arm.js';
 import type { Direction } from '../judge/effect-grid.js';
 import type { Assumptions, Evidence, TestKind } from '../model/verdict.js';
 import { BLOCKS, MIN_TERMS, type DispersionEstimate, type DispersionFloor } from '../judge/dispersion.js';
@@ -141,15 +151,11 @@ export interface SignalJudgeOptions {
   /** latency signals: slowerThan as a bucket bound, in the histogram's unit */
   latency?: { bound: number; unitsPerSecond: number };
   /**
-   * canary signals judged per exposure (ratios, latency, counts with `traffic`): the dispersion floor
-   * measured on the old version's history before the deploy (dispersion.ts measureFloor); null: no history
+   * canary signals: the dispersion floor measured on the old version's history before the deploy
+   * (dispersion.ts: per exposure for ratios, latency and counts with `traffic`; a placebo split of the old
+   * version's instances for counts without); null: no history
    */
   floor?: DispersionFloor | null;
-}
-
-/** Whether a canary signal is judged per exposure (its numerator given requests), so a floor applies. */
-export function judgedPerExposure(kind: SignalJudgeOptions['kind'], traffic: boolean): boolean {
-  return kind !== 'count' || traffic;
 }
 
 export function newSignalJudge(o: SignalJudgeOptions): SignalJudgeState {
@@ -158,7 +164,7 @@ export function newSignalJudge(o: SignalJudgeOptions): SignalJudgeState {
   let traffic: TwoArmState | ForecastTestState | null = null;
   if (o.mode === 'canary') {
     main = newTwoArm(o.direction, o.tolerance);
-    if (judgedPerExposure(o.kind, !!o.traffic)) main.floor = o.floor ?? null;
+    main.floor = o.floor ?? null;
     // ratio signals: a collapse of the canary's requests; counts with a measured split: of its traffic
     if (ratio || o.traffic) traffic = newTwoArm('drop', TRAFFIC_TOLERANCE);
   } else {
@@ -375,7 +381,7 @@ export function evidenceOf(s: SignalJudgeState, unit: string): Evidence {
       counts: { canary: test.canary, baseline: test.baseline, expectedCanary: round(test.expectedCanary) },
       sentence: '',
     };
-    if (s.split) ev.assumptions = assumptionsOf(s.split, sum.dispersionBasis, useTraffic, sum.floor);
+    if (s.split) ev.assumptions = assumptionsOf(s.split, sum.dispersionBasis, useTraffic, sum.floor, test.direction);
   } else {
     const sum = summarizeForecastTest(test);
     const f = (useTraffic ? s.trafficForecast : s.forecast) as FrozenForecast;
@@ -416,6 +422,7 @@ function assumptionsOf(
   d: DispersionEstimate,
   trafficTest: boolean,
   floor: DispersionFloor | null,
+  direction: Direction,
 ): Assumptions {
   const declared = split.ticks > 0 ? round4(split.declaredSum / split.ticks) : null;
   const measured = split.source === 'measured' && !trafficTest;
@@ -443,24 +450,39 @@ function assumptionsOf(
       block: d.block,
       terms: d.terms,
       point: Number.isFinite(d.point) ? round(d.point) : null,
-      estimator: estimatorOf(d, floor),
-      history: floor ? { value: round(floor.value), ticks: floor.ticks, block: floor.block } : null,
+      estimator: estimatorOf(d, floor, direction),
+      history: floor
+        ? { value: round(floor.value), ticks: floor.ticks, block: floor.block, method: floor.method ?? 'ratio' }
+        : null,
     },
   };
 }
 
-/** The dispersion's basis in words: "measured before the deploy on 240 ticks" or "assumed 1.5, no history". */
-function estimatorOf(d: DispersionEstimate, floor: DispersionFloor | null): string {
+/** The dispersion's basis in words: "measured before the deploy on 240 ticks" or "assumed 3, no history". */
+function estimatorOf(d: DispersionEstimate, floor: DispersionFloor | null, direction: Direction): string {
+  const on =
+    floor?.method === 'placebo'
+      ? `a placebo split of the old version's instances into two arms (${(floor.arms ?? [1, 1]).join(' and ')})`
+      : 'the old version';
   const before = floor
-    ? `measured before the deploy on ${floor.ticks} ticks of the old version (upper 75% bound, blocks of ${BLOCKS.join(', ')} ticks)`
+    ? `measured before the deploy on ${floor.ticks} ticks of ${on} (upper 75% bound, blocks of ${BLOCKS.join(', ')} ticks)`
     : null;
-  if (d.basis === 'history') return `${round(d.value)}, ${before}`;
+  // how the dispersion enters the likelihood (two-arm.ts)
+  const law =
+    direction === 'drop'
+      ? 'beta-binomial likelihood at that dispersion'
+      : floor
+        ? 'quasi-likelihood divided by it'
+        : `quasi-likelihood divided by it; rises of ${RISE_WORST_FROM}x and more against any dispersion up to ${RISE_WORST}x (worst case per tick)`;
+  if (d.basis === 'history') return `${round(d.value)}, ${before}; ${law}`;
   if (d.basis === 'assumed')
-    return `assumed ${round(d.value)}x binomial, no history before the deploy, until ${MIN_TERMS} pooled ticks measure it`;
+    return direction === 'drop'
+      ? `assumed ${round(d.value)}x binomial, no history before the deploy: ${ASSUMED_DROP_DISPERSION}x until ${MIN_TERMS} pooled ticks measure it, more on ticks with many events (wander of cv^2 ${ASSUMED_CV2} a tick until 96 ticks measure it); ${law}`
+      : `assumed ${round(d.value)}x binomial, no history before the deploy, until ${MIN_TERMS} pooled ticks measure it; ${law}`;
   const watch = `upper 75% bound on Pearson residuals over blocks of ${BLOCKS.join(', ')} ticks (largest: ${d.block})`;
   return floor
-    ? `${round(d.value)}, ${watch}; above the floor of ${round(floor.value)} ${before}`
-    : `${round(d.value)}, ${watch}`;
+    ? `${round(d.value)}, ${watch}; above the floor of ${round(floor.value)} ${before}; ${law}`
+    : `${round(d.value)}, ${watch}; ${law}`;
 }
 
 const round4 = (x: number) => Math.round(x * 10000) / 10000;

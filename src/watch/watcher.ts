@@ -29,14 +29,7 @@ import {
   type TickRequest,
 } from './observer.js';
 import type { Observation, WatchRecord } from './tick-log.js';
-import {
-  judgedPerExposure,
-  newSignalJudge,
-  STAGE_LAG,
-  stepSignal,
-  type FrozenForecast,
-  type TickInput,
-} from './signal-judge.js';
+import { newSignalJudge, STAGE_LAG, stepSignal, type FrozenForecast, type TickInput } from './signal-judge.js';
 
 export interface WatcherEvents {
   /** a deploy was decided (fail, pass or inconclusive) */
@@ -371,16 +364,15 @@ export class Watcher {
       strategy: w.deploy.strategy,
       origin: w.firstTick - this.settings.step,
       horizon: horizonTicks(w),
-      floors: w.signals
-        .filter((s) => s.main.kind === 'two-arm' && judgedPerExposure(s.kind, s.traffic !== null))
-        .map((s) => s.name),
+      // every canary signal: per exposure, or a placebo split for a count without `traffic` (history.ts)
+      floors: w.signals.filter((s) => s.main.kind === 'two-arm').map((s) => s.name),
     };
   }
 
   /**
-   * The history read before the deploy (observer.ts, prepareWatch). Canary deploys: each signal judged per
-   * exposure gets the dispersion floor measured on the old version's last hour. All-at-once deploys: each
-   * signal's forecast is frozen from the history.
+   * The history read before the deploy (observer.ts, prepareWatch). Canary deploys: each signal gets the
+   * dispersion floor measured on the old version's last hour (per exposure, or a placebo split of its
+   * instances for a count without `traffic`). All-at-once deploys: each signal's forecast is frozen.
    */
   private prepared(w: DeployWatch, a: Exclude<PrepareAnswer, Failure>): void {
     const service = this.deps.config.services[w.deploy.service];
@@ -389,9 +381,7 @@ export class Watcher {
     if (w.deploy.strategy === 'canary') {
       if (!('floors' in a)) throw new Error('a canary watch prepared without floors');
       let i = 0;
-      for (const s of w.signals)
-        if (s.main.kind === 'two-arm' && judgedPerExposure(s.kind, s.traffic !== null))
-          s.main.floor = a.floors[i++] ?? null;
+      for (const s of w.signals) if (s.main.kind === 'two-arm') s.main.floor = a.floors[i++] ?? null;
       w.prepared = true;
       return;
     }
