@@ -69,7 +69,8 @@ export async function buildNavigator(o: {
   settle?: number;
   /**
    * With `metrics.source: prometheus` (and no `source` passed in), ticks read Prometheus in a worker thread
-   * so the API's event loop only judges (watch/observer.ts). Default true; false reads on this thread.
+   * so the API's event loop only judges (watch/observer.ts). Default true (NAVIGATOR_OBSERVE_WORKER=0: false);
+   * false reads on this thread.
    */
   observeInWorker?: boolean;
 }): Promise<Navigator> {
@@ -127,7 +128,9 @@ export async function buildNavigator(o: {
   const replica = replicaOf(config, store);
   const auditVerifier = await attachAudit({ config, store, metrics, log });
   const observer =
-    !o.source && config.metrics.source === 'prometheus' && o.observeInWorker !== false
+    !o.source &&
+    config.metrics.source === 'prometheus' &&
+    (o.observeInWorker ?? process.env.NAVIGATOR_OBSERVE_WORKER !== '0')
       ? new WorkerObserver({
           config,
           log,

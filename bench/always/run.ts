@@ -5,7 +5,7 @@
 // the outage) to the page, and pages outside the labelled windows per series-week, warm-up included. The
 // simulated part replays seeded series through the same AlwaysWatch: bursty good weeks, a surge, a spike,
 // a holiday, a level shift, a collapse during warm-up and a collapse inside an open partial-drop episode.
-//   npm run build && npx tsx bench/always/run.ts [--seeds N] [--shared DIR] [--only TEXT]
+//   npm run build && npx tsx bench/always/run.ts [--seeds N] [--first SEED] [--shared DIR] [--only TEXT]
 // Prints a table and writes bench/results/always.json.
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,6 +21,8 @@ const flag = (name: string, def: string) => {
   return i >= 0 ? (args[i + 1] as string) : def;
 };
 const SEEDS = Number(flag('--seeds', '20'));
+/** `--first N`: the first seed (1000 by default), to check a result on another block of seeds */
+const FIRST = Number(flag('--first', '1000'));
 const SHARED = flag('--shared', join(import.meta.dirname, '../../../shared'));
 /** `--only TEXT`: only the simulated phenomena whose name holds TEXT, and no real series (a quick look) */
 const ONLY = flag('--only', '');
@@ -324,7 +326,7 @@ for (const r of realRows)
 const simRows = phenomena
   .filter((p) => p.name.includes(ONLY))
   .map((p) => {
-    const runs = Array.from({ length: SEEDS }, (_, s) => simulate(p, 1000 + s));
+    const runs = Array.from({ length: SEEDS }, (_, s) => simulate(p, FIRST + s));
     const weeks = (p.days * SEEDS) / 7;
     const outside = runs.reduce((a, r) => a + r.outside, 0);
     const delays = (p.wanted ?? []).map((_, k) => {

@@ -13,7 +13,8 @@
 // Medians over the ticks of the window (and over --runs runs). Prints a table and writes
 // bench/results/service-live.json.
 //   npm run build && npx tsx bench/service/live.ts [--watches 1000,3000,10000] [--intervals 15,5] [--ticks 3]
-//   [--rate 2000] [--runs 1] [--scrape 5]
+//   [--rate 2000] [--runs 1] [--scrape 5] [--out bench/results/service-live.json]
+// A third window per run is the reference: every deploy ended, the same gate load with no watch ticking.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,6 +29,9 @@ const TICKS = Number(opt('--ticks', '3'));
 const RATE = Number(opt('--rate', '2000'));
 const RUNS = Number(opt('--runs', '1'));
 const SCRAPE = Number(opt('--scrape', '5'));
+const OUT = opt('--out', 'bench/results/service-live.json');
+/** --no-worker: the ticks read Prometheus on the thread that serves HTTP (NAVIGATOR_OBSERVE_WORKER=0) */
+const NO_WORKER = args.includes('--no-worker');
 const SERVICES = 100;
 /** --profile DIR: the server writes a V8 CPU profile there when it stops */
 const PROFILE = args.includes('--profile') ? opt('--profile', '') : '';
@@ -81,7 +85,11 @@ function proc(pid: number) {
       .map(([k, v]) => [k, Number(v)]),
   ) as Record<string, number>;
   const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
-  return { cpu, writeBytes: io.write_bytes ?? 0, wchar: io.wchar ?? 0, rss };
+  // the main thread alone (its task id is the pid): the one that serves HTTP and judges
+  const main = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8');
+  const m = main.slice(main.lastIndexOf(')') + 2).split(' ');
+  const mainCpu = (Number(m[11]) + Number(m[12])) / CLK_TCK;
+  return { cpu, mainCpu, writeBytes: io.write_bytes ?? 0, wchar: io.wchar ?? 0, rss };
 }
 
 async function scrapeMetrics(base: string) {
@@ -111,8 +119,8 @@ const SIGNALS = (s: string) => `
         denominator: { metric: http_requests_total, matchers: { service: ${s} } }`;
 
 const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? (s[Math.floor((s.length - 1) / 2)] as number) : NaN;
+  const v = [...xs].sort((a, b) => a - b);
+  return v.length ? (v[Math.floor((v.length - 1) / 2)] as number) : NaN;
 };
 const quantile = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -133,14 +141,18 @@ services:
 ${Array.from({ length: SERVICES }, (_, i) => `  svc${i}:${SIGNALS(`svc${i}`)}`).join('\n')}
 `,
   );
-  const nav = start(process.execPath, [
-    '--max-old-space-size=256',
-    ...(PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE}`] : []),
-    'bin/navigator.js',
-    'serve',
-    '--config',
-    join(dir, 'navigator.yaml'),
-  ]);
+  const nav = start(
+    process.execPath,
+    [
+      '--max-old-space-size=256',
+      ...(PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE}`] : []),
+      'bin/navigator.js',
+      'serve',
+      '--config',
+      join(dir, 'navigator.yaml'),
+    ],
+    NO_WORKER ? { NAVIGATOR_OBSERVE_WORKER: '0' } : {},
+  );
   nav.stdout?.resume();
   await until('navigator', async () => (await fetch(`${base}/readyz`)).ok);
   const per = Math.ceil(watches / SERVICES);
@@ -195,21 +207,25 @@ ${Array.from({ length: SERVICES }, (_, i) => `  svc${i}:${SIGNALS(`svc${i}`)}`).
   const ticks = q1.tickCount - q0.tickCount;
   const tickSeconds = ticks > 0 ? (q1.tickSum - q0.tickSum) / ticks : NaN;
   // Window 2, the same ticks with the gate under load from a second process.
-  const samples = join(dir, 'samples.json');
-  const load = start(process.execPath, [
-    'bench/service/load.mjs',
-    `${base}/v1/deploys/d-{i}/gate`,
-    String(RATE),
-    String(seconds),
-    String(watches),
-    samples,
-  ]);
-  let loadOut = '';
-  load.stdout?.on('data', (d: Buffer) => (loadOut += d.toString()));
-  await new Promise((r) => load.once('exit', r));
+  const gateLoad = async (name: string) => {
+    const samples = join(dir, `${name}.json`);
+    const load = start(process.execPath, [
+      'bench/service/load.mjs',
+      `${base}/v1/deploys/d-{i}/gate`,
+      String(RATE),
+      String(seconds),
+      String(watches),
+      samples,
+    ]);
+    let loadOut = '';
+    load.stdout?.on('data', (d: Buffer) => (loadOut += d.toString()));
+    await new Promise((r) => load.once('exit', r));
+    const gate = JSON.parse(loadOut) as { requests: number; errors: number; achievedRate: number; p99ms: number };
+    const s = JSON.parse(readFileSync(samples, 'utf8')) as { sentAt: number[]; latencies: number[] };
+    return { gate, s };
+  };
+  const { gate, s } = await gateLoad('samples');
   clearInterval(rssTimer);
-  const gate = JSON.parse(loadOut) as { requests: number; errors: number; achievedRate: number; p99ms: number };
-  const s = JSON.parse(readFileSync(samples, 'utf8')) as { sentAt: number[]; latencies: number[] };
   const during: number[] = [];
   const between: number[] = [];
   s.sentAt.forEach((ms, i) => {
@@ -217,6 +233,21 @@ ${Array.from({ length: SERVICES }, (_, i) => `  svc${i}:${SIGNALS(`svc${i}`)}`).
     const phase = (((t - settle) % interval) + interval) % interval;
     (phase <= tickSeconds ? during : between).push(s.latencies[i] as number);
   });
+  // Window 3, the reference on the same machine at the same moment: every deploy ended (no watch left to
+  // tick), the same gates at the same rate from the same second process. What the gate costs on this
+  // loaded machine by itself; the ratio to it is what ticking adds.
+  next = 0;
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      while (next < ids.length) {
+        const i = next++;
+        const r = await fetch(`${base}/v1/deploys/d-${i}/end`, { method: 'POST' });
+        if (r.status !== 200) throw new Error(`end d-${i}: ${r.status} ${await r.text()}`);
+      }
+    }),
+  );
+  await sleep((interval + 1) * 1000); // a tick with no open watch
+  const ref = await gateLoad('reference');
   await stop(nav);
   const watchTicks = watches * ticks;
   return {
@@ -228,6 +259,7 @@ ${Array.from({ length: SERVICES }, (_, i) => `  svc${i}:${SIGNALS(`svc${i}`)}`).
     skippedTicks: q1.skipped - q0.skipped,
     tickSeconds: +tickSeconds.toFixed(3),
     cpuShare: +((p1.cpu - p0.cpu) / wall).toFixed(4),
+    mainThreadCpuShare: +((p1.mainCpu - p0.mainCpu) / wall).toFixed(4),
     rssMB: Math.round(p1.rss),
     rssMaxMB: Math.round(rssMax),
     writeBytesPerWatchTick: watchTicks ? Math.round((p1.writeBytes - p0.writeBytes) / watchTicks) : NaN,
@@ -250,6 +282,12 @@ ${Array.from({ length: SERVICES }, (_, i) => `  svc${i}:${SIGNALS(`svc${i}`)}`).
         requests: between.length,
         p50ms: +quantile(between, 0.5).toFixed(2),
         p99ms: +quantile(between, 0.99).toFixed(2),
+      },
+      noWatches: {
+        requests: ref.s.latencies.length,
+        achievedRate: Math.round(ref.gate.achievedRate),
+        p50ms: +quantile(ref.s.latencies, 0.5).toFixed(2),
+        p99ms: +quantile(ref.s.latencies, 0.99).toFixed(2),
       },
     },
   };
@@ -324,6 +362,7 @@ const summary = results.map((runs) => {
     interval: r0.interval,
     runs: runs.length,
     cpuShare: f((r) => r.cpuShare),
+    mainThreadCpuShare: f((r) => r.mainThreadCpuShare),
     rssMB: f((r) => r.rssMaxMB),
     writeBytesPerWatchTick: f((r) => r.writeBytesPerWatchTick),
     wcharPerWatchTick: f((r) => r.wcharPerWatchTick),
@@ -334,11 +373,13 @@ const summary = results.map((runs) => {
     gateP99ms: f((r) => r.gate.p99ms),
     gateP99DuringTicksMs: f((r) => r.gate.duringTicks.p99ms),
     gateP99BetweenTicksMs: f((r) => r.gate.betweenTicks.p99ms),
+    gateP99NoWatchesMs: f((r) => r.gate.noWatches.p99ms),
+    gateP99RatioToNoWatches: f((r) => r.gate.p99ms / r.gate.noWatches.p99ms),
     gateAchievedRate: f((r) => r.gate.achievedRate),
   };
 });
 const out = {
-  command: `npx tsx bench/service/live.ts --watches ${WATCHES.join(',')} --intervals ${INTERVALS.join(',')} --ticks ${TICKS} --rate ${RATE} --runs ${RUNS} --scrape ${SCRAPE}`,
+  command: `npx tsx bench/service/live.ts --watches ${WATCHES.join(',')} --intervals ${INTERVALS.join(',')} --ticks ${TICKS} --rate ${RATE} --runs ${RUNS} --scrape ${SCRAPE} --out ${OUT}${NO_WORKER ? ' --no-worker' : ''}`,
   services: SERVICES,
   signalsPerWatch: 2,
   scrapeIntervalSeconds: SCRAPE,
@@ -356,12 +397,12 @@ const out = {
   runs: results,
 };
 mkdirSync('bench/results', { recursive: true });
-writeFileSync('bench/results/service-live.json', `${JSON.stringify(out, null, 2)}\n`);
+writeFileSync(OUT, `${JSON.stringify(out, null, 2)}\n`);
 console.log(
-  'watches interval  cpu%   RSS MB  wbytes/wt  wchar/wt  queries/tick (Flagger/Argo)  tick s  gate p50/p99 (during/between) ms',
+  'watches interval  cpu%   RSS MB  wbytes/wt  wchar/wt  queries/tick (Flagger/Argo)  tick s  gate p50/p99 (during/between) ms, p99 with no watches',
 );
 for (const s of summary)
   console.log(
-    `${String(s.watches).padStart(7)} ${String(s.interval).padStart(6)}s ${(s.cpuShare * 100).toFixed(1).padStart(6)} ${String(s.rssMB).padStart(7)} ${String(s.writeBytesPerWatchTick).padStart(10)} ${String(s.wcharPerWatchTick).padStart(9)} ${String(s.queriesPerTick).padStart(8)} (${s.flaggerArgoQueriesPerInterval})  ${String(s.tickSeconds).padStart(12)}  ${s.gateP50ms}/${s.gateP99ms} (${s.gateP99DuringTicksMs}/${s.gateP99BetweenTicksMs})`,
+    `${String(s.watches).padStart(7)} ${String(s.interval).padStart(6)}s ${(s.cpuShare * 100).toFixed(1).padStart(6)} ${String(s.rssMB).padStart(7)} ${String(s.writeBytesPerWatchTick).padStart(10)} ${String(s.wcharPerWatchTick).padStart(9)} ${String(s.queriesPerTick).padStart(8)} (${s.flaggerArgoQueriesPerInterval})  ${String(s.tickSeconds).padStart(12)}  ${s.gateP50ms}/${s.gateP99ms} (${s.gateP99DuringTicksMs}/${s.gateP99BetweenTicksMs}), ${s.gateP99NoWatchesMs}`,
   );
 console.log(`load average before ${load.before.join(' ')}, after ${load.after.join(' ')}`);

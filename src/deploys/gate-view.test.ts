@@ -59,3 +59,48 @@ describe('GateView', () => {
     expect((await store.listDeploys('watching')).map((r) => r.id)).toEqual(['d1']);
   });
 });
+
+describe('the deploy service gate', () => {
+  it('in one process reads a deploy row once, however long it is polled, and still sees its decisions at once', async () => {
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { parseConfig } = await import('../config/load.js');
+    const { MemoryStore } = await import('../sources/memory-store.js');
+    const { DeployService } = await import('./service.js');
+    const config = parseConfig(
+      `services:
+  checkout:
+    signals:
+      orders: { kind: count, bad: drop, metric: orders_total, matchers: { service: checkout } }
+`,
+      'test.yaml',
+      {},
+    );
+    const raw = new SqliteStore(join(mkdtempSync(join(tmpdir(), 'navigator-gate-')), 'n.db'));
+    let reads = 0;
+    const store = new Proxy(raw, {
+      get(target, prop) {
+        const v = Reflect.get(target, prop, target) as unknown;
+        if (prop === 'getDeploy') reads++;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const clock = { now: 1_764_237_600 };
+    const s = new DeployService({ config, store, source: new MemoryStore(), now: () => clock.now });
+    await s.register(
+      { id: 'd-1', service: 'checkout', version: 'v2', baselineVersion: 'v1' },
+      { name: 'ci', role: 'pipeline' },
+    );
+    expect((await s.gate('d-1')).decision).toBe('wait');
+    const after = reads;
+    for (let i = 0; i < 100; i++) {
+      clock.now += 60; // polled for 100 minutes
+      expect((await s.gate('d-1')).decision).toBe('wait');
+    }
+    expect(reads).toBe(after);
+    await s.override('d-1', { name: 'root', role: 'admin' }, 'halt', 'orders fell by hand');
+    expect((await s.gate('d-1')).decision).toBe('halt');
+    await raw.close();
+  });
+});

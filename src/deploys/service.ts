@@ -157,7 +157,10 @@ export class DeployService {
   private leaseUntil = Infinity;
 
   constructor(private readonly deps: DeployServiceDeps) {
-    this.gates = new GateView(deps.now);
+    // One process: every write of a deploy row goes through this service and forgets its entry, so the view
+    // never expires (a 1 s expiry made nearly every gate of 10,000 polled deploys read the row). Replicas:
+    // another one may decide a deploy, so an entry is believed for a second (gate-view.ts).
+    this.gates = new GateView(deps.now, deps.replica ? 1 : Infinity);
     this.watchLog = new WatchLog(CHECKPOINT_TICKS);
     this.deps = { ...deps, store: this.gates.watching(deps.store) };
     this.audit = deps.audit ?? storeAuditSink(deps.store, deps.now);

@@ -3,6 +3,8 @@
 // requests of plain data with the same functions the calling thread would run (observer.ts), over its own
 // client built from the config, one query cache per tick. It keeps no watch state: killing it loses the
 // tick it was reading, nothing else.
+import { readlinkSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Config } from '../config/schema.js';
 import { prometheusFromConfig } from '../sources/prometheus-config.js';
@@ -25,7 +27,17 @@ export interface WorkerReply {
 
 const port = parentPort;
 if (!port) throw new Error('observe-worker.ts runs in a worker thread (worker-observer.ts starts it)');
-const config = (workerData as { config: Config }).config;
+const { config, nice } = workerData as { config: Config; nice: number };
+
+// Reading yields the CPU to the thread that answers the gate: on Linux this thread (its own task id, from
+// /proc/thread-self) runs at a lower priority, so on a busy machine a tick's burst of reading is what
+// waits, not the pipelines' gate calls. Elsewhere, or when it is not allowed, nothing changes.
+try {
+  const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+  if (nice > 0 && Number.isInteger(tid) && tid > 0) setPriority(tid, nice);
+} catch {
+  /* not Linux: the same priority as the main thread */
+}
 const settings = evaluationSettings(config);
 let queries: [QueryOutcome, number][] = [];
 const source = prometheusFromConfig(config.metrics.prometheus, {

@@ -17,6 +17,8 @@ export interface WorkerObserverOptions {
   log?: { error(obj: object, msg: string): void; info?(obj: object, msg: string): void };
   /** the worker's heap limit, MB (a runaway worker dies and is restarted instead of growing) */
   heapMB?: number;
+  /** the worker thread's nice value on Linux (default 5: below the thread serving HTTP; 0: the same) */
+  nice?: number;
 }
 
 interface Pending {
@@ -53,7 +55,7 @@ export class WorkerObserver implements Observer {
     if (this.worker) return this.worker;
     const script = workerScript();
     const options = {
-      workerData: { config: this.o.config },
+      workerData: { config: this.o.config, nice: this.o.nice ?? 5 },
       resourceLimits: { maxOldGenerationSizeMb: this.o.heapMB ?? 192 },
     };
     // A worker cannot load TypeScript by itself: under tsx or vitest it registers tsx first.
