@@ -186,7 +186,13 @@ ${Array.from({ length: SERVICES }, (_, i) => `  svc${i}:${SIGNALS(`svc${i}`)}`).
   const registerSeconds = (Date.now() - registerStarted) / 1000;
   // Two ticks after the registrations: the JIT is warm and every watch has a state.
   const m0 = await scrapeMetrics(base);
-  await until('two ticks', async () => (await scrapeMetrics(base)).tickCount >= m0.tickCount + 2, 300_000);
+  // A server that cannot keep up is stopped here, not left running beside the next configuration.
+  await until('two ticks', async () => (await scrapeMetrics(base)).tickCount >= m0.tickCount + 2, 300_000).catch(
+    async (e: unknown) => {
+      await stop(nav);
+      throw e;
+    },
+  );
   // Start the window just after a tick began (ticks run at k * interval + settle on the wall clock).
   const settle = Math.min(10, interval / 2);
   const nowS = Date.now() / 1000;

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { gammaln } from 'simple-statistics';
 import { mulberry32, overdispersed, gamma } from '../../test/support/random.js';
-import { measureFloor, measurePlaceboFloor } from './dispersion.js';
+import { measureFloor } from './dispersion.js';
 import { newTwoArm, summarizeTwoArm, updateTwoArm } from './two-arm.js';
 
 const ALPHA = 0.001;
@@ -16,8 +16,8 @@ function simulate(
   const rng = mulberry32(seed);
   const s = newTwoArm('drop', 0.01);
   if (o.history) {
-    // the hour before the deploy: the old version's instances in two halves (the placebo split of a count
-    // signal without `traffic`), under the same burstiness and dispersion
+    // the hour before the deploy, under the same burstiness and dispersion: a floor measured per exposure
+    // (as for a count with `traffic`: a placebo floor would leave the wander assumption standing)
     const a: number[] = [];
     const b: number[] = [];
     for (let t = 0; t < 240; t++) {
@@ -25,7 +25,10 @@ function simulate(
       a.push(overdispersed(rng, mu / 2, o.dispersion));
       b.push(overdispersed(rng, mu / 2, o.dispersion));
     }
-    s.floor = measurePlaceboFloor(a, b);
+    s.floor = measureFloor(
+      a,
+      a.map((x, i) => x + (b[i] as number)),
+    );
   }
   for (let t = 0; t < o.ticks; t++) {
     const burst = gamma(rng, 20) / 20; // shared burstiness: cancels between the arms

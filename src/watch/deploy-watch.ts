@@ -7,7 +7,7 @@ import type { Deploy } from '../model/deploy.js';
 import type { Evidence, Outcome, SeeingSummary, SignalVerdict } from '../model/verdict.js';
 import { latencyOptions } from './latency-evidence.js';
 import { evidenceOf, hadEnoughData, newSignalJudge, type SignalJudgeState } from './signal-judge.js';
-import { newSeeing, unseen, type SeeingState } from './seeing.js';
+import { FINAL_WINDOW_SECONDS, newSeeing, unseen, type SeeingState } from './seeing.js';
 
 export interface DeployWatch {
   deploy: Deploy;
@@ -126,9 +126,14 @@ export function openDeployWatch(deploy: Deploy, service: ServiceConfig, ev: Eval
   };
 }
 
-/** The latest a watch may run when its data are too thin at `endAt`. */
+/**
+ * The latest a watch may run when its data are too thin at `endAt`: twice its length more, and at least twice
+ * the final window that must be seen to pass (seeing.ts), so a watch shorter than that window (a 12 s demo
+ * watch) blinded by a restart near its end can still see its last 30 s instead of going to a human.
+ */
 export function extendedEnd(w: DeployWatch): number {
-  return w.endAt + 2 * Math.max(0, w.endAt - w.deploy.startedAt);
+  const final = Math.max(2 * w.step, FINAL_WINDOW_SECONDS);
+  return w.endAt + Math.max(2 * Math.max(0, w.endAt - w.deploy.startedAt), 2 * final);
 }
 
 /** Ticks the watch may judge over its whole life. */
