@@ -195,6 +195,16 @@ ${Array.from({ length: SERVICES }, (_, i) => `  svc${i}:${SIGNALS(`svc${i}`)}`).
     });
     replicas.push({ proc, base: `http://127.0.0.1:${port}` });
   }
+  // A failed run must not leave its replicas ticking under the next one.
+  try {
+    return await measure(run, db, dir, replicas);
+  } finally {
+    for (const r of replicas) await stop(r.proc);
+    await db.end().catch(() => {});
+  }
+}
+
+async function measure(run: number, db: pg.Client, dir: string, replicas: { proc: ChildProcess; base: string }[]) {
   for (const r of replicas) await until('a replica', async () => (await fetch(`${r.base}/readyz`)).ok);
   const bases = replicas.map((r) => r.base);
   const at = new Date().toISOString();
@@ -280,8 +290,6 @@ ${Array.from({ length: SERVICES }, (_, i) => `  svc${i}:${SIGNALS(`svc${i}`)}`).
   const tickSeconds =
     (await metric(bases[0] as string, /^navigator_tick_duration_seconds_sum/)) /
     Math.max(1, await metric(bases[0] as string, /^navigator_tick_duration_seconds_count/));
-  for (const r of replicas) await stop(r.proc);
-  await db.end();
   return {
     run,
     registerSeconds: +registerSeconds.toFixed(1),
