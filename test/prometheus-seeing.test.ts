@@ -191,8 +191,10 @@ describe.concurrent('the Prometheus source at scrape intervals other than the ti
     expect(r.badView.failedSignal).toBe('orders');
     // Two whole ticks after the first tick boundary: the deploy starts anywhere inside a 5 s tick, so the
     // second full tick ends up to 3 ticks after it (seen once at 11.2 s on a loaded CI machine). Without a
-    // `traffic` counter (issue 9) the collapse needs that second judged tick; 15.7 s seen under load.
-    expect(Date.parse(r.badView.decidedAt as string) / 1000 - r.startedAt).toBeLessThanOrEqual(3 * 5 + 1);
+    // `traffic` counter and without history (this Prometheus started seconds ago, one storefront instance
+    // per version, so no placebo floor), drops are judged at the assumed 3x binomial dispersion (issue 9),
+    // which can cost the collapse a third judged tick: 18.7 s seen unloaded. Bounded at three whole ticks.
+    expect(Date.parse(r.badView.decidedAt as string) / 1000 - r.startedAt).toBeLessThanOrEqual(4 * 5 + 1);
     expect(r.good).toMatchObject({ code: 200, decision: 'proceed' });
     expect(r.goodView.status).toBe('passed');
   }, 240_000);
