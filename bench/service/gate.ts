@@ -47,7 +47,7 @@ const results = [];
 for (let r = 0; r < runs; r++) {
   const out = execFileSync(
     process.execPath,
-    ['bench/service/load.mjs', `${base}/v1/deploys/g-${r * 7}/gate`, '2000', '10'],
+    ['bench/service/load.mjs', base, `/v1/deploys/g-${r * 7}/gate`, '2000', '10'],
     { encoding: 'utf8' },
   );
   results.push(

@@ -217,7 +217,8 @@ ${Array.from({ length: SERVICES }, (_, i) => `  svc${i}:${SIGNALS(`svc${i}`)}`).
     const samples = join(dir, `${name}.json`);
     const load = start(process.execPath, [
       'bench/service/load.mjs',
-      `${base}/v1/deploys/d-{i}/gate`,
+      base,
+      '/v1/deploys/d-{i}/gate',
       String(RATE),
       String(seconds),
       String(watches),

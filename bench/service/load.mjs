@@ -1,18 +1,21 @@
-// Open-loop HTTP load from a second process: `rate` GET requests per second for `seconds`, keep-alive,
-// latencies recorded per request. Prints one JSON line. node load.mjs URL RATE SECONDS [IDS] [SAMPLES]
-// With IDS, `{i}` in URL cycles over 0..IDS-1 (many deploys' gates, not one); with SAMPLES, each request's
-// send time (epoch ms) and latency (ms) are written there as JSON, so a caller can pick the ones that ran
-// while a tick did.
+// Open-loop HTTP load from one separate process, spread round-robin over one or several servers (the
+// replicas behind a load balancer): `rate` GET requests per second for `seconds`, keep-alive, latency per
+// request. The one load generator of bench/service and bench/replicas:
+//   node load.mjs BASE1[,BASE2,...] PATH RATE SECONDS [IDS] [SAMPLES]
+// `{i}` in PATH cycles over 0..IDS-1; with SAMPLES, each request's send time (epoch ms), latency (ms) and
+// server index are written there as JSON. Prints one JSON line (overall and per server).
 import http from 'node:http';
 import { writeFileSync } from 'node:fs';
 
-const [url, rateArg, secondsArg, idsArg, samplesFile] = process.argv.slice(2);
+const [basesArg, path, rateArg, secondsArg, idsArg, samplesFile] = process.argv.slice(2);
+const bases = basesArg.split(',');
 const rate = Number(rateArg);
 const seconds = Number(secondsArg);
 const ids = Number(idsArg ?? 0);
-const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+const agent = new http.Agent({ keepAlive: true, maxSockets: 96 });
 const latencies = [];
 const sentAt = [];
+const server = [];
 let errors = 0;
 let sent = 0;
 const start = process.hrtime.bigint();
@@ -22,12 +25,14 @@ await new Promise((done) => {
   let finished = 0;
   const fire = (n) => {
     const t0 = process.hrtime.bigint();
-    const target = ids > 0 ? url.replace('{i}', String(n % ids)) : url;
-    const req = http.get(target, { agent }, (res) => {
+    const b = n % bases.length;
+    const url = bases[b] + (ids > 0 ? path.replace('{i}', String(n % ids)) : path);
+    const req = http.get(url, { agent }, (res) => {
       res.resume();
       res.on('end', () => {
         latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
         sentAt.push(startMs + Number(t0 - start) / 1e6);
+        server.push(b);
         if (res.statusCode >= 500) errors++;
         if (++finished === total) done();
       });
@@ -47,8 +52,23 @@ await new Promise((done) => {
   tick();
 });
 const wall = Number(process.hrtime.bigint() - start) / 1e9;
-if (samplesFile) writeFileSync(samplesFile, JSON.stringify({ sentAt, latencies }));
-const sorted = [...latencies].sort((a, b) => a - b);
-const q = (p) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
-console.log(JSON.stringify({ requests: sorted.length, errors, achievedRate: sorted.length / wall, p50ms: q(0.5), p99ms: q(0.99), maxms: sorted[sorted.length - 1] }));
+if (samplesFile) writeFileSync(samplesFile, JSON.stringify({ sentAt, latencies, server }));
+const q = (xs, p) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(p * s.length))];
+};
+console.log(
+  JSON.stringify({
+    requests: latencies.length,
+    errors,
+    achievedRate: latencies.length / wall,
+    p50ms: q(latencies, 0.5),
+    p99ms: q(latencies, 0.99),
+    maxms: Math.max(...latencies),
+    perServer: bases.map((_, b) => {
+      const mine = latencies.filter((_, i) => server[i] === b);
+      return { requests: mine.length, p50ms: q(mine, 0.5), p99ms: q(mine, 0.99) };
+    }),
+  }),
+);
 agent.destroy();

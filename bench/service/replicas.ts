@@ -7,7 +7,7 @@
 // - the database's load per tick: transactions (pg_stat_database xact_commit + xact_rollback), statements
 //   (pg_stat_statements calls) and the CPU time of all its processes (/proc, the postmaster's children);
 // - the gate's p50/p99 at 2,000 requests/s spread round-robin over the three replicas from one separate
-//   process (bench/replicas/spread-load.mjs, open loop), with the N watches ticking, and the same-run
+//   process (bench/service/load.mjs, open loop), with the N watches ticking, and the same-run
 //   reference: the same load while only 100 watches tick (before the others are registered).
 // The machine is shared (2 cores): the load average before and after is recorded; medians over --runs.
 //   npm run build && node --import tsx bench/service/replicas.ts [--watches 10000] [--runs 3] [--ticks 4]
@@ -144,7 +144,7 @@ await sleep(3 * SCRAPE * 1000);
 async function gateLoad(bases: string[], ids: number, dir: string, name: string) {
   const out = await new Promise<string>((res) => {
     const p = start(process.execPath, [
-      'bench/replicas/spread-load.mjs',
+      'bench/service/load.mjs',
       bases.join(','),
       '/v1/deploys/d-{i}/gate',
       String(RATE),
