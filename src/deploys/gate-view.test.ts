@@ -53,6 +53,52 @@ describe('GateView', () => {
     expect(view.get('d1')).toBeUndefined();
   });
 
+  it('reads a deploy once for many gates asking at the same time', async () => {
+    const { view, raw } = await setup();
+    let reads = 0;
+    const read = async () => {
+      reads++;
+      return (await raw.deployGate('d1'))!;
+    };
+    const answers = await Promise.all(Array.from({ length: 50 }, () => view.entry('d1', read)));
+    expect(reads).toBe(1);
+    expect(answers.every((a) => a.status === 'watching')).toBe(true);
+    await view.entry('d1', read);
+    expect(reads).toBe(1); // kept
+  });
+
+  it('answers but does not keep a read during which a change was announced (it may predate it)', async () => {
+    const { view } = await setup();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const pending = view.entry('d1', async () => {
+      await gate;
+      return { status: 'watching', reason: 'old row' };
+    });
+    view.forget('d1'); // another replica halted it while the row was being read
+    release();
+    expect((await pending).reason).toBe('old row');
+    expect(view.get('d1')).toBeUndefined();
+    const fresh = await view.entry('d1', async () => ({ status: 'halted', reason: 'orders fell' }));
+    expect(fresh.status).toBe('halted');
+  });
+
+  it('with the change feed live, believes entries until forgotten; each transition of the feed forgets all', async () => {
+    const { clock, view } = await setup();
+    view.feed(true);
+    view.remember({ id: 'd1', status: 'watching', reason: 'watching' });
+    clock.now += 3600;
+    expect(view.get('d1')?.status).toBe('watching');
+    view.feed(false); // changes may be missed from now on
+    expect(view.get('d1')).toBeUndefined();
+    view.remember({ id: 'd1', status: 'watching', reason: 'watching' });
+    clock.now += 1.1;
+    expect(view.get('d1')).toBeUndefined(); // the ttl again
+    view.remember({ id: 'd1', status: 'watching', reason: 'watching' });
+    view.feed(true); // what was missed while down is unknown
+    expect(view.get('d1')).toBeUndefined();
+  });
+
   it('passes every other store method through unchanged', async () => {
     const { store } = await setup();
     expect((await store.getDeploy('d1'))?.status).toBe('watching');
@@ -82,7 +128,7 @@ describe('the deploy service gate', () => {
     const store = new Proxy(raw, {
       get(target, prop) {
         const v = Reflect.get(target, prop, target) as unknown;
-        if (prop === 'getDeploy') reads++;
+        if (prop === 'getDeploy' || prop === 'deployGate') reads++;
         return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
       },
     });

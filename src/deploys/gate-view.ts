@@ -5,7 +5,10 @@
 // enclosing transaction ends (committed or not, so a reader that refilled the entry meanwhile from the
 // old row is not believed); the next gate reads the row once more. Entries also expire after `ttl`
 // seconds, which bounds how stale a view can be when another replica (several `navigator serve` on one
-// PostgreSQL store) decided the deploy.
+// PostgreSQL store) decided the deploy. With the store's change feed live (PostgreSQL's LISTEN/NOTIFY,
+// store/postgres.ts subscribeDeploys) every other replica's change forgets the entry too, so entries are
+// believed until forgotten, as in one process; a read during which any change was announced answers its gate
+// but is not kept (it may predate the change), and each time the feed goes up or down everything is forgotten.
 import type { DeployRow, Store } from '../store/types.js';
 
 export interface GateEntry {
@@ -19,6 +22,12 @@ const MAX_ENTRIES = 100_000;
 
 export class GateView {
   private readonly entries = new Map<string, GateEntry>();
+  /** reads of the same deploy in flight, shared (a thousand gates of one deploy read its row once) */
+  private readonly reading = new Map<string, Promise<GateEntry>>();
+  /** the change feed is up: entries need no expiry */
+  private live = false;
+  /** forgets so far: a read that saw this number change may predate a change */
+  private changes = 0;
 
   constructor(
     private readonly now: () => number,
@@ -29,7 +38,8 @@ export class GateView {
   get(id: string): GateEntry | undefined {
     const e = this.entries.get(id);
     if (!e) return undefined;
-    if (this.now() - e.at > this.ttl || this.now() < e.at) {
+    const t = this.now();
+    if ((!this.live && t - e.at > this.ttl) || t < e.at) {
       this.entries.delete(id);
       return undefined;
     }
@@ -38,13 +48,45 @@ export class GateView {
 
   remember(row: Pick<DeployRow, 'id' | 'status' | 'reason'>): GateEntry {
     if (this.entries.size >= MAX_ENTRIES) this.entries.clear();
-    const e = { status: row.status, reason: row.reason, at: this.now() };
+    const e: GateEntry = { status: row.status, reason: row.reason, at: this.now() };
     this.entries.set(row.id, e);
     return e;
   }
 
+  /** The entry, from memory or read once by `read` however many gates ask at the same time. */
+  async entry(id: string, read: () => Promise<Pick<DeployRow, 'status' | 'reason'>>): Promise<GateEntry> {
+    const e = this.get(id);
+    if (e) return e;
+    let p = this.reading.get(id);
+    if (!p) {
+      const before = this.changes;
+      const q: Promise<GateEntry> = read()
+        .then((row) => {
+          // A change was announced while reading: this answer may predate it, so it is not kept.
+          if (this.changes !== before) return { status: row.status, reason: row.reason, at: this.now() };
+          return this.remember({ id, status: row.status, reason: row.reason });
+        })
+        .finally(() => {
+          if (this.reading.get(id) === q) this.reading.delete(id);
+        });
+      this.reading.set(id, (p = q));
+    }
+    return p;
+  }
+
   forget(id: string): void {
+    this.changes++;
     this.entries.delete(id);
+    // a read in flight may have started before this change: the next gate starts its own
+    this.reading.delete(id);
+  }
+
+  /** The store's change feed went up or down: what was cached may have missed changes either way. */
+  feed(live: boolean): void {
+    this.changes++;
+    this.entries.clear();
+    this.reading.clear();
+    this.live = live;
   }
 
   /**

@@ -163,6 +163,12 @@ export class DeployService {
     // never expires (a 1 s expiry made nearly every gate of 10,000 polled deploys read the row). Replicas:
     // another one may decide a deploy, so an entry is believed for a second (gate-view.ts).
     this.gates = new GateView(deps.now, deps.replica ? 1 : Infinity);
+    // Replicas: the other replicas' decisions reach the view through the store's change feed when it has one.
+    if (deps.replica && deps.store.subscribeDeploys)
+      deps.store.subscribeDeploys(
+        (id) => this.gates.forget(id),
+        (live) => this.gates.feed(live),
+      );
     this.watchLog = new WatchLog(CHECKPOINT_TICKS);
     this.deps = { ...deps, store: this.gates.watching(deps.store) };
     this.audit = deps.audit ?? storeAuditSink(deps.store, deps.now);
@@ -834,7 +840,11 @@ export class DeployService {
 
   /** May the pipeline advance? From memory (gate-view.ts): no store read while the view is fresh. */
   async gate(id: string): Promise<GateAnswer> {
-    const row = this.gates.get(id) ?? this.gates.remember({ ...(await this.row(id)), id });
+    const row = await this.gates.entry(id, async () => {
+      const r = await this.deps.store.deployGate(id);
+      if (!r) throw notFound(`deploy ${id}`);
+      return r;
+    });
     const status = row.status as DeployStatus;
     const g = gateOf(status);
     if (g.decision !== 'wait') {

@@ -81,6 +81,9 @@ export function storeContract(engine: string, target: () => ContractTarget): voi
       await s.updateDeploy('d-1', { status: 'halted', reason: 'orders fell', decided_at: 125 }, 126);
       const row = await s.getDeploy('d-1');
       expect([row?.status, row?.reason, row?.decided_at, row?.updated_at]).toEqual(['halted', 'orders fell', 125, 126]);
+      // the gate's narrow read: status and reason only, no judge state
+      expect(await s.deployGate('d-1')).toEqual({ status: 'halted', reason: 'orders fell' });
+      expect(await s.deployGate('nope')).toBeUndefined();
       expect((await s.listDeploys('halted')).map((r) => r.id)).toEqual(['d-1']);
       expect((await s.listDeploys()).map((r) => r.id)).toEqual(['d-2', 'd-1']); // same time: the later first
       expect((await s.deploysStartedBetween(50, 150)).map((r) => r.id).sort()).toEqual(['d-1', 'd-2']);

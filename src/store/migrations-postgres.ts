@@ -184,4 +184,24 @@ export const PG_MIGRATIONS: { version: number; sql: string }[] = [
     sql: `CREATE INDEX watch_ticks_deploy ON watch_ticks (deploy_id, seq);`,
   },
   SESSIONS_MIGRATION,
+  {
+    // The gate's view across replicas (deploys/gate-view.ts): every committed change of a deploy's status or
+    // reason, by whichever replica (or an operator's SQL) made it, is announced on one channel, so each
+    // replica forgets that deploy's entry at once instead of re-reading every polled deploy each second.
+    // NOTIFY is sent at commit and not at all on rollback: exactly the writes a reader can see.
+    version: 43,
+    sql: `
+      CREATE OR REPLACE FUNCTION navigator_deploy_changed() RETURNS trigger AS $$
+      BEGIN
+        PERFORM pg_notify('navigator_deploys', NEW.id);
+        RETURN NULL;
+      END
+      $$ LANGUAGE plpgsql;
+      CREATE TRIGGER deploys_changed AFTER INSERT ON deploys
+        FOR EACH ROW EXECUTE FUNCTION navigator_deploy_changed();
+      CREATE TRIGGER deploys_gate_changed AFTER UPDATE ON deploys
+        FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status OR OLD.reason IS DISTINCT FROM NEW.reason)
+        EXECUTE FUNCTION navigator_deploy_changed();
+    `,
+  },
 ];

@@ -174,4 +174,10 @@ export const MIGRATIONS: { version: number; sql: string }[] = [
   OUTBOX_MIGRATION,
   LEASES_MIGRATION,
   SESSIONS_MIGRATION,
+  {
+    // PostgreSQL's 43 announces deploy changes to the other replicas' gate views; one SQLite process makes
+    // every write itself and forgets the entry as it writes (deploys/gate-view.ts): nothing to do here.
+    version: 43,
+    sql: `SELECT 1;`,
+  },
 ].sort((a, b) => a.version - b.version); // applied in version order, wherever a merge put them

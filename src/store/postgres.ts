@@ -113,8 +113,13 @@ export class PostgresStore implements Store {
   private lastProbe = 0;
   private closed = false;
   private readonly names = new Map<string, string>();
+  /** change feeds to stop on close (subscribeDeploys) */
+  private readonly feeds = new Set<() => void>();
 
-  private constructor(url: string, o: PostgresOptions) {
+  private constructor(
+    private readonly url: string,
+    private readonly o: PostgresOptions,
+  ) {
     this.path = redactUrl(url);
     const statementTimeout = o.statementTimeout ?? 10_000;
     this.pool = new pg.Pool({
@@ -395,7 +400,78 @@ export class PostgresStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    for (const stop of [...this.feeds]) stop();
     await this.pool.end();
+  }
+
+  /**
+   * The deploys' change feed (migration 43): one dedicated connection LISTENing on `navigator_deploys`;
+   * onChange(id) for every committed change of a deploy's status or reason by any process. onLive(true)
+   * once listening; onLive(false) as soon as the connection fails or stops answering a heartbeat (every
+   * second, 2 s allowed: a black-holed connection is noticed, not trusted for hours of TCP keepalive),
+   * then reconnects every second. While not live, changes may be missed: the caller must not believe what
+   * it cached (gate-view.ts falls back to a 1 s expiry and forgets everything at each transition).
+   */
+  subscribeDeploys(onChange: (id: string) => void, onLive: (live: boolean) => void): () => void {
+    let stopped = false;
+    let current: pg.Client | null = null;
+    let retry: NodeJS.Timeout | undefined;
+    let beat: NodeJS.Timeout | undefined;
+    const drop = (c: pg.Client) => {
+      if (current !== c) return;
+      current = null;
+      clearInterval(beat);
+      onLive(false);
+      c.end().catch(() => {});
+      if (!stopped) (retry = setTimeout(connect, 1000)).unref();
+    };
+    const connect = () => {
+      if (stopped) return;
+      const c = new pg.Client({
+        connectionString: this.url,
+        application_name: 'navigator-deploy-feed',
+        connectionTimeoutMillis: this.o.connectTimeout ?? 5_000,
+        keepAlive: true,
+      });
+      current = c;
+      c.on('error', () => drop(c));
+      c.on('end', () => drop(c));
+      c.on('notification', (m) => {
+        if (m.channel === 'navigator_deploys' && m.payload) onChange(m.payload);
+      });
+      c.connect()
+        .then(() => c.query('LISTEN navigator_deploys'))
+        .then(() => {
+          if (current !== c) return;
+          onLive(true);
+          let pending = 0;
+          beat = setInterval(() => {
+            if (pending && Date.now() - pending > 2_000) return drop(c);
+            if (pending) return;
+            pending = Date.now();
+            c.query('SELECT 1').then(
+              () => (pending = 0),
+              () => drop(c),
+            );
+          }, 1_000);
+          beat.unref();
+        })
+        .catch(() => drop(c));
+    };
+    connect();
+    const stop = () => {
+      stopped = true;
+      this.feeds.delete(stop);
+      clearTimeout(retry);
+      const c = current;
+      if (c) {
+        current = null;
+        clearInterval(beat);
+        c.end().catch(() => {});
+      }
+    };
+    this.feeds.add(stop);
+    return stop;
   }
 
   async insertDeploy(r: Omit<DeployRow, 'watch' | 'verdict' | 'decided_at' | 'updated_at'>): Promise<void> {
@@ -408,6 +484,13 @@ export class PostgresStore implements Store {
 
   async getDeploy(id: string): Promise<DeployRow | undefined> {
     const [r] = await this.q<DeployRow>(`${DEPLOY_SELECT} WHERE d.id = $1`, [id]);
+    return r;
+  }
+
+  async deployGate(id: string): Promise<Pick<DeployRow, 'status' | 'reason'> | undefined> {
+    const [r] = await this.q<Pick<DeployRow, 'status' | 'reason'>>('SELECT status, reason FROM deploys WHERE id = $1', [
+      id,
+    ]);
     return r;
   }
 

@@ -489,6 +489,13 @@ export class SqliteStore implements StoreApi {
     });
   }
 
+  deployGate(id: string): Promise<Pick<DeployRow, 'status' | 'reason'> | undefined> {
+    return this.op(() => {
+      return this.sql('SELECT status, reason FROM deploys WHERE id = ?').get(id) as
+        Pick<DeployRow, 'status' | 'reason'> | undefined;
+    });
+  }
+
   listDeploys(status?: string, limit = 200): Promise<DeployRow[]> {
     return this.op(() => {
       return (

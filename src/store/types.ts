@@ -187,6 +187,13 @@ export interface Store {
 
   insertDeploy(r: Omit<DeployRow, 'watch' | 'verdict' | 'decided_at' | 'updated_at'>): Promise<void>;
   getDeploy(id: string): Promise<DeployRow | undefined>;
+  /** A deploy's status and reason only: the gate's read, without the judge's state getDeploy joins in. */
+  deployGate(id: string): Promise<Pick<DeployRow, 'status' | 'reason'> | undefined>;
+  /**
+   * Shared stores (several replicas): onChange(id) whenever any process commits a change of a deploy's
+   * status or reason; onLive(false) while changes may be missed (then onLive(true) again). Returns stop.
+   */
+  subscribeDeploys?(onChange: (id: string) => void, onLive: (live: boolean) => void): () => void;
   /** Newest first. */
   listDeploys(status?: string, limit?: number): Promise<DeployRow[]>;
   /** Deploys started in [from, to] (epoch seconds): the candidates for blame. */
