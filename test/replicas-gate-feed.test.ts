@@ -5,6 +5,7 @@
 // without its clock moving (so not by the 1 s expiry it falls back to when the feed is down).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
+import { deployRow } from '../src/store/contract.js';
 import { PostgresStore } from '../src/store/postgres.js';
 import { testNavigator, type TestNavigator } from './support/navigator.js';
 import { startPostgres, type Postgres } from './support/postgres.js';
@@ -21,16 +22,6 @@ afterAll(async () => {
 });
 
 const START = Date.parse('2025-11-27T10:00:00Z') / 1000;
-const row = (id: string) => ({
-  id,
-  service: 'checkout',
-  input: '{}',
-  deploy: '{}',
-  status: 'watching',
-  reason: 'watching',
-  hold: null,
-  created_at: START,
-});
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('the deploys change feed (PostgreSQL)', () => {
@@ -50,7 +41,7 @@ describe('the deploys change feed (PostgreSQL)', () => {
     );
     await waitUntil('the feed live', async () => live.at(-1) === true, 10_000);
 
-    await b.insertDeploy(row('d1'));
+    await b.insertDeploy(deployRow('d1'));
     await b.updateDeploy('d1', { hold: '{"why":"plan"}' }, START + 1); // not the gate's answer
     await b.updateDeploy('d1', { status: 'watching', reason: 'watching' }, START + 2); // nothing changed
     await expect(

@@ -10,7 +10,8 @@ export interface ContractTarget {
   reopen(s: Store): Promise<Store>;
 }
 
-const deployRow = (id: string, over: Record<string, unknown> = {}) => ({
+/** A deploy row as a store takes it (also for tests of what sits on a store). */
+export const deployRow = (id: string, over: Record<string, unknown> = {}) => ({
   id,
   service: 'checkout',
   input: JSON.stringify({ id }),
