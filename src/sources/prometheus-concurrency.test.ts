@@ -43,15 +43,16 @@ describe('PrometheusSource concurrency', () => {
       maxConcurrency: 3,
       onQuery: (o) => outcomes.push(o),
     });
-    // 24 backtest reads at once (one query each) and 8 live observes (two queries each: no target serves).
+    // 24 backtest reads at once (one query each) and 8 live observes of one metric for 8 services, asked
+    // together (prometheus-batch.ts): one observation and one targets query (no target serves: no `up`).
     const results = await Promise.all([
       ...Array.from({ length: 24 }, (_, i) => p.grid(selN(i), 0, 30, 15)),
       ...Array.from({ length: 8 }, (_, i) => p.observe(selN(i), 0, 30, 15)),
     ]);
     expect(results).toHaveLength(32);
-    expect(prom.seen.total).toBe(40);
+    expect(prom.seen.total).toBe(26);
     expect(prom.seen.maxInFlight).toBe(3); // the bound is reached and never passed
-    expect(outcomes).toEqual(Array<QueryOutcome>(40).fill('ok'));
+    expect(outcomes).toEqual(Array<QueryOutcome>(26).fill('ok'));
   });
 
   it('defaults to 10 in flight (Prometheus itself runs 20 at once by default)', async () => {

@@ -11,7 +11,21 @@
 // backoff (honouring Retry-After) within the tick; a partial response (warnings) or any failure is a
 // SourceError, which leaves watches blind, never passing. At most `maxConcurrency` HTTP requests are in
 // flight at once (a backoff sleep holds no slot); each attempt is reported to `onQuery` with its outcome.
+// The observations asked within a few milliseconds of each other (a tick's) are batched across services
+// (prometheus-batch.ts): one query per metric instead of one per service; a batch Prometheus refuses is
+// asked again selector by selector, so one bad selector blinds only its own watches.
 import { Limit } from './limit.js';
+import { batchSelector, planBatches, splitAnswer, type Batch } from './prometheus-batch.js';
+import {
+  PART_LABEL,
+  TARGET_LABELS,
+  aggregationLabels,
+  matcherList,
+  observeQuery,
+  selectorQuery,
+  targetsQuery,
+  upQuery,
+} from './prometheus-query.js';
 import {
   SourceError,
   gridPoints,
@@ -37,7 +51,18 @@ export interface PrometheusOptions {
   maxConcurrency?: number;
   /** told about every HTTP attempt (telemetry, wired in app.ts: this module never imports prom-client) */
   onQuery?: (outcome: QueryOutcome, seconds: number) => void;
+  /** batch a tick's observations across services (default true; false: each selector its own queries) */
+  batch?: boolean;
 }
+
+export {
+  PART_LABEL,
+  aggregationLabels,
+  observeQuery,
+  selectorQuery,
+  targetsQuery,
+  upQuery,
+} from './prometheus-query.js';
 
 /**
  * One HTTP attempt's outcome: ok (an answer), partial (an answer with warnings, not used), retry (failed and
@@ -48,68 +73,16 @@ export type QueryOutcome = 'ok' | 'partial' | 'retry' | 'error';
 const MAX_POINTS = 10_000;
 /** How far back the targets serving a selector are looked for (a target that died an hour ago still counts). */
 const TARGET_LOOKBACK = 3600;
+/**
+ * How long observations wait to be asked together, ms. A tick's requests reach the worker as several
+ * messages (observe-worker.ts) handled over a few event-loop turns, so a turn (setImmediate) would split a
+ * tick; a few ms against a tick of seconds is nothing.
+ */
+const BATCH_WINDOW_MS = 5;
 /** How long an answer is reused for the same query and time, ms. */
 const MEMO_MS = 1000;
 /** Longest Retry-After honoured within a tick, seconds. */
 const MAX_RETRY_AFTER = 5;
-
-function matcherList(sel: SeriesSelector): string {
-  return Object.entries(sel.matchers)
-    .map(([k, v]) => `${k}=~${JSON.stringify(v)}`)
-    .join(',');
-}
-
-/**
- * PromQL for a selector: label matchers as anchored regexes (=~), exactly like the embedded store. The
- * window is one millisecond short of the step: Prometheus 2.x range selectors include their left edge, so a
- * full-step window would return the previous tick's sample for a missed scrape instead of nothing.
- */
-export function selectorQuery(sel: SeriesSelector, step: number): string {
-  return `last_over_time(${sel.metric}{${matcherList(sel)}}[${Math.round(step * 1000) - 1}ms])`;
-}
-
-/** The label that tells the two halves of an aggregated observation apart (see observeQuery). */
-export const PART_LABEL = 'navigator_part';
-
-/**
- * The labels a live observation is summed by at the server: the cohort labels the watch splits on
- * (`sel.by`), the target (`job`, `instance`: blindness, `up == 0` and counter resets are per target, so
- * sums never cross targets) and, for histogram buckets, `le`.
- */
-export function aggregationLabels(sel: SeriesSelector): string[] {
-  const by = new Set([...(sel.by ?? []), 'job', 'instance']);
-  if (sel.metric.endsWith('_bucket')) by.add('le');
-  return [...by];
-}
-
-/**
- * PromQL for a live observation: on the tick grid from..to, per target and cohort, the sum of the series'
- * last samples in each tick, and how many series made that sum. A subquery of
- * `last_over_time(...[step - 1ms])` gives exactly the grid `gridFromSamples` builds from raw samples (a tick
- * with no sample of a target has no point: a gap, never a zero), and its points are aligned to multiples of
- * the step, as tick ends are. Summing inside one target is safe for the increment rules: a target's series
- * are scraped together (one timestamp) and reset together (a process restart); the series count catches
- * the one case a sum would get wrong, a series that vanishes while its target lives (its drop would look
- * like a reset: see gridsFromObserved). What is not aggregated, and why:
- * - sums across targets (`sum by (version)` alone): one pod's restart or failed scrape would hide in the
- *   others' increments, and `up` would no longer say which cohort is blind;
- * - `grid` (backtests, the history of all-at-once deploys and `watch: always`): backtests read recordings,
- *   not this source, and the history's per-series gaps and births are counted per series;
- * - `up` and the targets serving a selector: already one series per target.
- */
-export function observeQuery(sel: SeriesSelector, from: number, to: number, step: number): string {
-  const stepMs = Math.round(step * 1000);
-  // One step more than from..to: Prometheus evaluates a subquery at the multiples of its step from
-  // to - range on (range edge included), VictoriaMetrics at to - range + k * step (edge maybe excluded);
-  // either way every grid point from..to is there, and the one before it is dropped (gridsFromObserved).
-  const rangeMs = Math.round((to - from) * 1000) + stepMs;
-  const inner = `last_over_time(${sel.metric}{${matcherList(sel)}}[${stepMs - 1}ms])`;
-  const by = aggregationLabels(sel).join(', ');
-  return (
-    `(sum by (${by}) (${inner}) or ` +
-    `label_replace(count by (${by}) (${inner}), "${PART_LABEL}", "count", "", ""))[${rangeMs}ms:${stepMs}ms]`
-  );
-}
 
 /**
  * The grids of an observation answered by observeQuery: one series per target and cohort. Where the number
@@ -165,11 +138,6 @@ export function gridsFromObserved(result: MatrixResult, from: number, step: numb
   return out;
 }
 
-/** An anchored regex that matches exactly these strings. */
-function literalAlternation(values: string[]): string {
-  return values.map((v) => v.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|');
-}
-
 /** values[i] = last raw sample in (from + i*step - step, from + i*step], NaN if none (MemoryStore's rule). */
 export function gridFromSamples(samples: [number, string][], from: number, step: number, points: number): Float64Array {
   const values = new Float64Array(points).fill(NaN);
@@ -195,6 +163,27 @@ function stripName(m: Record<string, string>): Record<string, string> {
   return labels;
 }
 
+interface Waiting {
+  from: number;
+  to: number;
+  step: number;
+  asks: { sel: SeriesSelector; resolve(o: Observed): void; reject(e: unknown): void }[];
+}
+
+/**
+ * A query that failed: `retryable` false when Prometheus refused it (a 4xx other than 429: asking it again
+ * cannot help, but asking its parts alone may), true when it failed after its retries.
+ */
+export class QueryError extends SourceError {
+  constructor(
+    message: string,
+    readonly why: string,
+    readonly retryable: boolean,
+  ) {
+    super(message, 'prometheus');
+  }
+}
+
 const targetKey = (l: Record<string, string>) => JSON.stringify([l.job ?? '', l.instance ?? '']);
 
 export class PrometheusSource implements MetricSource {
@@ -202,6 +191,9 @@ export class PrometheusSource implements MetricSource {
   private readonly headers: Record<string, string>;
   private readonly limit: Limit;
   private readonly memo = new Map<string, Promise<unknown>>();
+  /** observations waiting to be asked together, per grid (from|to|step) */
+  private readonly waiting = new Map<string, Waiting>();
+  private flushing: NodeJS.Timeout | null = null;
   /** queries sent (attempts included), for tests and telemetry */
   requests = 0;
 
@@ -242,19 +234,128 @@ export class PrometheusSource implements MetricSource {
     return [...bySeries.values()];
   }
 
-  async observe(sel: SeriesSelector, from: number, to: number, step: number): Promise<Observed> {
+  /**
+   * A live observation. Batched (the default): it waits a few milliseconds for the tick's other
+   * observations of the same range, and is asked with them (observeAll).
+   */
+  observe(sel: SeriesSelector, from: number, to: number, step: number): Promise<Observed> {
+    if (this.o.batch === false) return this.observeAll([sel], from, to, step, false)[0] as Promise<Observed>;
+    return new Promise<Observed>((resolve, reject) => {
+      const key = `${from}|${to}|${step}`;
+      let w = this.waiting.get(key);
+      if (!w) this.waiting.set(key, (w = { from, to, step, asks: [] }));
+      w.asks.push({ sel, resolve, reject });
+      this.flushing ??= setTimeout(() => this.flush(), BATCH_WINDOW_MS);
+    });
+  }
+
+  private flush(): void {
+    this.flushing = null;
+    const windows = [...this.waiting.values()];
+    this.waiting.clear();
+    for (const w of windows) {
+      const answers = this.observeAll(
+        w.asks.map((a) => a.sel),
+        w.from,
+        w.to,
+        w.step,
+        true,
+      );
+      w.asks.forEach((a, i) => void (answers[i] as Promise<Observed>).then(a.resolve, a.reject));
+    }
+  }
+
+  /**
+   * The observations of these selectors on one grid, each answer what the selector alone would get: the
+   * aggregated observation and the targets serving the selector (per batch when `batched`, else per
+   * selector), then the `up` of those targets. Each selector fails alone (a SourceError: its watches blind).
+   */
+  private observeAll(
+    sels: readonly SeriesSelector[],
+    from: number,
+    to: number,
+    step: number,
+    batched: boolean,
+  ): Promise<Observed>[] {
     const points = gridPoints(from, to, step);
     const at = { time: String(to) };
-    const selector = `${sel.metric}{${matcherList(sel)}}`;
-    const [raw, served] = await Promise.all([
-      this.query<MatrixResult>('query', observeQuery(sel, from, to, step), at),
-      this.query<VectorResult>(
-        'query',
-        `count by (job, instance) (last_over_time(${selector}[${Math.max(TARGET_LOOKBACK, to - from + step)}s]))`,
-        at,
-      ),
-    ]);
-    const series = gridsFromObserved(raw, from, step, points);
+    const plan = batched
+      ? planBatches(sels)
+      : sels.map((s, i): Batch => ({ label: null, template: s, values: [''], members: [[i]] }));
+    const lookback = Math.max(TARGET_LOOKBACK, to - from + step);
+    const raw = this.askPlan<MatrixResult[number]>(
+      plan,
+      sels,
+      (sel, extra) => observeQuery(sel, from, to, step, extra),
+      aggregationLabels,
+      at,
+    );
+    const served = this.askPlan<VectorResult[number]>(
+      plan,
+      sels,
+      (sel, extra) => targetsQuery(sel, lookback, extra),
+      () => TARGET_LABELS,
+      at,
+    );
+    return sels.map(async (_sel, i) => {
+      const [rows, srv] = await Promise.all([raw[i] as Promise<MatrixResult>, served[i] as Promise<VectorResult>]);
+      return this.withHealth(gridsFromObserved(rows, from, step, points), srv, from, to, step, points);
+    });
+  }
+
+  /**
+   * Asks a plan's queries; per selector, its share of the answer. A batch that fails for good (HTTP 400 or
+   * 422: a bad query, too many samples) is asked again selector by selector, so one bad selector fails
+   * alone; a batch that fails after its retries (5xx, timeouts, partial answers) fails its selectors, as
+   * each would have alone. `kept`: the labels the selector's own answer carries (the batch's label is
+   * dropped from its series unless it is one of them).
+   */
+  private askPlan<T extends { metric: Record<string, string> }>(
+    plan: readonly Batch[],
+    sels: readonly SeriesSelector[],
+    build: (sel: SeriesSelector, extra: string | null) => string,
+    kept: (sel: SeriesSelector) => readonly string[],
+    at: Record<string, string>,
+  ): Promise<T[]>[] {
+    const out = new Array<Promise<T[]>>(sels.length);
+    const alone = (i: number) => this.query<T[]>('query', build(sels[i] as SeriesSelector, null), at);
+    for (const b of plan) {
+      if (b.label === null) {
+        for (const i of b.members[0] as number[]) out[i] = alone(i);
+        continue;
+      }
+      const label = b.label;
+      const n = b.members.reduce((a, m) => a + m.length, 0);
+      const parts = this.query<T[]>('query', build(batchSelector(b), label), at).then((rows) =>
+        splitAnswer(rows, b, !kept(b.template).includes(label)),
+      );
+      b.members.forEach((members, k) => {
+        for (const i of members)
+          out[i] = parts.then(
+            (p) => p[k] as T[],
+            (e: unknown) => {
+              if (e instanceof QueryError && !e.retryable) return alone(i);
+              const why = e instanceof QueryError ? e.why : (e as Error).message;
+              throw new SourceError(
+                `Prometheus ${this.o.url}: ${build(sels[i] as SeriesSelector, null)} (asked in one query with ${n - 1} other selectors): ${why}`,
+                'prometheus',
+              );
+            },
+          );
+      });
+    }
+    return out;
+  }
+
+  /** The observation's health: the `up` of the targets that serve the selector (see the header). */
+  private async withHealth(
+    series: SeriesGrid[],
+    served: VectorResult,
+    from: number,
+    to: number,
+    step: number,
+    points: number,
+  ): Promise<Observed> {
     const blind = new Array<string | null>(points).fill(null);
     const targets = served.map((r) => r.metric).filter((m) => m.instance !== undefined);
     if (targets.length === 0) return { series, blind, health: false };
@@ -262,11 +363,7 @@ export class PrometheusSource implements MetricSource {
     // Raw `up` samples in (from - step, to]: the window of point 0 included. The signals of one service
     // share their targets, so this query is usually the same for all of them and asked once (the memo).
     const windowMs = Math.round((to - from + step) * 1000);
-    const upRaw = await this.query<MatrixResult>(
-      'query',
-      `up{instance=~${JSON.stringify(literalAlternation(instances))}}[${windowMs}ms]`,
-      at,
-    );
+    const upRaw = await this.query<MatrixResult>('query', upQuery(instances, windowMs), { time: String(to) });
     const wanted = new Set(targets.map(targetKey));
     const up = new Map<string, Float64Array>();
     for (const r of upRaw) {
@@ -322,6 +419,7 @@ export class PrometheusSource implements MetricSource {
     const body = new URLSearchParams({ query, ...params });
     const backoff = this.o.backoff ?? { base: 200, cap: 2000 };
     let lastError = '';
+    let retryable = true;
     let wait = 0;
     for (let attempt = 0; attempt <= this.o.retries; attempt++) {
       if (attempt > 0)
@@ -332,9 +430,10 @@ export class PrometheusSource implements MetricSource {
       if (a.outcome === 'ok') return a.result;
       lastError = a.error;
       wait = a.wait;
-      if (a.outcome === 'failed' && !a.retryable) break;
+      retryable = a.outcome === 'partial' || a.retryable;
+      if (!retryable) break;
     }
-    throw new SourceError(`Prometheus ${this.o.url}: ${query}: ${lastError}`, 'prometheus');
+    throw new QueryError(`Prometheus ${this.o.url}: ${query}: ${lastError}`, lastError, retryable);
   }
 
   /**
