@@ -74,11 +74,14 @@ const MAX_POINTS = 10_000;
 /** How far back the targets serving a selector are looked for (a target that died an hour ago still counts). */
 const TARGET_LOOKBACK = 3600;
 /**
- * How long observations wait to be asked together, ms. A tick's requests reach the worker as several
- * messages (observe-worker.ts) handled over a few event-loop turns, so a turn (setImmediate) would split a
- * tick; a few ms against a tick of seconds is nothing.
+ * Observations are asked together once none has come for this long, ms: a tick's requests reach the
+ * worker as many messages (observe-worker.ts), each read for a millisecond or two before the next, so one
+ * event-loop turn (setImmediate) or a fixed delay would split a tick into many batches. A few ms against
+ * a tick of seconds is nothing.
  */
-const BATCH_WINDOW_MS = 5;
+const BATCH_QUIET_MS = 5;
+/** ... but no observation waits longer than this for the others, ms. */
+const BATCH_MAX_WAIT_MS = 250;
 /** How long an answer is reused for the same query and time, ms. */
 const MEMO_MS = 1000;
 /** Longest Retry-After honoured within a tick, seconds. */
@@ -194,6 +197,8 @@ export class PrometheusSource implements MetricSource {
   /** observations waiting to be asked together, per grid (from|to|step) */
   private readonly waiting = new Map<string, Waiting>();
   private flushing: NodeJS.Timeout | null = null;
+  private firstAsk = 0;
+  private lastAsk = 0;
   /** queries sent (attempts included), for tests and telemetry */
   requests = 0;
 
@@ -245,11 +250,21 @@ export class PrometheusSource implements MetricSource {
       let w = this.waiting.get(key);
       if (!w) this.waiting.set(key, (w = { from, to, step, asks: [] }));
       w.asks.push({ sel, resolve, reject });
-      this.flushing ??= setTimeout(() => this.flush(), BATCH_WINDOW_MS);
+      this.lastAsk = performance.now();
+      if (!this.flushing) {
+        this.firstAsk = this.lastAsk;
+        this.flushing = setTimeout(() => this.flush(), BATCH_QUIET_MS);
+      }
     });
   }
 
   private flush(): void {
+    const now = performance.now();
+    const quiet = now - this.lastAsk;
+    if (quiet < BATCH_QUIET_MS && now - this.firstAsk < BATCH_MAX_WAIT_MS) {
+      this.flushing = setTimeout(() => this.flush(), BATCH_QUIET_MS - quiet);
+      return;
+    }
     this.flushing = null;
     const windows = [...this.waiting.values()];
     this.waiting.clear();

@@ -35,7 +35,13 @@ function workerScript(): { js: URL } | { ts: URL } {
 
 export class WorkerObserver implements Observer {
   readonly batch = 100;
-  readonly ahead = 8;
+  /**
+   * A whole tick in flight at once: the Prometheus client asks the observations that arrive together as
+   * one query per metric across services (prometheus-batch.ts), and a tick's watches come service by
+   * service, so with a few batches ahead a tick's queries were still one per service. The answers are
+   * small and judged in slices as they come (watcher.ts).
+   */
+  readonly ahead = Number.POSITIVE_INFINITY;
   private worker: Worker | null = null;
   private readonly pending = new Map<number, Pending>();
   private seq = 0;
