@@ -6,7 +6,7 @@ import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PrometheusSource } from '../src/sources/prometheus.js';
 import { SourceError, type Observed, type SeriesSelector } from '../src/sources/types.js';
-import { Processes, waitUntil } from './support/processes.js';
+import { Processes, freePort, waitUntil } from './support/processes.js';
 import { startPrometheus } from './support/prometheus.js';
 
 const procs = new Processes();
@@ -17,7 +17,7 @@ const started = Date.now() / 1000;
 let faultAt = Infinity;
 
 /** One service's target: its orders and requests counters, by version (and code). */
-function target(service: string): Promise<string> {
+function target(service: string, port = 0): Promise<string> {
   const server = createServer((_req, res) => {
     const now = Date.now() / 1000;
     if (service === 'svc2' && now >= faultAt) {
@@ -42,7 +42,7 @@ function target(service: string): Promise<string> {
   });
   servers.push(server);
   return new Promise((resolve) =>
-    server.listen(0, '127.0.0.1', () => {
+    server.listen(port, '127.0.0.1', () => {
       const a = server.address();
       resolve(`127.0.0.1:${typeof a === 'object' && a ? a.port : 0}`);
     }),
@@ -50,9 +50,12 @@ function target(service: string): Promise<string> {
 }
 
 let url = '';
+/** a second pod of svc0, scraped from the start but down (nothing listens) until a test starts it */
+let pod = 0;
 beforeAll(async () => {
-  const targets = await Promise.all(SERVICES.map(target));
-  url = (await startPrometheus(procs, { targets, scrapeInterval: '1s' })).url;
+  const targets = await Promise.all(SERVICES.map((s) => target(s)));
+  pod = await freePort();
+  url = (await startPrometheus(procs, { targets: [...targets, `127.0.0.1:${pod}`], scrapeInterval: '1s' })).url;
   // Every target scraped a few times, then svc2's fails and svc3's canary vanishes: the grids below hold both.
   await waitUntil('six scrapes', async () => Date.now() / 1000 - started > 7, 30_000);
   faultAt = Date.now() / 1000;
@@ -153,5 +156,33 @@ describe('batched observations on a real Prometheus', () => {
     // one's targets query refused too); the regex alone (2, refused); the other metrics batched (2 x 2);
     // one `up` per service (4). A refusal is not retried.
     expect(batched.queries).toBe(2 + 5 * 2 + 2 + 4 + 4);
+  });
+
+  it('remembers the targets serving each selector between ticks, and asks again when a new one serves it', async () => {
+    const source = new PrometheusSource({ url, timeout: 5, retries: 0 });
+    const alone = new PrometheusSource({ url, timeout: 5, retries: 0, batch: false });
+    const sels = tickSelectors(SERVICES);
+    const to = Math.floor(Date.now() / 1000) - 2;
+    const first = await observeAll(source, sels, to - 8, to);
+    expect(first.queries).toBe(3 + 3 + 4); // observations and targets per metric shape, `up` per service
+    // The next tick: the targets are remembered, only the observations and `up` are asked.
+    const next = await observeAll(source, sels, to - 7, to + 1);
+    expect(next.queries).toBe(3 + 4);
+    expect(next.answers).toEqual((await observeAll(alone, sels, to - 7, to + 1)).answers);
+    // svc0's second pod starts: its series show a target the remembered set lacks, so svc0's selectors
+    // ask their targets again (each alone), and see both pods as the unbatched source does.
+    await target('svc0', pod);
+    await waitUntil('the new pod scraped', async () => {
+      const r = (await (
+        await fetch(`${url}/api/v1/query?query=${encodeURIComponent(`orders_total{instance="127.0.0.1:${pod}"}`)}`)
+      ).json()) as { data: { result: unknown[] } };
+      return r.data.result.length > 0;
+    });
+    await new Promise((r) => setTimeout(r, 1500));
+    const later = Math.floor(Date.now() / 1000) - 1;
+    const after = await observeAll(source, sels, later - 8, later);
+    expect(after.queries).toBe(3 + 3 + 4);
+    expect(after.answers).toEqual((await observeAll(alone, sels, later - 8, later)).answers);
+    expect(after.answers[0]?.ok?.series.length).toBe(4); // two pods, two versions
   });
 });

@@ -82,6 +82,11 @@ const TARGET_LOOKBACK = 3600;
 const BATCH_QUIET_MS = 5;
 /** ... but no observation waits longer than this for the others, ms. */
 const BATCH_MAX_WAIT_MS = 250;
+/**
+ * How long the targets serving a selector are remembered, seconds of tick time: their 1-hour lookback
+ * changes only when a target starts (seen at once in the observation) or drops out of that hour.
+ */
+const TARGETS_REFRESH = 60;
 /** How long an answer is reused for the same query and time, ms. */
 const MEMO_MS = 1000;
 /** Longest Retry-After honoured within a tick, seconds. */
@@ -166,6 +171,16 @@ function stripName(m: Record<string, string>): Record<string, string> {
   return labels;
 }
 
+interface RememberedTargets {
+  /** the tick end they were asked for */
+  at: number;
+  lookback: number;
+  rows: VectorResult;
+  keys: Set<string>;
+}
+
+const selectorKey = (sel: SeriesSelector) => `${sel.metric}${JSON.stringify(sel.matchers)}`;
+
 interface Waiting {
   from: number;
   to: number;
@@ -194,6 +209,8 @@ export class PrometheusSource implements MetricSource {
   private readonly headers: Record<string, string>;
   private readonly limit: Limit;
   private readonly memo = new Map<string, Promise<unknown>>();
+  /** the targets serving each selector, as last asked (observeAll) */
+  private readonly targets = new Map<string, RememberedTargets>();
   /** observations waiting to be asked together, per grid (from|to|step) */
   private readonly waiting = new Map<string, Waiting>();
   private flushing: NodeJS.Timeout | null = null;
@@ -305,17 +322,55 @@ export class PrometheusSource implements MetricSource {
       aggregationLabels,
       at,
     );
-    const served = this.askPlan<VectorResult[number]>(
-      plan,
-      sels,
+    // The targets serving a selector: remembered between ticks (batched only), else asked, in batches too.
+    const known = sels.map((sel) => (batched ? this.rememberedTargets(sel, to, lookback) : null));
+    const askIdx = sels.map((_, i) => i).filter((i) => !known[i]);
+    const askSels = askIdx.map((i) => sels[i] as SeriesSelector);
+    const asked = this.askPlan<VectorResult[number]>(
+      batched ? planBatches(askSels) : plan,
+      askSels,
       (sel, extra) => targetsQuery(sel, lookback, extra),
       () => TARGET_LABELS,
       at,
     );
-    return sels.map(async (_sel, i) => {
-      const [rows, srv] = await Promise.all([raw[i] as Promise<MatrixResult>, served[i] as Promise<VectorResult>]);
-      return this.withHealth(gridsFromObserved(rows, from, step, points), srv, from, to, step, points);
+    const served = new Array<Promise<VectorResult> | undefined>(sels.length);
+    askIdx.forEach((i, k) => {
+      served[i] = (asked[k] as Promise<VectorResult>).then((rows) =>
+        this.remember(sels[i] as SeriesSelector, to, lookback, rows),
+      );
     });
+    return sels.map(async (sel, i) => {
+      const k = known[i];
+      if (!k) {
+        const [rows, srv] = await Promise.all([raw[i] as Promise<MatrixResult>, served[i] as Promise<VectorResult>]);
+        return this.withHealth(gridsFromObserved(rows, from, step, points), srv, from, to, step, points);
+      }
+      const series = gridsFromObserved(await (raw[i] as Promise<MatrixResult>), from, step, points);
+      // A target the remembered set does not hold (a new pod): the set is asked again now.
+      const srv = series.every((g) => k.keys.has(targetKey(g.labels)))
+        ? k.rows
+        : this.remember(sel, to, lookback, await this.query<VectorResult>('query', targetsQuery(sel, lookback), at));
+      return this.withHealth(series, srv, from, to, step, points);
+    });
+  }
+
+  /**
+   * The targets serving `sel` as last asked, if that was at most TARGETS_REFRESH seconds before `to` (not
+   * after it: a tick caught up after an outage asks again) and over the same lookback. Between two asks a
+   * target that stopped an hour ago still counts (its `up == 0` at worst makes the selector blind, never
+   * passing); a new one is caught by the observation itself (above).
+   */
+  private rememberedTargets(sel: SeriesSelector, to: number, lookback: number): RememberedTargets | null {
+    const r = this.targets.get(selectorKey(sel));
+    return r && r.lookback === lookback && to >= r.at && to - r.at < TARGETS_REFRESH ? r : null;
+  }
+
+  private remember(sel: SeriesSelector, to: number, lookback: number, rows: VectorResult): VectorResult {
+    if (this.targets.size > 10_000)
+      for (const [key, r] of this.targets) if (to - r.at >= TARGETS_REFRESH) this.targets.delete(key);
+    const keys = new Set(rows.map((r) => targetKey(r.metric)));
+    this.targets.set(selectorKey(sel), { at: to, lookback, rows, keys });
+    return rows;
   }
 
   /**
