@@ -68,6 +68,8 @@ describe('planBatches', () => {
 
 const matrix = (result: unknown[]) =>
   new Response(JSON.stringify({ status: 'success', data: { resultType: 'matrix', result } }), { status: 200 });
+const vector = (result: unknown[]) =>
+  new Response(JSON.stringify({ status: 'success', data: { resultType: 'vector', result } }), { status: 200 });
 const refused = (status: number, error: string) =>
   new Response(JSON.stringify({ status: 'error', errorType: 'execution', error }), { status });
 
@@ -111,5 +113,31 @@ describe('a refused batch', () => {
     expect(e.message).toMatch(/orders_total\{service=~"a"\}.*HTTP 503: overloaded/);
     await new Promise((r) => setTimeout(r, 50)); // the targets query's retry, still in flight when they failed
     expect(seen).toHaveLength(2 * 2); // two batched queries, each tried twice
+  });
+
+  it("of `up` for the tick is asked again per observation: each gets its own targets' health", async () => {
+    const target = (service: string) => ({
+      metric: { job: 'shop', instance: `${service}:80`, service },
+      value: [30, '1'],
+    });
+    const { f, seen } = prometheus((q) => {
+      if (q.startsWith('up{') && q.includes('|')) return refused(422, 'too many samples');
+      if (q.startsWith('up{')) {
+        const instance = /instance=~"([^"]+)"/.exec(q)?.[1] ?? '';
+        return matrix([{ metric: { job: 'shop', instance }, values: [[30, '0']] }]);
+      }
+      if (q.startsWith('count by')) return vector(['a', 'b'].map(target));
+      return matrix([]);
+    });
+    const p = new PrometheusSource({ url: 'http://p', timeout: 1, retries: 0, fetch: f });
+    const r = await Promise.all(['a', 'b'].map((s) => p.observe(orders(s), 0, 30, 15)));
+    // one `up` query for both services' targets, refused; then each observation's own
+    expect(seen.filter((q) => q.startsWith('up{'))).toEqual([
+      'up{instance=~"a:80|b:80"}[45000ms]',
+      'up{instance=~"a:80"}[45000ms]',
+      'up{instance=~"b:80"}[45000ms]',
+    ]);
+    for (const o of r) expect(o.health).toBe(true);
+    expect(r[0]?.blind.at(-1)).toMatch(/down \(up == 0\)/);
   });
 });

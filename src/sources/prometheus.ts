@@ -15,7 +15,7 @@
 // (prometheus-batch.ts): one query per metric instead of one per service; a batch Prometheus refuses is
 // asked again selector by selector, so one bad selector blinds only its own watches.
 import { Limit } from './limit.js';
-import { batchSelector, planBatches, splitAnswer, type Batch } from './prometheus-batch.js';
+import { MAX_ALTERNATION, batchSelector, planBatches, splitAnswer, type Batch } from './prometheus-batch.js';
 import {
   PART_LABEL,
   TARGET_LABELS,
@@ -202,6 +202,50 @@ export class QueryError extends SourceError {
   }
 }
 
+/** What a selector's observation saw before its health: its series and the targets serving it. */
+interface Seen {
+  series: SeriesGrid[];
+  targets: Record<string, string>[];
+}
+
+const targetsOf = (served: VectorResult) => served.map((r) => r.metric).filter((m) => m.instance !== undefined);
+const instancesOf = (targets: Record<string, string>[]) =>
+  [...new Set(targets.map((t) => t.instance as string))].sort();
+
+/**
+ * The observation's health from the `up` of the targets that serve the selector (see the header): `upRaw`
+ * may hold other targets' too (a batch's), only the selector's own are read. Down targets are named in
+ * their label order, so the reason does not depend on the order of Prometheus' answer.
+ */
+function withHealth(
+  series: SeriesGrid[],
+  targets: Record<string, string>[],
+  upRaw: MatrixResult,
+  from: number,
+  step: number,
+  points: number,
+): Observed {
+  const blind = new Array<string | null>(points).fill(null);
+  const wanted = new Set(targets.map(targetKey));
+  const up = new Map<string, Float64Array>();
+  for (const r of upRaw) {
+    const key = targetKey(r.metric);
+    if (wanted.has(key)) up.set(key, gridFromSamples(r.values, from, step, points));
+  }
+  if (up.size === 0) return { series, blind, health: false }; // no `up` (recording rules, backfilled data)
+  for (const s of series) {
+    const u = up.get(targetKey(s.labels));
+    if (u) s.up = u;
+  }
+  for (const key of [...up.keys()].sort()) {
+    const u = up.get(key) as Float64Array;
+    const [job, instance] = JSON.parse(key) as [string, string];
+    for (let i = 0; i < points; i++)
+      if (u[i] === 0 && blind[i] === null) blind[i] = `Prometheus reports ${job}/${instance} down (up == 0)`;
+  }
+  return { series, blind, health: true };
+}
+
 const targetKey = (l: Record<string, string>) => JSON.stringify([l.job ?? '', l.instance ?? '']);
 
 export class PrometheusSource implements MetricSource {
@@ -339,19 +383,83 @@ export class PrometheusSource implements MetricSource {
         this.remember(sels[i] as SeriesSelector, to, lookback, rows),
       );
     });
-    return sels.map(async (sel, i) => {
+    const seen = sels.map(async (sel, i): Promise<Seen> => {
       const k = known[i];
       if (!k) {
         const [rows, srv] = await Promise.all([raw[i] as Promise<MatrixResult>, served[i] as Promise<VectorResult>]);
-        return this.withHealth(gridsFromObserved(rows, from, step, points), srv, from, to, step, points);
+        return { series: gridsFromObserved(rows, from, step, points), targets: targetsOf(srv) };
       }
       const series = gridsFromObserved(await (raw[i] as Promise<MatrixResult>), from, step, points);
       // A target the remembered set does not hold (a new pod): the set is asked again now.
       const srv = series.every((g) => k.keys.has(targetKey(g.labels)))
         ? k.rows
         : this.remember(sel, to, lookback, await this.query<VectorResult>('query', targetsQuery(sel, lookback), at));
-      return this.withHealth(series, srv, from, to, step, points);
+      return { series, targets: targetsOf(srv) };
     });
+    // Raw `up` samples in (from - step, to]: the window of point 0 included. Batched: one query for every
+    // target of the tick; alone, per set of targets (the signals of a service share theirs: the memo).
+    const windowMs = Math.round((to - from + step) * 1000);
+    const own = (targets: Record<string, string>[]) =>
+      this.query<MatrixResult>('query', upQuery(instancesOf(targets), windowMs), at);
+    const upOf = batched
+      ? this.upOfTick(seen, windowMs, at)
+      : (_i: number, targets: Record<string, string>[]) => own(targets);
+    return seen.map(async (p, i) => {
+      const { series, targets } = await p;
+      if (targets.length === 0) return { series, blind: new Array<string | null>(points).fill(null), health: false };
+      return withHealth(series, targets, await upOf(i, targets), from, step, points);
+    });
+  }
+
+  /**
+   * The `up` of every target of a tick's observations in one query (a few when their alternation is long),
+   * asked once every observation knows its targets; per observation, the rows of its chunks. A chunk
+   * Prometheus refuses is asked again per observation's own targets, as the unbatched source does.
+   */
+  private upOfTick(
+    seen: readonly Promise<Seen>[],
+    windowMs: number,
+    at: Record<string, string>,
+  ): (i: number, targets: Record<string, string>[]) => Promise<MatrixResult> {
+    const chunks = Promise.allSettled(seen).then((all) => {
+      const instances = new Set<string>();
+      for (const s of all)
+        if (s.status === 'fulfilled') for (const t of s.value.targets) instances.add(t.instance as string);
+      const out: { instances: Set<string>; rows: Promise<MatrixResult> }[] = [];
+      let cur: string[] = [];
+      let chars = 0;
+      const ask = () => {
+        const rows = this.query<MatrixResult>('query', upQuery(cur, windowMs), at);
+        rows.catch(() => {}); // handled by the observations that use it (a rejection is theirs to report)
+        out.push({ instances: new Set(cur), rows });
+        cur = [];
+        chars = 0;
+      };
+      for (const x of [...instances].sort()) {
+        if (cur.length > 0 && chars + x.length + 1 > MAX_ALTERNATION) ask();
+        cur.push(x);
+        chars += x.length + 1;
+      }
+      if (cur.length > 0) ask();
+      return out;
+    });
+    return async (_i, targets) => {
+      const mine = instancesOf(targets);
+      const parts = (await chunks).filter((c) => mine.some((x) => c.instances.has(x)));
+      try {
+        return (await Promise.all(parts.map((c) => c.rows))).flat();
+      } catch (e) {
+        const alone = parts.length === 1 && parts[0]?.instances.size === mine.length;
+        if (alone) throw e;
+        const q = upQuery(mine, windowMs);
+        if (e instanceof QueryError && !e.retryable) return this.query<MatrixResult>('query', q, at);
+        const why = e instanceof QueryError ? e.why : (e as Error).message;
+        throw new SourceError(
+          `Prometheus ${this.o.url}: ${q} (asked in one query with the tick's other targets): ${why}`,
+          'prometheus',
+        );
+      }
+    };
   }
 
   /**
@@ -415,42 +523,6 @@ export class PrometheusSource implements MetricSource {
       });
     }
     return out;
-  }
-
-  /** The observation's health: the `up` of the targets that serve the selector (see the header). */
-  private async withHealth(
-    series: SeriesGrid[],
-    served: VectorResult,
-    from: number,
-    to: number,
-    step: number,
-    points: number,
-  ): Promise<Observed> {
-    const blind = new Array<string | null>(points).fill(null);
-    const targets = served.map((r) => r.metric).filter((m) => m.instance !== undefined);
-    if (targets.length === 0) return { series, blind, health: false };
-    const instances = [...new Set(targets.map((t) => t.instance as string))].sort();
-    // Raw `up` samples in (from - step, to]: the window of point 0 included. The signals of one service
-    // share their targets, so this query is usually the same for all of them and asked once (the memo).
-    const windowMs = Math.round((to - from + step) * 1000);
-    const upRaw = await this.query<MatrixResult>('query', upQuery(instances, windowMs), { time: String(to) });
-    const wanted = new Set(targets.map(targetKey));
-    const up = new Map<string, Float64Array>();
-    for (const r of upRaw) {
-      const key = targetKey(r.metric);
-      if (wanted.has(key)) up.set(key, gridFromSamples(r.values, from, step, points));
-    }
-    if (up.size === 0) return { series, blind, health: false }; // no `up` (recording rules, backfilled data)
-    for (const s of series) {
-      const u = up.get(targetKey(s.labels));
-      if (u) s.up = u;
-    }
-    for (const [key, u] of up) {
-      const [job, instance] = JSON.parse(key) as [string, string];
-      for (let i = 0; i < points; i++)
-        if (u[i] === 0 && blind[i] === null) blind[i] = `Prometheus reports ${job}/${instance} down (up == 0)`;
-    }
-    return { series, blind, health: true };
   }
 
   /**
