@@ -16,6 +16,8 @@ import { failureOf, observeTick, prepareWatch, type PrepareRequest, type TickReq
 export type WorkerRequest =
   | { op: 'observe'; seq: number; tick: number; reqs: TickRequest[] }
   | { op: 'prepare'; seq: number; tick: number; reqs: PrepareRequest[] }
+  /** read these into the tick's cache, answering nothing (worker-observer.ts `warm`) */
+  | { op: 'warm'; tick: number; reqs: TickRequest[] }
   | { op: 'end'; tick: number };
 
 export interface WorkerReply {
@@ -66,6 +68,10 @@ port.on('message', (m: WorkerRequest) => {
     return;
   }
   const cache = cacheOf(m.tick);
+  if (m.op === 'warm') {
+    for (const r of m.reqs) observeTick(cache, config, settings, r).catch(() => {});
+    return;
+  }
   if (m.op === 'observe')
     void Promise.all(
       m.reqs.map((r) => observeTick(cache, config, settings, r).then((observations) => ({ observations }), failureOf)),

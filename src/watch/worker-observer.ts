@@ -9,7 +9,7 @@ import type { Config } from '../config/schema.js';
 import type { QueryOutcome } from '../sources/prometheus.js';
 import { SourceError } from '../sources/types.js';
 import type { WorkerReply, WorkerRequest } from './observe-worker.js';
-import type { Observer, ObserverTick, PrepareAnswer, TickAnswer } from './observer.js';
+import type { Observer, ObserverTick, PrepareAnswer, TickAnswer, TickRequest } from './observer.js';
 
 export interface WorkerObserverOptions {
   config: Config;
@@ -20,6 +20,9 @@ export interface WorkerObserverOptions {
   /** the worker thread's nice value on Linux (default 5: below the thread serving HTTP; 0: the same) */
   nice?: number;
 }
+
+/** Request batches in the worker at once (the answers in flight are what a tick holds in memory). */
+const WORKER_AHEAD = 8;
 
 interface Pending {
   resolve(a: unknown[]): void;
@@ -36,10 +39,9 @@ function workerScript(): { js: URL } | { ts: URL } {
 export class WorkerObserver implements Observer {
   readonly batch = 100;
   /**
-   * A whole tick in flight at once: the Prometheus client asks the observations that arrive together as
-   * one query per metric across services (prometheus-batch.ts), and a tick's watches come service by
-   * service, so with a few batches ahead a tick's queries were still one per service. The answers are
-   * small and judged in slices as they come (watcher.ts).
+   * The watcher hands over a whole tick at once; the worker gets WORKER_AHEAD batches at a time (the
+   * memory of the answers in flight stays that of a few batches), after one warm-up message that reads
+   * every service's selectors together (see `warm` below).
    */
   readonly ahead = Number.POSITIVE_INFINITY;
   private worker: Worker | null = null;
@@ -113,11 +115,59 @@ export class WorkerObserver implements Observer {
 
   begin(): ObserverTick {
     const tick = ++this.ticks;
+    const queue: { reqs: TickRequest[]; done(p: Promise<unknown[]>): void }[] = [];
+    let active = 0;
+    let warming = false;
+    const pump = () => {
+      while (active < WORKER_AHEAD && queue.length) {
+        const next = queue.shift() as (typeof queue)[number];
+        active++;
+        const p = this.ask({ op: 'observe', tick, reqs: next.reqs });
+        next.done(p);
+        void p.then(
+          () => (active--, pump()),
+          () => (active--, pump()),
+        );
+      }
+    };
     return {
-      observe: async (reqs) => (await this.ask({ op: 'observe', tick, reqs })) as TickAnswer[],
+      observe: (reqs) =>
+        new Promise<unknown[]>((resolve, reject) => {
+          queue.push({ reqs, done: (p) => void p.then(resolve, reject) });
+          // The batches the watcher hands over in one go (a whole tick) are warmed up together, once.
+          if (!warming) {
+            warming = true;
+            queueMicrotask(() => {
+              warming = false;
+              this.warm(
+                tick,
+                queue.flatMap((q) => q.reqs),
+              );
+              pump();
+            });
+          }
+        }) as Promise<TickAnswer[]>,
       prepare: async (reqs) => (await this.ask({ op: 'prepare', tick, reqs })) as PrepareAnswer[],
       end: () => this.worker?.postMessage({ op: 'end', tick } satisfies WorkerRequest),
     };
+  }
+
+  /**
+   * Reads one request per distinct read (service, tick end, signals and their anchors: the watches of a
+   * service differ only in the versions they pick from the same answers) before the requests themselves, in
+   * one message: the worker asks their selectors in the same few milliseconds, so its Prometheus client
+   * batches them across services (prometheus-batch.ts: one query per metric instead of one per service),
+   * and the requests that follow, a few batches at a time, find the answers in the tick's cache. The
+   * warm-up's own answers are dropped (a failure is the tick's cache's, seen again by each request).
+   */
+  private warm(tick: number, reqs: TickRequest[]): void {
+    if (this.closed || reqs.length === 0) return;
+    const seen = new Map<string, TickRequest>();
+    for (const r of reqs) {
+      const key = JSON.stringify([r.service, r.t, r.signals]);
+      if (!seen.has(key)) seen.set(key, r);
+    }
+    this.spawn().postMessage({ op: 'warm', tick, reqs: [...seen.values()] } satisfies WorkerRequest);
   }
 
   /** Stops the worker now, as a crash would (tests of the crash path; also `close`). */
