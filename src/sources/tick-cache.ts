@@ -1,6 +1,7 @@
 // One tick's queries, deduplicated: every open watch of a service asks for the same selectors over the same
 // few grid points, so the watch loop asks the source once per (selector, range) and tick, and each watch
-// picks its cohorts from the shared answer. This is what batches Prometheus queries per service and tick.
+// picks its cohorts from the shared answer; the Prometheus source then batches what remains across services
+// (prometheus-batch.ts).
 import { observeOf, type MetricSource, type Observed, type SeriesGrid, type SeriesSelector } from './types.js';
 
 export class TickCache implements MetricSource {
