@@ -25,7 +25,10 @@ describe('collapse test', () => {
   });
 
   it('calls a zero where every comparable window held 12 or more strong evidence, and a quiet slot none', () => {
-    expect(collapseP(0, { totals: [12, 15, 20, 30], scale: 1 }).p).toBeLessThan(1e-5);
+    const forty = Array.from({ length: 10 }, () => [12, 15, 13, 14]).flat();
+    expect(collapseP(0, { totals: forty, scale: 1 }).p).toBeLessThan(1e-5);
+    // Four such windows are not yet: so short a history cannot rule out a bursty series' quiet ticks.
+    expect(collapseP(0, { totals: [12, 15, 13, 14], scale: 1 }).p).toBeGreaterThan(1e-4);
     // A slot whose history shows zeros: a zero there is ordinary.
     expect(collapseP(0, { totals: [0, 2, 5, 8], scale: 1 }).p).toBeGreaterThan(0.25);
     // A lower level (scale < 1) weakens the evidence: it never strengthens it.

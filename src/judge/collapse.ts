@@ -6,6 +6,7 @@
 // noise twice, which only makes the lower tail heavier (conservative). No dispersion estimate enters: a
 // bursty series' quiet windows are in the reference set, and they set the tail.
 // A count of 0 where every comparable window held 12 or more gives p <= e^-12 = 6e-6 per tick.
+import { nbPredictiveLowerTail } from './nb-predictive.js';
 
 /**
  * Upper bound on P(X <= x) for X ~ Poisson(mu) (Chernoff): exp(-mu + x + x ln(mu / x)) for x < mu,
@@ -22,6 +23,8 @@ export interface CollapseReference {
   totals: number[];
   /** multiplier on the totals: the current level against history's (at most 1: never raises the null) */
   scale: number;
+  /** each window's weight as independent evidence (overlapping windows share ticks); 1 each when omitted */
+  weights?: number[];
 }
 
 export interface CollapseResult {
@@ -33,49 +36,51 @@ export interface CollapseResult {
   windows: number;
   /** the smallest comparable total (scaled) */
   lowest: number;
+  /** the posterior mean burst shape of the windows' negative-binomial fit */
+  shape: number;
+  /** the windows' weight as independent evidence */
+  weight: number;
 }
 
 /**
- * The lower-tail p-value of observing `x` in a window like `ref`'s: the larger of two bounds.
- * - The Poisson mixture over the comparable windows (above).
- * - A tail extrapolation: n windows can only show a tail down to about 1 / (n + 1), and a p-value far below
- *   that needs the tail's shape. Assume the share of windows below a fraction e of the median falls like
- *   e^a (a power law: a gamma- or lognormal-like lower tail is lighter still), with a fitted so that the
- *   second-lowest window sits at 2 / (n + 1). Then p <= ((x + 1) / median)^a. A steady series (its
- *   lowest windows near its median) gets a large a and pages a collapse at once; a bursty one, whose
- *   quiet windows fall far below its median, gets a small a and needs more ticks of silence.
+ * The lower-tail p-value of observing `x` in a window like `ref`'s: the larger of two.
+ * - The Poisson mixture over the comparable windows (above): what history itself shows.
+ * - The tail beyond it: n windows can only show a tail down to about 1 / (n + 1), and a p-value far below
+ *   that needs the tail's shape. The negative-binomial posterior predictive with the mean and the burst
+ *   shape both unknown (nb-predictive.ts): a steady series (windows near their mean) pages a collapse at
+ *   once; a bursty one, or one whose few windows cannot yet rule burstiness out, needs more ticks of
+ *   silence. A gamma-mixed Poisson is the family real bursty counts are fitted with; the windows pool
+ *   days and the hour around the slot, whose level differences only widen the fitted spread
+ *   (conservative).
  */
 export function collapseP(x: number, ref: CollapseReference): CollapseResult {
   const n = ref.totals.length;
-  if (n === 0) return { p: 1, due: NaN, windows: 0, lowest: NaN };
+  if (n === 0) return { p: 1, due: NaN, windows: 0, lowest: NaN, shape: NaN, weight: 0 };
   let sum = 0;
-  for (const h of ref.totals) sum += poissonLowerTail(x, h * ref.scale);
-  const sorted = [...ref.totals].sort((a, b) => a - b);
-  const due = (sorted[Math.floor((n - 1) / 2)] as number) * ref.scale;
-  const lowest = (sorted[0] as number) * ref.scale;
-  let tail = 1;
-  const second = (sorted[Math.min(1, n - 1)] as number) * ref.scale;
-  if (n >= 2 && due > 0 && second > 0 && second < due) {
-    const a = Math.log(2 / (n + 1)) / Math.log(second / due);
-    tail = Math.min(1, ((x + 1) / due) ** a);
-  } else if (n >= 2 && due > 0 && second >= due)
-    tail = (x + 1) / due < 1 ? 0 : 1; // no spread at all
-  else if (!(second > 0)) tail = 1; // history shows empty windows here: a zero is ordinary
-  return { p: Math.max(sum / n, tail), due, windows: n, lowest };
+  const scaled = ref.totals.map((h) => h * ref.scale);
+  for (const h of scaled) sum += poissonLowerTail(x, h);
+  const sorted = [...scaled].sort((a, b) => a - b);
+  const due = sorted[Math.floor((n - 1) / 2)] as number;
+  const lowest = sorted[0] as number;
+  const tail = nbPredictiveLowerTail(x, scaled, ref.weights);
+  return { p: Math.max(sum / n, tail.p), due, windows: n, lowest, shape: tail.shape, weight: tail.weight };
 }
 
 /**
  * k-tick totals of comparable windows ending near tick `i` on earlier days (up to `days` back, within
  * `half` ticks of the same time, `stride` apart) and in the `recent` ticks before the window itself, from
- * `values` where excluded (anomalous) ticks are NaN. A window with an unknown tick is left out.
+ * `values` where excluded (anomalous) ticks are NaN. A window with an unknown tick is left out. Each
+ * window's weight is the share of its ticks that its predecessor in the same run does not hold
+ * (min(1, spacing / k)): overlapping windows are not independent evidence.
  */
-export function comparableTotals(
+export function comparableWindows(
   values: ArrayLike<number>,
   i: number,
   k: number,
   o: { dayTicks: number; days: number; half: number; stride: number; recent: number; recentValues?: ArrayLike<number> },
-): number[] {
-  const out: number[] = [];
+): { totals: number[]; weights: number[] } {
+  const totals: number[] = [];
+  const weights: number[] = [];
   const total = (src: ArrayLike<number>, end: number): number => {
     let s = 0;
     for (let j = end - k + 1; j <= end; j++) {
@@ -85,18 +90,37 @@ export function comparableTotals(
     }
     return s;
   };
+  const dayWeight = Math.min(1, o.stride / k);
   for (let d = 1; d <= o.days; d++) {
     const c = i - d * o.dayTicks;
     if (c - o.half - k + 1 < 0) break;
     for (let e = c - o.half; e <= c + o.half; e += o.stride) {
       const t = total(values, e);
-      if (Number.isFinite(t)) out.push(t);
+      if (Number.isFinite(t)) {
+        totals.push(t);
+        weights.push(dayWeight);
+      }
     }
   }
   const rv = o.recentValues ?? values;
-  for (let e = i - k; e > i - k - o.recent && e - k + 1 >= 0; e -= Math.max(1, Math.floor(o.stride / 2))) {
+  const spacing = Math.max(1, Math.floor(o.stride / 2));
+  const recentWeight = Math.min(1, spacing / k);
+  for (let e = i - k; e > i - k - o.recent && e - k + 1 >= 0; e -= spacing) {
     const t = total(rv, e);
-    if (Number.isFinite(t)) out.push(t);
+    if (Number.isFinite(t)) {
+      totals.push(t);
+      weights.push(recentWeight);
+    }
   }
-  return out;
+  return { totals, weights };
+}
+
+/** The totals of comparableWindows (their weights dropped). */
+export function comparableTotals(
+  values: ArrayLike<number>,
+  i: number,
+  k: number,
+  o: Parameters<typeof comparableWindows>[3],
+): number[] {
+  return comparableWindows(values, i, k, o).totals;
 }

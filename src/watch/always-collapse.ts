@@ -2,7 +2,7 @@
 // ticks' total against the empirical lower tail of comparable windows in its history (the same time of
 // day on up to 28 earlier days, and the two hours before). No dispersion model, almost no history needed.
 import { median } from 'simple-statistics';
-import { collapseP, comparableTotals } from '../judge/collapse.js';
+import { collapseP, comparableTotals, comparableWindows } from '../judge/collapse.js';
 import type { AlwaysWatch } from './always-watch.js';
 
 const DAY = 86400;
@@ -22,6 +22,10 @@ export interface Collapse {
   p: number;
   windows: number;
   lowest: number;
+  /** the windows' burst shape (posterior mean of the negative-binomial fit) */
+  shape: number;
+  /** the windows' weight as independent evidence (overlapping windows count for their new ticks) */
+  weight: number;
 }
 
 /** The collapse test at tick i: the smallest p over windows of 1-3 ticks, each at a third of the budget. */
@@ -59,13 +63,15 @@ export function collapseTest(w: AlwaysWatch, i: number, x: number, levelScale: n
       if (i - k + 1 < 0 || !Number.isFinite(v)) break;
       obs += v;
     }
-    const totals = comparableTotals(w.masked, i, k, opts);
-    const r = collapseP(obs, { totals, scale: Math.min(1, levelScale) });
+    const { totals, weights } = comparableWindows(w.masked, i, k, opts);
+    const scale = Math.min(1, levelScale);
     // Far below anything comparable: at most a tenth of the lowest comparable window, not only of the
-    // typical one. A bursty series' quiet ticks are in the reference set, so its own lower tail decides;
-    // how far below the lowest of n windows a normal one falls is what the shape of that tail allows
-    // (for a gamma-shaped tail of shape a, a tenth of the minimum is about 10^-a / (n + 1)).
-    if (!(r.windows >= MIN_WINDOWS && obs <= COLLAPSE_SHARE * r.lowest)) continue;
+    // typical one. A bursty series' quiet ticks are in the reference set, so its own lower tail decides.
+    // Checked before the tail integral, which is only worth computing for a collapse.
+    let least = Infinity;
+    for (const h of totals) if (h < least) least = h;
+    if (!(totals.length >= MIN_WINDOWS && obs <= COLLAPSE_SHARE * least * scale)) continue;
+    const r = collapseP(obs, { totals, weights, scale });
     const c: Collapse = {
       candidate: true,
       page: r.p <= budget,
@@ -75,6 +81,8 @@ export function collapseTest(w: AlwaysWatch, i: number, x: number, levelScale: n
       p: r.p,
       windows: r.windows,
       lowest: r.lowest,
+      shape: r.shape,
+      weight: r.weight,
     };
     if (!best || c.p < best.p) best = c;
     if (c.page) break;
