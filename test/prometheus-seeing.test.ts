@@ -195,8 +195,9 @@ describe.concurrent('the Prometheus source at scrape intervals other than the ti
     // second full tick ends up to 3 ticks after it (seen once at 11.2 s on a loaded CI machine). Without a
     // `traffic` counter and without history (this Prometheus started seconds ago, one storefront instance
     // per version, so no placebo floor), drops are judged at the assumed 3x binomial dispersion (issue 9),
-    // which can cost the collapse a third judged tick: 18.7 s seen unloaded. Bounded at three whole ticks.
-    expect(Date.parse(r.badView.decidedAt as string) / 1000 - r.startedAt).toBeLessThanOrEqual(4 * 5 + 1);
+    // which can cost the collapse a third judged tick: 18.7 s seen unloaded, 21.2 s on a loaded CI machine
+    // (the third tick's own reading and judging late by 1.2 s). Bounded at three whole ticks and 3 s.
+    expect(Date.parse(r.badView.decidedAt as string) / 1000 - r.startedAt).toBeLessThanOrEqual(4 * 5 + 3);
     expect(r.good).toMatchObject({ code: 200, decision: 'proceed' });
     expect(r.goodView.status).toBe('passed');
   }, 240_000);
