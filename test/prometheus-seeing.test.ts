@@ -195,9 +195,15 @@ describe.concurrent('the Prometheus source at scrape intervals other than the ti
     // second full tick ends up to 3 ticks after it (seen once at 11.2 s on a loaded CI machine). Without a
     // `traffic` counter and without history (this Prometheus started seconds ago, one storefront instance
     // per version, so no placebo floor), drops are judged at the assumed 3x binomial dispersion (issue 9),
-    // which can cost the collapse a third judged tick: 18.7 s seen unloaded, 21.2 s on a loaded CI machine
-    // (the third tick's own reading and judging late by 1.2 s). Bounded at three whole ticks and 3 s.
-    expect(Date.parse(r.badView.decidedAt as string) / 1000 - r.startedAt).toBeLessThanOrEqual(4 * 5 + 3);
+    // which can cost the collapse a third judged tick. What the judge promises is counted in ticks: at most
+    // three seen ticks of the canary's orders. The wall clock adds where the deploy fell in its first tick
+    // and how late a loaded machine reads and judges: 9.7 to 20.5 s seen here (before and after batching),
+    // 21.2 and 25.2 s in CI with every suite running at once; bounded at six tick lengths.
+    const orders = (r.badView.verdicts as { signal: string; seeing: { seenTicks: number } }[]).find(
+      (v) => v.signal === 'orders',
+    );
+    expect(orders?.seeing.seenTicks).toBeLessThanOrEqual(3);
+    expect(Date.parse(r.badView.decidedAt as string) / 1000 - r.startedAt).toBeLessThanOrEqual(6 * 5);
     expect(r.good).toMatchObject({ code: 200, decision: 'proceed' });
     expect(r.goodView.status).toBe('passed');
   }, 240_000);
