@@ -28,6 +28,8 @@ const SHARED = flag('--shared', join(import.meta.dirname, '../../../shared'));
 const ONLY = flag('--only', '');
 const t = (s: string) => Date.parse(s) / 1000;
 const WEEK = 7 * 86400;
+/** the warm-up row's runs as a multiple of --seeds */
+const WARMUP_RUNS = 25;
 
 interface RealRow {
   series: string;
@@ -147,12 +149,24 @@ interface Phenomenon {
   ignore?: [number, number][];
   /** the target delay in ticks (a 50% drop for an hour: paged within its 12 ticks): runs within it are counted */
   target?: number;
+  /** runs as a multiple of --seeds (a rare event needs more series than a delay does) */
+  seedsFactor?: number;
 }
 
 const holiday = 16 * DAY;
 const phenomena: Phenomenon[] = [
   { name: 'good, bursty (shape 3)', days: 28, base: 40, burst: 3, factor: () => 1 },
   { name: 'good, steady (shape 50)', days: 28, base: 400, burst: 50, factor: () => 1 },
+  // Warm-up on a very bursty series: the first days, when the collapse test's windows are only the two
+  // hours before and yesterday's (where a plug-in tail paged quiet ticks). 25x the seeds: 2,000 series-days.
+  {
+    name: 'warm-up, bursty (shape 3), first 4 days',
+    days: 4,
+    base: 40,
+    burst: 3,
+    factor: () => 1,
+    seedsFactor: WARMUP_RUNS,
+  },
   {
     name: 'surge x4 for 4 h, then normal',
     days: 21,
@@ -326,8 +340,9 @@ for (const r of realRows)
 const simRows = phenomena
   .filter((p) => p.name.includes(ONLY))
   .map((p) => {
-    const runs = Array.from({ length: SEEDS }, (_, s) => simulate(p, FIRST + s));
-    const weeks = (p.days * SEEDS) / 7;
+    const n = SEEDS * (p.seedsFactor ?? 1);
+    const runs = Array.from({ length: n }, (_, s) => simulate(p, FIRST + s));
+    const weeks = (p.days * n) / 7;
     const outside = runs.reduce((a, r) => a + r.outside, 0);
     const delays = (p.wanted ?? []).map((_, k) => {
       const ds = runs.map((r) => r.delays[k]);
@@ -349,7 +364,7 @@ const simRows = phenomena
     return {
       phenomenon: p.name,
       bound,
-      runs: SEEDS,
+      runs: n,
       seriesWeeks: round(weeks),
       falsePages: outside,
       falsePageDetails: runs.flatMap((r) => r.falsePages),
@@ -358,7 +373,7 @@ const simRows = phenomena
     };
   });
 console.log(
-  `\nSimulated series (${SEEDS} seeds each, 5-minute ticks; pages outside the wanted/ignored windows are false):`,
+  `\nSimulated series (${SEEDS} seeds each, the warm-up row ${SEEDS * WARMUP_RUNS}; 5-minute ticks; pages outside the wanted/ignored windows are false):`,
 );
 console.log(
   'phenomenon                                     series-weeks  false pages  per week  delay ticks (median, max, missed)',

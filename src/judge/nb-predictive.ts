@@ -5,8 +5,8 @@
 // e^-12 needs the tail's shape, and the shape is what few windows know least. A plug-in shape (the
 // moment estimate, or a power law fitted to the two lowest windows) is optimistic exactly when history is
 // short: a bursty series (gamma shape 3 per tick) whose first two hours happen to be tight gets a steep
-// tail and pages its first quiet tick (bench/always: 22 collapse pages in 2,000 simulated series-days of
-// warm-up at shape 3, 15 of them on day 0). Integrating over the posterior of (mean, shape) given the
+// tail and pages its first quiet tick (bench/always's warm-up row, 2,000 series-days at shape 3: 17
+// collapse pages with the plug-in tail, 3 with this one). Integrating over the posterior of (mean, shape) given the
 // windows puts the weight a small sample cannot exclude on bursty shapes, so the tail stays heavy until
 // the data rule them out; with weeks of windows the posterior is narrow and the tail is the fitted one.
 //
