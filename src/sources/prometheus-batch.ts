@@ -72,6 +72,27 @@ function saved(groups: Map<string, Map<string, number[]>>): number {
   return n;
 }
 
+/**
+ * Values in runs whose alternation (`a|b|c`) stays under `maxChars` (a value longer than that runs alone):
+ * a batched observation's values and a tick's `up` instances both keep their query this small.
+ */
+export function runsByLength(values: Iterable<string>, maxChars = MAX_ALTERNATION): string[][] {
+  const out: string[][] = [];
+  let cur: string[] = [];
+  let chars = 0;
+  for (const v of values) {
+    if (cur.length > 0 && chars + v.length + 1 > maxChars) {
+      out.push(cur);
+      cur = [];
+      chars = 0;
+    }
+    cur.push(v);
+    chars += v.length + 1;
+  }
+  if (cur.length > 0) out.push(cur);
+  return out;
+}
+
 /** Splits one group into batches whose alternation stays under `maxChars`. */
 function chunks(
   sels: readonly SeriesSelector[],
@@ -79,20 +100,10 @@ function chunks(
   group: Map<string, number[]>,
   maxChars: number,
 ): Batch[] {
-  const out: Batch[] = [];
-  let cur: Batch | null = null;
-  let chars = 0;
-  for (const [v, members] of group) {
-    if (!cur || (chars + v.length + 1 > maxChars && cur.values.length > 0)) {
-      cur = { label, template: sels[members[0] as number] as SeriesSelector, values: [], members: [] };
-      out.push(cur);
-      chars = 0;
-    }
-    cur.values.push(v);
-    cur.members.push(members);
-    chars += v.length + 1;
-  }
-  return out;
+  return runsByLength(group.keys(), maxChars).map((values) => {
+    const members = values.map((v) => group.get(v) as number[]);
+    return { label, template: sels[members[0]?.[0] as number] as SeriesSelector, values, members };
+  });
 }
 
 /**

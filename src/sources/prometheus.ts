@@ -15,7 +15,7 @@
 // (prometheus-batch.ts): one query per metric instead of one per service; a batch Prometheus refuses is
 // asked again selector by selector, so one bad selector blinds only its own watches.
 import { Limit } from './limit.js';
-import { MAX_ALTERNATION, batchSelector, planBatches, splitAnswer, type Batch } from './prometheus-batch.js';
+import { batchSelector, planBatches, runsByLength, splitAnswer, type Batch } from './prometheus-batch.js';
 import {
   PART_LABEL,
   TARGET_LABELS,
@@ -425,23 +425,11 @@ export class PrometheusSource implements MetricSource {
       const instances = new Set<string>();
       for (const s of all)
         if (s.status === 'fulfilled') for (const t of s.value.targets) instances.add(t.instance as string);
-      const out: { instances: Set<string>; rows: Promise<MatrixResult> }[] = [];
-      let cur: string[] = [];
-      let chars = 0;
-      const ask = () => {
-        const rows = this.query<MatrixResult>('query', upQuery(cur, windowMs), at);
+      return runsByLength([...instances].sort()).map((run) => {
+        const rows = this.query<MatrixResult>('query', upQuery(run, windowMs), at);
         rows.catch(() => {}); // handled by the observations that use it (a rejection is theirs to report)
-        out.push({ instances: new Set(cur), rows });
-        cur = [];
-        chars = 0;
-      };
-      for (const x of [...instances].sort()) {
-        if (cur.length > 0 && chars + x.length + 1 > MAX_ALTERNATION) ask();
-        cur.push(x);
-        chars += x.length + 1;
-      }
-      if (cur.length > 0) ask();
-      return out;
+        return { instances: new Set(run), rows };
+      });
     });
     return async (_i, targets) => {
       const mine = instancesOf(targets);
