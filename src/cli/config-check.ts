@@ -5,7 +5,7 @@ import { parseDuration } from '../config/duration.js';
 import { defaultConfigPath, loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { listenAddress } from '../http/auth.js';
-import { selectorQuery } from '../sources/prometheus.js';
+import { selectorQuery } from '../sources/prometheus-query.js';
 import { selectorsOf } from '../watch/inputs.js';
 import { AppError } from '../deploys/errors.js';
 import { printJson } from './client.js';

@@ -3,7 +3,8 @@
 // series behind a sum changes (a vanished series must not pass for a counter reset).
 import { describe, expect, it } from 'vitest';
 import { observeCohort } from '../signals/observe.js';
-import { aggregationLabels, gridsFromObserved, observeQuery, PART_LABEL, type MatrixResult } from './prometheus.js';
+import { gridsFromObserved, type MatrixResult } from './prometheus.js';
+import { aggregationLabels, observeQuery, PART_LABEL } from './prometheus-query.js';
 
 const target = { job: 'shop', instance: '10.0.0.1:80', version: 'v2' };
 const sum = (values: [number, string][]) => ({ metric: { ...target }, values });

@@ -55,15 +55,6 @@ export interface PrometheusOptions {
   batch?: boolean;
 }
 
-export {
-  PART_LABEL,
-  aggregationLabels,
-  observeQuery,
-  selectorQuery,
-  targetsQuery,
-  upQuery,
-} from './prometheus-query.js';
-
 /**
  * One HTTP attempt's outcome: ok (an answer), partial (an answer with warnings, not used), retry (failed and
  * tried again), error (failed, and the query gives up).
